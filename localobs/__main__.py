@@ -1,0 +1,3 @@
+from localobs.cli import main
+
+main()

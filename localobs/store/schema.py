@@ -1,0 +1,306 @@
+"""The SQLite schema and its versioned migrations.
+
+The schema is documented for users in docs/schema.md; keep both in step. A database is recognised as
+ours by `PRAGMA application_id`, so a foreign SQLite file is refused instead of being altered.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+APPLICATION_ID = 0x4C4F4253  # "LOBS"
+
+# Columns of the hot tables, in the order the receiver builds row tuples. The writer inserts rows
+# with executemany and no per-value work, so these tuples are the contract between both sides.
+SPAN_COLUMNS: tuple[str, ...] = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "trace_state",
+    "flags",
+    "name",
+    "kind",
+    "service_name",
+    "scope_name",
+    "resource_id",
+    "scope_id",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "status_code",
+    "status_message",
+    "attributes",
+    "events",
+    "links",
+    "dropped_attributes_count",
+    "dropped_events_count",
+    "dropped_links_count",
+    # GenAI record (NULL for spans that are no model call); see the llm_calls view.
+    "span_role",
+    "operation",
+    "provider",
+    "request_model",
+    "response_model",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "finish_reasons",
+    "error_type",
+    "input_messages",
+    "output_messages",
+    "system_instructions",
+    "dialect",
+)
+
+LOG_COLUMNS: tuple[str, ...] = (
+    "time_unix_nano",
+    "observed_time_unix_nano",
+    "severity_number",
+    "severity_text",
+    "body",
+    "event_name",
+    "trace_id",
+    "span_id",
+    "flags",
+    "attributes",
+    "dropped_attributes_count",
+    "service_name",
+    "resource_id",
+    "scope_id",
+)
+
+METRIC_POINT_COLUMNS: tuple[str, ...] = (
+    "name",
+    "description",
+    "unit",
+    "type",
+    "service_name",
+    "resource_id",
+    "scope_id",
+    "start_time_unix_nano",
+    "time_unix_nano",
+    "attributes",
+    "value",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "bucket_counts",
+    "explicit_bounds",
+    "exponential",
+    "quantiles",
+    "aggregation_temporality",
+    "is_monotonic",
+    "flags",
+    "exemplars",
+    "metadata",
+)
+
+RESOURCE_COLUMNS: tuple[str, ...] = (
+    "resource_id",
+    "service_name",
+    "attributes",
+    "dropped_attributes_count",
+    "schema_url",
+)
+SCOPE_COLUMNS: tuple[str, ...] = (
+    "scope_id",
+    "name",
+    "version",
+    "attributes",
+    "dropped_attributes_count",
+    "schema_url",
+)
+
+
+def _columns(names: tuple[str, ...], types: dict[str, str]) -> str:
+    return ",\n    ".join(f"{name} {types.get(name, '')}".rstrip() for name in names)
+
+
+_SPAN_TYPES = {
+    "trace_id": "TEXT NOT NULL",
+    "span_id": "TEXT NOT NULL",
+    "parent_span_id": "TEXT",
+    "trace_state": "TEXT",
+    "flags": "INTEGER",
+    "name": "TEXT NOT NULL",
+    "kind": "INTEGER",
+    "service_name": "TEXT",
+    "scope_name": "TEXT",
+    "resource_id": "INTEGER",
+    "scope_id": "INTEGER",
+    "start_time_unix_nano": "INTEGER NOT NULL",
+    "end_time_unix_nano": "INTEGER NOT NULL",
+    "status_code": "INTEGER",
+    "status_message": "TEXT",
+    "attributes": "TEXT",
+    "events": "TEXT",
+    "links": "TEXT",
+    "dropped_attributes_count": "INTEGER",
+    "dropped_events_count": "INTEGER",
+    "dropped_links_count": "INTEGER",
+    "span_role": "TEXT",
+    "operation": "TEXT",
+    "provider": "TEXT",
+    "request_model": "TEXT",
+    "response_model": "TEXT",
+    "ttft_ms": "REAL",
+    "input_tokens": "INTEGER",
+    "output_tokens": "INTEGER",
+    "temperature": "REAL",
+    "top_p": "REAL",
+    "max_tokens": "INTEGER",
+    "finish_reasons": "TEXT",
+    "error_type": "TEXT",
+    "input_messages": "TEXT",
+    "output_messages": "TEXT",
+    "system_instructions": "TEXT",
+    "dialect": "TEXT",
+}
+
+_LOG_TYPES = {
+    "time_unix_nano": "INTEGER",
+    "observed_time_unix_nano": "INTEGER",
+    "severity_number": "INTEGER",
+    "severity_text": "TEXT",
+    "body": "TEXT",
+    "event_name": "TEXT",
+    "trace_id": "TEXT",
+    "span_id": "TEXT",
+    "flags": "INTEGER",
+    "attributes": "TEXT",
+    "dropped_attributes_count": "INTEGER",
+    "service_name": "TEXT",
+    "resource_id": "INTEGER",
+    "scope_id": "INTEGER",
+}
+
+# `value`, `sum`, `min` and `max` carry no declared type: SQLite then keeps an int64 as INTEGER and
+# a double as REAL exactly as sent, which keeps OTLP's as_int/as_double distinction lossless.
+_METRIC_TYPES = {
+    "name": "TEXT NOT NULL",
+    "description": "TEXT",
+    "unit": "TEXT",
+    "type": "TEXT NOT NULL",
+    "service_name": "TEXT",
+    "resource_id": "INTEGER",
+    "scope_id": "INTEGER",
+    "start_time_unix_nano": "INTEGER",
+    "time_unix_nano": "INTEGER",
+    "attributes": "TEXT",
+    "count": "INTEGER",
+    "bucket_counts": "TEXT",
+    "explicit_bounds": "TEXT",
+    "exponential": "TEXT",
+    "quantiles": "TEXT",
+    "aggregation_temporality": "INTEGER",
+    "is_monotonic": "INTEGER",
+    "flags": "INTEGER",
+    "exemplars": "TEXT",
+    "metadata": "TEXT",
+}
+
+_MIGRATION_1 = f"""
+CREATE TABLE resources (
+    {_columns(RESOURCE_COLUMNS, {"resource_id": "INTEGER PRIMARY KEY", "service_name": "TEXT",
+                                 "attributes": "TEXT", "dropped_attributes_count": "INTEGER",
+                                 "schema_url": "TEXT"})}
+);
+CREATE TABLE scopes (
+    {_columns(SCOPE_COLUMNS, {"scope_id": "INTEGER PRIMARY KEY", "name": "TEXT",
+                              "version": "TEXT", "attributes": "TEXT",
+                              "dropped_attributes_count": "INTEGER", "schema_url": "TEXT"})}
+);
+CREATE TABLE spans (
+    {_columns(SPAN_COLUMNS, _SPAN_TYPES)}
+);
+CREATE UNIQUE INDEX spans_by_id ON spans (trace_id, span_id);
+CREATE INDEX llm_calls_by_start ON spans (start_time_unix_nano) WHERE operation IS NOT NULL;
+CREATE TABLE logs (
+    {_columns(LOG_COLUMNS, _LOG_TYPES)}
+);
+CREATE TABLE metric_points (
+    {_columns(METRIC_POINT_COLUMNS, _METRIC_TYPES)}
+);
+CREATE INDEX metric_points_by_name ON metric_points (name, time_unix_nano);
+-- One row per accepted request body: a retried export of the same body stores nothing twice.
+CREATE TABLE ingest_batches (
+    digest TEXT PRIMARY KEY,
+    signal TEXT NOT NULL,
+    received_unix_nano INTEGER NOT NULL,
+    items INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Model calls are span rows with GenAI columns set: one insert per span keeps ingest fast.
+CREATE VIEW llm_calls AS
+SELECT
+    rowid AS call_id,
+    trace_id,
+    span_id,
+    service_name,
+    operation,
+    provider,
+    request_model,
+    response_model,
+    start_time_unix_nano,
+    (end_time_unix_nano - start_time_unix_nano) / 1e6 AS duration_ms,
+    ttft_ms,
+    CASE
+        WHEN output_tokens > 0
+             AND (end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0) > 0
+        THEN output_tokens * 1000.0
+             / ((end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0))
+    END AS output_tokens_per_s,
+    input_tokens,
+    output_tokens,
+    temperature,
+    top_p,
+    max_tokens,
+    finish_reasons,
+    error_type,
+    status_code,
+    input_messages,
+    output_messages,
+    system_instructions,
+    dialect
+FROM spans
+WHERE operation IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_MIGRATION_1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class NotALocalobsDatabase(Exception):
+    """The file is an SQLite database, but not one localobs created."""
+
+
+class DatabaseTooNew(Exception):
+    """The file was written by a newer localobs whose schema this version cannot read."""
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; refuse files that are not ours. Returns the version."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    has_tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] > 0
+    if app_id != APPLICATION_ID and (has_tables or version):
+        raise NotALocalobsDatabase(
+            "the file is an SQLite database that localobs did not create "
+            "(application_id does not match); choose another path with --db"
+        )
+    if version > SCHEMA_VERSION:
+        raise DatabaseTooNew(
+            f"the database has schema version {version}; this localobs knows up to "
+            f"{SCHEMA_VERSION}: upgrade localobs"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        conn.executescript(
+            "BEGIN;"
+            + MIGRATIONS[number]
+            + f"PRAGMA application_id = {APPLICATION_ID};"
+            + f"PRAGMA user_version = {number + 1};"
+            + "COMMIT;"
+        )
+    return SCHEMA_VERSION
