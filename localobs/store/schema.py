@@ -204,14 +204,33 @@ _METRIC_TYPES = {
 
 _MIGRATION_1 = f"""
 CREATE TABLE resources (
-    {_columns(RESOURCE_COLUMNS, {"resource_id": "INTEGER PRIMARY KEY", "service_name": "TEXT",
-                                 "attributes": "TEXT", "dropped_attributes_count": "INTEGER",
-                                 "schema_url": "TEXT"})}
+    {
+    _columns(
+        RESOURCE_COLUMNS,
+        {
+            "resource_id": "INTEGER PRIMARY KEY",
+            "service_name": "TEXT",
+            "attributes": "TEXT",
+            "dropped_attributes_count": "INTEGER",
+            "schema_url": "TEXT",
+        },
+    )
+}
 );
 CREATE TABLE scopes (
-    {_columns(SCOPE_COLUMNS, {"scope_id": "INTEGER PRIMARY KEY", "name": "TEXT",
-                              "version": "TEXT", "attributes": "TEXT",
-                              "dropped_attributes_count": "INTEGER", "schema_url": "TEXT"})}
+    {
+    _columns(
+        SCOPE_COLUMNS,
+        {
+            "scope_id": "INTEGER PRIMARY KEY",
+            "name": "TEXT",
+            "version": "TEXT",
+            "attributes": "TEXT",
+            "dropped_attributes_count": "INTEGER",
+            "schema_url": "TEXT",
+        },
+    )
+}
 );
 CREATE TABLE spans (
     {_columns(SPAN_COLUMNS, _SPAN_TYPES)}

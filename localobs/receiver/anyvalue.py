@@ -1,0 +1,37 @@
+"""OTLP AnyValue and KeyValue lists to plain JSON-able Python values, without loss.
+
+string, bool, int (int64, exact in SQLite's JSON), double, arrays and kvlists map to their JSON
+counterparts; bytes become {"$bytes": "<base64>"} so they stay distinguishable from strings; an
+empty AnyValue becomes null.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+
+def any_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "array_value":
+        return [any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return attributes(value.kvlist_value.values)
+    if kind == "bytes_value":
+        return {"$bytes": base64.b64encode(value.bytes_value).decode("ascii")}
+    return None
+
+
+def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
+    return {pair.key: any_value(pair.value) for pair in pairs}

@@ -1,0 +1,95 @@
+"""Resource and scope rows, ids and digests shared by the three signals' decoders."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from localobs.receiver.anyvalue import attributes
+from localobs.store.batch import Row
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a TEXT column (bytes would be stored as BLOB and read as JSONB by SQLite)."""
+    return orjson.dumps(value).decode()
+
+
+def json_or_none(value: Any) -> str | None:
+    return dumps(value) if value else None
+
+
+def stable_id(*parts: Any) -> int:
+    """A signed 64-bit id derived from content, so both ends agree on it without a lookup."""
+    digest = hashlib.blake2b(orjson.dumps(parts), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+@dataclass(slots=True)
+class Rejections:
+    """Items refused one by one (OTLP partial success): how many, and the first reason."""
+
+    count: int = 0
+    message: str = ""
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        if not self.message:
+            self.message = reason
+
+
+@dataclass(slots=True)
+class Envelopes:
+    """Collects the distinct resources and scopes of one request."""
+
+    resources: dict[int, Row] = field(default_factory=dict)
+    scopes: dict[int, Row] = field(default_factory=dict)
+
+    def resource(self, resource: Resource, schema_url: str) -> tuple[int, str | None]:
+        """The resource's id and service name."""
+        attrs = attributes(resource.attributes)
+        service = attrs.get("service.name")
+        service_name = service if isinstance(service, str) else None
+        text = dumps(attrs)
+        dropped = resource.dropped_attributes_count
+        resource_id = stable_id(text, dropped, schema_url)
+        if resource_id not in self.resources:
+            self.resources[resource_id] = (
+                resource_id,
+                service_name,
+                text,
+                dropped,
+                schema_url or None,
+            )
+        return resource_id, service_name
+
+    def scope(self, scope: InstrumentationScope, schema_url: str) -> int:
+        text = json_or_none(attributes(scope.attributes))
+        dropped = scope.dropped_attributes_count
+        scope_id = stable_id(scope.name, scope.version, text, dropped, schema_url)
+        if scope_id not in self.scopes:
+            self.scopes[scope_id] = (
+                scope_id,
+                scope.name or None,
+                scope.version or None,
+                text,
+                dropped,
+                schema_url or None,
+            )
+        return scope_id
+
+
+def valid_id(value: bytes, size: int) -> bool:
+    return len(value) == size and value != bytes(size)
+
+
+def optional_hex(value: bytes) -> str | None:
+    return value.hex() if value else None

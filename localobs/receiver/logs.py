@@ -1,0 +1,59 @@
+"""ExportLogsServiceRequest to log rows."""
+
+from __future__ import annotations
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+from localobs.receiver.anyvalue import any_value, attributes
+from localobs.receiver.envelope import Envelopes, Rejections, dumps, optional_hex
+from localobs.store.batch import Batch, Row
+
+
+def _problem(record: LogRecord) -> str | None:
+    if record.trace_id and len(record.trace_id) != 16:
+        return "log record: trace_id must be empty or 16 bytes (32 hex digits)"
+    if record.span_id and len(record.span_id) != 8:
+        return "log record: span_id must be empty or 8 bytes (16 hex digits)"
+    return None
+
+
+def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, Rejections]:
+    envelopes = Envelopes()
+    rejections = Rejections()
+    rows: list[Row] = []
+    for resource_logs in request.resource_logs:
+        resource_id, service_name = envelopes.resource(
+            resource_logs.resource, resource_logs.schema_url
+        )
+        for scope_logs in resource_logs.scope_logs:
+            scope_id = envelopes.scope(scope_logs.scope, scope_logs.schema_url)
+            for record in scope_logs.log_records:
+                problem = _problem(record)
+                if problem:
+                    rejections.add(problem)
+                    continue
+                attrs = attributes(record.attributes)
+                event_name = record.event_name or attrs.get("event.name")
+                rows.append(
+                    (
+                        record.time_unix_nano,
+                        record.observed_time_unix_nano,
+                        record.severity_number,
+                        record.severity_text or None,
+                        dumps(any_value(record.body)) if record.HasField("body") else None,
+                        event_name if isinstance(event_name, str) else None,
+                        optional_hex(record.trace_id),
+                        optional_hex(record.span_id),
+                        record.flags,
+                        dumps(attrs),
+                        record.dropped_attributes_count,
+                        service_name,
+                        resource_id,
+                        scope_id,
+                    )
+                )
+    batch = Batch(
+        "logs", digest, rows, list(envelopes.resources.values()), list(envelopes.scopes.values())
+    )
+    return batch, rejections

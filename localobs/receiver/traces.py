@@ -1,0 +1,119 @@
+"""ExportTraceServiceRequest to span rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from localobs.receiver.anyvalue import attributes
+from localobs.receiver.envelope import (
+    Envelopes,
+    Rejections,
+    dumps,
+    json_or_none,
+    optional_hex,
+    valid_id,
+)
+from localobs.store.batch import Batch, Row
+from localobs.store.schema import SPAN_COLUMNS
+
+_GENAI_WIDTH = len(SPAN_COLUMNS) - SPAN_COLUMNS.index("span_role")
+_NO_GENAI: tuple[None, ...] = (None,) * _GENAI_WIDTH
+
+
+def _events(span: Span) -> list[dict[str, Any]]:
+    events = []
+    for event in span.events:
+        item: dict[str, Any] = {
+            "name": event.name,
+            "time_unix_nano": event.time_unix_nano,
+            "attributes": attributes(event.attributes),
+        }
+        if event.dropped_attributes_count:
+            item["dropped_attributes_count"] = event.dropped_attributes_count
+        events.append(item)
+    return events
+
+
+def _links(span: Span) -> list[dict[str, Any]]:
+    links = []
+    for link in span.links:
+        item: dict[str, Any] = {
+            "trace_id": link.trace_id.hex(),
+            "span_id": link.span_id.hex(),
+            "attributes": attributes(link.attributes),
+        }
+        if link.trace_state:
+            item["trace_state"] = link.trace_state
+        if link.flags:
+            item["flags"] = link.flags
+        if link.dropped_attributes_count:
+            item["dropped_attributes_count"] = link.dropped_attributes_count
+        links.append(item)
+    return links
+
+
+def _problem(span: Span) -> str | None:
+    if not valid_id(span.trace_id, 16):
+        return f"span {span.name!r}: trace_id must be 16 bytes (32 hex digits), not all zero"
+    if not valid_id(span.span_id, 8):
+        return f"span {span.name!r}: span_id must be 8 bytes (16 hex digits), not all zero"
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        return f"span {span.name!r}: parent_span_id must be empty or 8 bytes"
+    return None
+
+
+def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batch, Rejections]:
+    envelopes = Envelopes()
+    rejections = Rejections()
+    rows: list[Row] = []
+    for resource_spans in request.resource_spans:
+        resource_id, service_name = envelopes.resource(
+            resource_spans.resource, resource_spans.schema_url
+        )
+        for scope_spans in resource_spans.scope_spans:
+            scope_id = envelopes.scope(scope_spans.scope, scope_spans.schema_url)
+            scope_name = scope_spans.scope.name or None
+            for span in scope_spans.spans:
+                problem = _problem(span)
+                if problem:
+                    rejections.add(problem)
+                    continue
+                attrs = attributes(span.attributes)
+                events = _events(span)
+                rows.append(
+                    (
+                        span.trace_id.hex(),
+                        span.span_id.hex(),
+                        optional_hex(span.parent_span_id),
+                        span.trace_state or None,
+                        span.flags,
+                        span.name,
+                        span.kind,
+                        service_name,
+                        scope_name,
+                        resource_id,
+                        scope_id,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                        span.status.code,
+                        span.status.message or None,
+                        dumps(attrs),
+                        json_or_none(events),
+                        json_or_none(_links(span)),
+                        span.dropped_attributes_count,
+                        span.dropped_events_count,
+                        span.dropped_links_count,
+                        *_NO_GENAI,
+                    )
+                )
+    batch = Batch(
+        "traces",
+        digest,
+        rows,
+        list(envelopes.resources.values()),
+        list(envelopes.scopes.values()),
+    )
+    return batch, rejections

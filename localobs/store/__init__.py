@@ -1,0 +1,15 @@
+"""Storage: the SQLite schema, the single writer, and the query functions readers use."""
+
+from localobs.store.batch import Batch
+from localobs.store.schema import DatabaseTooNew, NotALocalobsDatabase
+from localobs.store.store import Store
+from localobs.store.writer_client import StoreBusy, StoreUnavailable
+
+__all__ = [
+    "Batch",
+    "DatabaseTooNew",
+    "NotALocalobsDatabase",
+    "Store",
+    "StoreBusy",
+    "StoreUnavailable",
+]

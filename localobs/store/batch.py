@@ -1,0 +1,31 @@
+"""What the receiver hands to the store: plain row tuples, inserted without per-value work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Signal = Literal["traces", "logs", "metrics"]
+Row = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class Batch:
+    """One accepted request, decoded.
+
+    `rows` follow the column order of the signal's table in `schema.py`; `resources` and `scopes`
+    are the rows those reference by id. `digest` identifies the request body, so an exporter's
+    retry of the same body is stored once. `weight` (bytes) bounds the memory held by pending
+    batches.
+    """
+
+    signal: Signal
+    digest: str
+    rows: list[Row] = field(default_factory=list)
+    resources: list[Row] = field(default_factory=list)
+    scopes: list[Row] = field(default_factory=list)
+    weight: int = 0
+
+    def to_wire(self, batch_id: int) -> tuple[Any, ...]:
+        """The marshal-able form sent to the writer process."""
+        return (batch_id, self.signal, self.digest, self.resources, self.scopes, self.rows)

@@ -1,0 +1,67 @@
+"""Applying decoded batches to the database: the writer process's SQL, one transaction per group."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from localobs.store.schema import (
+    LOG_COLUMNS,
+    METRIC_POINT_COLUMNS,
+    RESOURCE_COLUMNS,
+    SCOPE_COLUMNS,
+    SPAN_COLUMNS,
+)
+
+
+def _insert(table: str, columns: Sequence[str], verb: str = "INSERT") -> str:
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+_INSERT_ROWS = {
+    "traces": _insert("spans", SPAN_COLUMNS, "INSERT OR IGNORE"),
+    "logs": _insert("logs", LOG_COLUMNS),
+    "metrics": _insert("metric_points", METRIC_POINT_COLUMNS),
+}
+_INSERT_RESOURCE = _insert("resources", RESOURCE_COLUMNS, "INSERT OR IGNORE")
+_INSERT_SCOPE = _insert("scopes", SCOPE_COLUMNS, "INSERT OR IGNORE")
+_INSERT_DIGEST = (
+    "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items) "
+    "VALUES (?, ?, ?, ?)"
+)
+
+
+class BatchApplier:
+    """Inserts batches on the writer's connection; the caller owns the transaction.
+
+    Resource and scope ids already inserted are remembered, so a steady stream from the same app
+    costs one row insert per item and nothing more.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._known_resources: set[int] = set()
+        self._known_scopes: set[int] = set()
+
+    def apply(self, wire: tuple[Any, ...]) -> None:
+        """Insert one batch (the tuple of `Batch.to_wire`); a repeated body inserts nothing."""
+        _batch_id, signal, digest, resources, scopes, rows = wire
+        cursor = self._conn.execute(_INSERT_DIGEST, (digest, signal, time.time_ns(), len(rows)))
+        if cursor.rowcount == 0:
+            return
+        self._insert_new(_INSERT_RESOURCE, resources, self._known_resources)
+        self._insert_new(_INSERT_SCOPE, scopes, self._known_scopes)
+        self._conn.executemany(_INSERT_ROWS[signal], rows)
+
+    def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:
+        fresh = [row for row in rows if row[0] not in known]
+        if fresh:
+            self._conn.executemany(sql, fresh)
+            known.update(row[0] for row in fresh)
+
+    def forget(self) -> None:
+        """Called after a rollback: the remembered ids may not be in the database any more."""
+        self._known_resources.clear()
+        self._known_scopes.clear()

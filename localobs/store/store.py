@@ -1,0 +1,47 @@
+"""The store as the rest of the program sees it: one writer process, and reader connections."""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import Future
+from pathlib import Path
+
+from localobs.store.batch import Batch
+from localobs.store.database import connect, prepare_database
+from localobs.store.writer_client import StoreUnavailable, WriterClient
+
+
+class Store:
+    """A localobs database. Creating it checks (or creates and migrates) the file.
+
+    `start_writer` is only needed by whoever ingests; readers (TUI, CLI) call `reader()` and get a
+    connection of their own that never blocks the writer.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.schema_version = prepare_database(self.path)
+        self._writer: WriterClient | None = None
+
+    def start_writer(self, *, max_pending_bytes: int = 256 << 20) -> None:
+        if self._writer is None:
+            self._writer = WriterClient(self.path, max_pending_bytes=max_pending_bytes)
+
+    def submit(self, batch: Batch) -> Future[None]:
+        """Hand a batch to the writer; the future completes once it is committed to disk."""
+        if self._writer is None:
+            raise StoreUnavailable("the store was opened without a writer")
+        return self._writer.submit(batch)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._writer.pending_bytes if self._writer else 0
+
+    def reader(self) -> sqlite3.Connection:
+        return connect(self.path, readonly=True)
+
+    def close(self) -> None:
+        """Commit what was submitted and stop the writer."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
