@@ -5,23 +5,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,13 +14,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from localobs import __version__
 from localobs.receiver.bodies import BodyError, Format, content_format, read_body
-from localobs.receiver.envelope import Rejections, body_digest
-from localobs.receiver.logs import decode_logs
-from localobs.receiver.metrics import decode_metrics
-from localobs.receiver.otlp_json import JsonBodyError, parse_json
+from localobs.receiver.pipeline import decode_body, export_response
 from localobs.receiver.responses import error_response, success_response
-from localobs.receiver.traces import decode_traces
-from localobs.store import Batch, Store, StoreBusy, StoreUnavailable
+from localobs.store import Signal, Store, StoreBusy, StoreUnavailable
 from localobs.store.queries import row_counts
 
 DEFAULT_MAX_BODY = 64 << 20
@@ -43,28 +24,7 @@ RETRY_AFTER_S = "1"
 _LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 
-@dataclass(frozen=True)
-class _SignalRoute:
-    request_type: type[Message]
-    response_type: type[Message]
-    decode: Callable[[Any, str], tuple[Batch, Rejections]]
-    rejected_field: str
-
-
-_ROUTES = {
-    "/v1/traces": _SignalRoute(
-        ExportTraceServiceRequest, ExportTraceServiceResponse, decode_traces, "rejected_spans"
-    ),
-    "/v1/logs": _SignalRoute(
-        ExportLogsServiceRequest, ExportLogsServiceResponse, decode_logs, "rejected_log_records"
-    ),
-    "/v1/metrics": _SignalRoute(
-        ExportMetricsServiceRequest,
-        ExportMetricsServiceResponse,
-        decode_metrics,
-        "rejected_data_points",
-    ),
-}
+_PATHS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
 
 
 class _BearerToken:
@@ -91,21 +51,8 @@ class _BearerToken:
         await self._app(scope, receive, send)
 
 
-def _decode(route: _SignalRoute, body: bytes, fmt: Format) -> Message:
-    message = route.request_type()
-    if fmt is Format.JSON:
-        return parse_json(body, message)
-    try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
-        raise BodyError(
-            400, f"the body is not a valid {route.request_type.__name__}: {exc}"
-        ) from exc
-    return message
-
-
 def _export_handler(
-    store: Store, route: _SignalRoute, max_body: int
+    store: Store, signal: Signal, max_body: int
 ) -> Callable[[Request], Awaitable[Response]]:
     async def export(request: Request) -> Response:
         try:
@@ -116,26 +63,15 @@ def _export_handler(
             body = await read_body(
                 request.stream(), request.headers.get("content-encoding"), max_body
             )
-            message = _decode(route, body, fmt)
+            batch, rejections = decode_body(signal, body, fmt)
         except BodyError as exc:
             return error_response(exc.status, exc.message, fmt)
-        except JsonBodyError as exc:
-            return error_response(400, str(exc), fmt)
-        batch, rejections = route.decode(message, body_digest(body))
-        batch.weight = len(body)
         if batch.rows or batch.resources:
             try:
                 await asyncio.wrap_future(store.submit(batch))
-            except StoreBusy as exc:
+            except (StoreBusy, StoreUnavailable) as exc:
                 return error_response(503, str(exc), fmt, {"Retry-After": RETRY_AFTER_S})
-            except StoreUnavailable as exc:
-                return error_response(503, str(exc), fmt, {"Retry-After": RETRY_AFTER_S})
-        response = route.response_type()
-        if rejections.count:
-            partial = response.partial_success  # type: ignore[attr-defined]
-            setattr(partial, route.rejected_field, rejections.count)
-            partial.error_message = rejections.message
-        return success_response(response, fmt)
+        return success_response(export_response(signal, rejections), fmt)
 
     return export
 
@@ -145,8 +81,8 @@ def create_receiver_app(
 ) -> ASGIApp:
     """The receiver for `store` (whose writer must be started). `token` turns on bearer auth."""
     app = FastAPI(title="localobs receiver", version=__version__, docs_url=None, redoc_url=None)
-    for path, route in _ROUTES.items():
-        app.add_api_route(path, _export_handler(store, route, max_body), methods=["POST"])
+    for path, signal in _PATHS.items():
+        app.add_api_route(path, _export_handler(store, signal, max_body), methods=["POST"])
 
     async def health() -> JSONResponse:
         conn = store.reader()

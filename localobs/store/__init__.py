@@ -1,6 +1,6 @@
 """Storage: the SQLite schema, the single writer, and the query functions readers use."""
 
-from localobs.store.batch import Batch
+from localobs.store.batch import Batch, Signal
 from localobs.store.schema import DatabaseTooNew, NotALocalobsDatabase
 from localobs.store.store import Store
 from localobs.store.writer_client import StoreBusy, StoreUnavailable
@@ -9,6 +9,7 @@ __all__ = [
     "Batch",
     "DatabaseTooNew",
     "NotALocalobsDatabase",
+    "Signal",
     "Store",
     "StoreBusy",
     "StoreUnavailable",

@@ -1,23 +1,21 @@
-"""The `localobs` command line. Thin: it wires the store, the receiver and the viewers together."""
+"""`localobs up`: the receiver, the writer and (unless headless) the viewer, in one process."""
 
 from __future__ import annotations
 
 import re
 import signal
-import sys
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from localobs import __version__
+from localobs.cli.group import db_option, main, open_store
 from localobs.server import PortInUse, ReceiverServer, is_loopback
-from localobs.store import DatabaseTooNew, NotALocalobsDatabase, Store
-from localobs.store.database import default_db_path
-from localobs.store.queries import database_summary, list_spans, row_counts
+from localobs.store import Store
+from localobs.store.queries import row_counts
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KIB|MB|MIB|GB|GIB)?\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 10**3, "KIB": 2**10, "MB": 10**6, "MIB": 2**20, "GB": 10**9, "GIB": 2**30}
@@ -28,30 +26,6 @@ def parse_size(text: str) -> int:
     if not match:
         raise click.BadParameter(f"{text!r} is not a size such as 64MiB or 1000000")
     return int(match.group(1)) * _UNITS[(match.group(2) or "B").upper()]
-
-
-def open_store(db: Path) -> Store:
-    try:
-        return Store(db)
-    except (NotALocalobsDatabase, DatabaseTooNew) as exc:
-        raise click.ClickException(f"{db}: {exc}") from exc
-
-
-db_option = click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=default_db_path,
-    envvar="LOCALOBS_DB",
-    show_default="the user's data dir",
-    help="SQLite database file.",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-@click.group()
-@click.version_option(__version__, prog_name="localobs")
-def main() -> None:
-    """Local, offline LLM observability: an OTLP receiver on SQLite and a terminal viewer."""
 
 
 @main.command()
@@ -143,76 +117,3 @@ def _run_headless(store: Store, status_interval: float) -> None:
             f"{stamp} spans={counts.spans} logs={counts.logs} metric_points={counts.metric_points}"
         )
     click.echo("stopping: finishing in-flight writes")
-
-
-@main.command()
-@db_option
-@json_option
-def info(db: Path, as_json: bool) -> None:
-    """Database path, schema version and counts."""
-    store = open_store(db)
-    conn = store.reader()
-    try:
-        summary = database_summary(conn)
-    finally:
-        conn.close()
-    data = {
-        "db": str(db),
-        "schema_version": summary.schema_version,
-        "traces": summary.traces,
-        "spans": summary.spans,
-        "logs": summary.logs,
-        "metric_points": summary.metric_points,
-    }
-    if as_json:
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-        return
-    for key, value in data.items():
-        click.echo(f"{key:15} {value}")
-
-
-def _timestamp(unix_nano: int) -> str:
-    return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-@main.command()
-@db_option
-@json_option
-@click.option("--trace-id", help="Only this trace (32 hex digits).")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
-def spans(db: Path, as_json: bool, trace_id: str | None, limit: int) -> None:
-    """Stored spans, newest first (one trace's spans in start order with --trace-id)."""
-    store = open_store(db)
-    conn = store.reader()
-    try:
-        found = list_spans(conn, trace_id=trace_id, limit=limit)
-    finally:
-        conn.close()
-    if as_json:
-        rows = [
-            {
-                "trace_id": span.trace_id,
-                "span_id": span.span_id,
-                "parent_span_id": span.parent_span_id,
-                "name": span.name,
-                "kind": span.kind,
-                "service_name": span.service_name,
-                "start_time_unix_nano": span.start_time_unix_nano,
-                "end_time_unix_nano": span.end_time_unix_nano,
-                "duration_ms": span.duration_ms,
-                "status_code": span.status_code,
-                "attributes": span.attributes,
-            }
-            for span in found
-        ]
-        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
-        return
-    for span in found:
-        click.echo(
-            f"{_timestamp(span.start_time_unix_nano)}  {span.trace_id}  {span.span_id}  "
-            f"{span.duration_ms:10.2f} ms  {span.service_name or '-'}  {span.name}"
-        )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

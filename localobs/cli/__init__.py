@@ -1,0 +1,9 @@
+"""The `localobs` command line. Thin: each command wires the store, receiver and viewers together.
+
+Commands live in their own modules and register themselves on `main`.
+"""
+
+from localobs.cli import inspect, up
+from localobs.cli.group import main
+
+__all__ = ["inspect", "main", "up"]

@@ -1,0 +1,81 @@
+"""Commands that read the store: `localobs info` and `localobs spans`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import orjson
+
+from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.store.queries import database_summary, list_spans
+
+
+@main.command()
+@db_option
+@json_option
+def info(db: Path, as_json: bool) -> None:
+    """Database path, schema version and counts."""
+    store = open_store(db)
+    conn = store.reader()
+    try:
+        summary = database_summary(conn)
+    finally:
+        conn.close()
+    data = {
+        "db": str(db),
+        "schema_version": summary.schema_version,
+        "traces": summary.traces,
+        "spans": summary.spans,
+        "logs": summary.logs,
+        "metric_points": summary.metric_points,
+    }
+    if as_json:
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    for key, value in data.items():
+        click.echo(f"{key:15} {value}")
+
+
+def _timestamp(unix_nano: int) -> str:
+    return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+@main.command()
+@db_option
+@json_option
+@click.option("--trace-id", help="Only this trace (32 hex digits).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+def spans(db: Path, as_json: bool, trace_id: str | None, limit: int) -> None:
+    """Stored spans, newest first (one trace's spans in start order with --trace-id)."""
+    store = open_store(db)
+    conn = store.reader()
+    try:
+        found = list_spans(conn, trace_id=trace_id, limit=limit)
+    finally:
+        conn.close()
+    if as_json:
+        rows = [
+            {
+                "trace_id": span.trace_id,
+                "span_id": span.span_id,
+                "parent_span_id": span.parent_span_id,
+                "name": span.name,
+                "kind": span.kind,
+                "service_name": span.service_name,
+                "start_time_unix_nano": span.start_time_unix_nano,
+                "end_time_unix_nano": span.end_time_unix_nano,
+                "duration_ms": span.duration_ms,
+                "status_code": span.status_code,
+                "attributes": span.attributes,
+            }
+            for span in found
+        ]
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for span in found:
+        click.echo(
+            f"{_timestamp(span.start_time_unix_nano)}  {span.trace_id}  {span.span_id}  "
+            f"{span.duration_ms:10.2f} ms  {span.service_name or '-'}  {span.name}"
+        )

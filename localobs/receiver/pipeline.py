@@ -1,0 +1,88 @@
+"""The one ingest path shared by every transport: body bytes -> validated batch -> response message.
+
+HTTP (and any other transport) only reads bytes and maps outcomes to its own status codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from localobs.receiver.bodies import BodyError, Format
+from localobs.receiver.envelope import Rejections, body_digest
+from localobs.receiver.logs import decode_logs
+from localobs.receiver.metrics import decode_metrics
+from localobs.receiver.otlp_json import JsonBodyError, parse_json
+from localobs.receiver.traces import decode_traces
+from localobs.store import Batch, Signal
+
+
+@dataclass(frozen=True)
+class SignalKind:
+    request_type: type[Message]
+    response_type: type[Message]
+    decode: Callable[[Any, str], tuple[Batch, Rejections]]
+    rejected_field: str
+
+
+SIGNALS: dict[Signal, SignalKind] = {
+    "traces": SignalKind(
+        ExportTraceServiceRequest, ExportTraceServiceResponse, decode_traces, "rejected_spans"
+    ),
+    "logs": SignalKind(
+        ExportLogsServiceRequest, ExportLogsServiceResponse, decode_logs, "rejected_log_records"
+    ),
+    "metrics": SignalKind(
+        ExportMetricsServiceRequest,
+        ExportMetricsServiceResponse,
+        decode_metrics,
+        "rejected_data_points",
+    ),
+}
+
+
+def decode_body(signal: Signal, body: bytes, fmt: Format) -> tuple[Batch, Rejections]:
+    """Decode and validate one request body; raise BodyError(400) when it cannot be read."""
+    kind = SIGNALS[signal]
+    message = kind.request_type()
+    if fmt is Format.JSON:
+        try:
+            parse_json(body, message)
+        except JsonBodyError as exc:
+            raise BodyError(400, str(exc)) from exc
+    else:
+        try:
+            message.ParseFromString(body)
+        except DecodeError as exc:
+            raise BodyError(
+                400, f"the body is not a valid {kind.request_type.__name__}: {exc}"
+            ) from exc
+    batch, rejections = kind.decode(message, body_digest(body))
+    batch.weight = len(body)
+    return batch, rejections
+
+
+def export_response(signal: Signal, rejections: Rejections) -> Message:
+    """The Export*ServiceResponse, with partial success when items were refused."""
+    kind = SIGNALS[signal]
+    response = kind.response_type()
+    if rejections.count:
+        partial = response.partial_success  # type: ignore[attr-defined]
+        setattr(partial, kind.rejected_field, rejections.count)
+        partial.error_message = rejections.message
+    return response
