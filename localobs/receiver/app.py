@@ -28,14 +28,17 @@ _PATHS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/me
 
 
 class _BearerToken:
-    """Refuses requests without `Authorization: Bearer <token>` (CORS preflights excepted)."""
+    """Refuses requests without `Authorization: Bearer <token>`.
+
+    CORS preflights carry no credentials by design, and /health stays open for liveness probes.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self._app = app
         self._expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] != "OPTIONS":
+        if scope["type"] == "http" and scope["method"] != "OPTIONS" and scope["path"] != "/health":
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
                 fmt = (
