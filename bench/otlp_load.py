@@ -1,0 +1,94 @@
+"""The ingest benchmarks' load: OTLP trace bodies of GenAI-sized chat spans (~1 KB each).
+
+Every span gets fresh ids, so nothing is deduplicated away and every row is really inserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+SPANS_PER_REQUEST = 512
+_QUESTIONS = [
+    "Which sessions should I attend about service meshes and zero-trust networking?",
+    "I run Kubernetes on bare metal; what talks cover cluster autoscaling and cost?",
+    "Recommend beginner sessions about observability with OpenTelemetry and eBPF.",
+    "What is on the programme about platform engineering and internal developer portals?",
+]
+
+
+def _kv(key: str, value: str | int | float) -> KeyValue:
+    if isinstance(value, str):
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    return KeyValue(key=key, value=AnyValue(double_value=value))
+
+
+def chat_span_attributes(rng: random.Random) -> list[KeyValue]:
+    question = rng.choice(_QUESTIONS)
+    answer = " ".join(rng.choice(_QUESTIONS).split()[::-1]) + " " + "x" * rng.randint(100, 300)
+    system = "You are a helpful conference assistant. Answer briefly and cite sessions by title."
+    return [
+        _kv("gen_ai.operation.name", "chat"),
+        _kv("gen_ai.provider.name", "llama.cpp"),
+        _kv("gen_ai.request.model", "SmolLM2-135M-Instruct"),
+        _kv("gen_ai.response.model", "SmolLM2-135M-Instruct"),
+        _kv("gen_ai.request.temperature", 0.2),
+        _kv("gen_ai.request.max_tokens", 256),
+        _kv("gen_ai.response.id", f"chatcmpl-{rng.getrandbits(64):016x}"),
+        _kv("gen_ai.response.finish_reasons", "stop"),
+        _kv("gen_ai.usage.input_tokens", rng.randint(50, 400)),
+        _kv("gen_ai.usage.output_tokens", rng.randint(20, 200)),
+        _kv("gen_ai.response.time_to_first_chunk", rng.uniform(0.05, 0.5)),
+        _kv(
+            "gen_ai.system_instructions",
+            json.dumps([{"type": "text", "content": system}]),
+        ),
+        _kv(
+            "gen_ai.input.messages",
+            json.dumps([{"role": "user", "parts": [{"type": "text", "content": question}]}]),
+        ),
+        _kv(
+            "gen_ai.output.messages",
+            json.dumps(
+                [
+                    {
+                        "role": "assistant",
+                        "parts": [{"type": "text", "content": answer}],
+                        "finish_reason": "stop",
+                    }
+                ]
+            ),
+        ),
+    ]
+
+
+def trace_body(rng: random.Random, spans: int = SPANS_PER_REQUEST) -> bytes:
+    """One ExportTraceServiceRequest of `spans` chat spans, serialized."""
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend(
+        [_kv("service.name", "session-bot"), _kv("telemetry.sdk.language", "python")]
+    )
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "bench"
+    start = 1_760_000_000_000_000_000 + rng.randrange(10**15)
+    trace_id = os.urandom(16)
+    for index in range(spans):
+        if index % 8 == 0:
+            trace_id = os.urandom(16)
+        span = scope_spans.spans.add()
+        span.trace_id = trace_id
+        span.span_id = os.urandom(8)
+        span.name = "chat SmolLM2-135M-Instruct"
+        span.kind = Span.SPAN_KIND_CLIENT
+        span.start_time_unix_nano = start + index * 1000
+        span.end_time_unix_nano = span.start_time_unix_nano + rng.randint(10**8, 3 * 10**9)
+        span.attributes.extend(chat_span_attributes(rng))
+    return request.SerializeToString()
