@@ -1,0 +1,1 @@
+"""The terminal viewer: a Textual app that reads through the store's query layer."""
