@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import click
 
 from localobs import __version__
 from localobs.cli.group import db_option, main, open_store
+from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
 from localobs.store.queries import row_counts
@@ -53,6 +55,11 @@ def parse_size(text: str) -> int:
     show_default=True,
     help="Seconds between status lines in headless mode.",
 )
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also run the offline demo bot (needs the `demo` extra), restarted if it dies.",
+)
 def up(
     host: str,
     port: int,
@@ -61,6 +68,7 @@ def up(
     max_body: str,
     token: str | None,
     status_interval: float,
+    demo: bool,
 ) -> None:
     """Receive OTLP/HTTP on HOST:PORT and store it; stops cleanly on Ctrl-C or SIGTERM."""
     from localobs.receiver import create_receiver_app
@@ -71,30 +79,33 @@ def up(
             "set a token with --token or LOCALOBS_TOKEN"
         )
     limit = parse_size(max_body)
-    store = open_store(db)
-    store.start_writer()
-    try:
+    with ExitStack() as running:  # stops what started, in reverse order
+        store = open_store(db)
+        store.start_writer()
+        running.callback(store.close)
         try:
-            server = ReceiverServer(
-                create_receiver_app(store, max_body=limit, token=token), host, port
-            )
+            app = create_receiver_app(store, max_body=limit, token=token)
+            server = ReceiverServer(app, host, port)
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
         server.start()
-        try:
-            click.echo(
-                f"localobs {__version__} receiving OTLP/HTTP on {server.url}, storing in {db}"
-            )
-            click.echo("Point your app at it:")
-            click.echo(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={server.url}")
-            click.echo("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
-            if not headless:
-                click.echo("(the terminal viewer is not built yet: running headless)")
-            _run_headless(store, status_interval)
-        finally:
-            server.stop()
-    finally:
-        store.close()
+        running.callback(server.stop)
+        _print_banner(server.url, db)
+        if demo:
+            bot = DemoBot(server.url, db.parent / "demo-bot.log")
+            bot.start()
+            running.callback(bot.stop)
+            click.echo(f"demo bot started (its output: {bot.log_path})")
+        if not headless:
+            click.echo("(the terminal viewer is not built yet: running headless)")
+        _run_headless(store, status_interval)
+
+
+def _print_banner(url: str, db: Path) -> None:
+    click.echo(f"localobs {__version__} receiving OTLP/HTTP on {url}, storing in {db}")
+    click.echo("Point your app at it:")
+    click.echo(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={url}")
+    click.echo("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
 
 
 def _run_headless(store: Store, status_interval: float) -> None:
