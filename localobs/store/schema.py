@@ -287,7 +287,32 @@ FROM spans
 WHERE operation IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_MIGRATION_1,)
+# Forwarding: request bodies waiting for delivery upstream, written by the writer in the same
+# transaction as the batch's rows (see store/outbox.py). AUTOINCREMENT: ids are never reused, so a
+# per-upstream cursor (`delivered_id`) stays meaningful after the outbox was emptied.
+_MIGRATION_2_OUTBOX = """
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    signal TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE forward_upstreams (
+    upstream TEXT PRIMARY KEY,
+    active INTEGER NOT NULL,
+    delivered_id INTEGER NOT NULL,
+    delivered_batches INTEGER NOT NULL DEFAULT 0,
+    delivered_items INTEGER NOT NULL DEFAULT 0,
+    dropped_batches INTEGER NOT NULL DEFAULT 0,
+    dropped_items INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_error_unix_nano INTEGER,
+    last_delivery_unix_nano INTEGER
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2_OUTBOX)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
