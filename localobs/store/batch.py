@@ -16,7 +16,8 @@ class Batch:
     `rows` follow the column order of the signal's table in `schema.py`; `resources` and `scopes`
     are the rows those reference by id. `digest` identifies the request body, so an exporter's
     retry of the same body is stored once. `weight` (bytes) bounds the memory held by pending
-    batches.
+    batches. `body` (the request as protobuf) is set only when forwarding: the writer then puts
+    it in the outbox in the same transaction as the rows.
     """
 
     signal: Signal
@@ -25,7 +26,16 @@ class Batch:
     resources: list[Row] = field(default_factory=list)
     scopes: list[Row] = field(default_factory=list)
     weight: int = 0
+    body: bytes | None = None
 
     def to_wire(self, batch_id: int) -> tuple[Any, ...]:
         """The marshal-able form sent to the writer process."""
-        return (batch_id, self.signal, self.digest, self.resources, self.scopes, self.rows)
+        return (
+            batch_id,
+            self.signal,
+            self.digest,
+            self.resources,
+            self.scopes,
+            self.rows,
+            self.body,
+        )
