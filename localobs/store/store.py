@@ -22,8 +22,12 @@ class Store:
         self.path = Path(path)
         self.schema_version = prepare_database(self.path)
         self._writer: WriterClient | None = None
+        self.forwarding = False
 
-    def start_writer(self, *, max_pending_bytes: int = 256 << 20) -> None:
+    def start_writer(self, *, max_pending_bytes: int = 256 << 20, forwarding: bool = False) -> None:
+        """`forwarding`: receivers then attach each request's body to its batch (`keep_body`),
+        and the writer puts it in the outbox with the rows."""
+        self.forwarding = forwarding
         if self._writer is None:
             self._writer = WriterClient(self.path, max_pending_bytes=max_pending_bytes)
 
