@@ -1,0 +1,161 @@
+"""The OTLP/gRPC receiver: the Export RPCs of the trace, metrics and logs services, on grpcio.
+
+Requests arrive as raw bytes (no request deserializer) and go through the very `decode_body` that
+OTLP/HTTP bodies go through; OK is answered only after the store committed the batch. grpcio
+itself decompresses gzip requests and refuses messages over `max_body` with RESOURCE_EXHAUSTED.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.duration_pb2 import Duration
+
+from localobs.receiver.bodies import BodyError, Format
+from localobs.receiver.pipeline import decode_body, export_response
+from localobs.server import PortInUse
+from localobs.store import Signal, Store, StoreBusy, StoreUnavailable
+
+RETRY_DELAY_S = 1
+SERVICES: dict[Signal, str] = {
+    "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
+    "metrics": "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
+}
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def retry_info(delay_s: int) -> bytes:
+    """A serialized google.rpc.RetryInfo (field 1: retry_delay)."""
+    return _length_delimited(1, Duration(seconds=delay_s).SerializeToString())
+
+
+def rpc_status(code: grpc.StatusCode, message: str, details: list[any_pb2.Any]) -> bytes:
+    """A serialized google.rpc.Status (code = 1, message = 2, details = 3), encoded by hand as
+    in responses.py, so googleapis-common-protos is not a runtime dependency."""
+    out = _varint(1 << 3) + _varint(code.value[0])
+    out += _length_delimited(2, message.encode())
+    for detail in details:
+        out += _length_delimited(3, detail.SerializeToString())
+    return out
+
+
+def _retry_later(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    """Abort with `code` and a RetryInfo, both where the spec puts it (the status details) and
+    where the Python exporter looks for it (`google.rpc.retryinfo-bin`)."""
+    info = retry_info(RETRY_DELAY_S)
+    detail = any_pb2.Any(type_url="type.googleapis.com/google.rpc.RetryInfo", value=info)
+    context.set_trailing_metadata(
+        (
+            ("grpc-status-details-bin", rpc_status(code, message, [detail])),
+            ("google.rpc.retryinfo-bin", info),
+        )
+    )
+    context.abort(code, message)
+
+
+def _export_method(
+    store: Store, signal: Signal, token: str | None, keep_body: bool
+) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+    expected = f"Bearer {token}" if token else None
+
+    def export(request: bytes, context: grpc.ServicerContext) -> bytes:
+        if expected is not None:
+            given = dict(context.invocation_metadata()).get("authorization", "")
+            if not isinstance(given, str) or not hmac.compare_digest(given, expected):
+                context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "missing or wrong bearer token in the 'authorization' metadata",
+                )
+        try:
+            batch, rejections = decode_body(signal, request, Format.PROTOBUF, keep_body=keep_body)
+        except BodyError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+        if batch.rows or batch.resources:
+            try:
+                store.submit(batch).result()
+            except StoreBusy as exc:
+                _retry_later(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            except StoreUnavailable as exc:
+                _retry_later(context, grpc.StatusCode.UNAVAILABLE, str(exc))
+        return export_response(signal, rejections).SerializeToString()
+
+    return export
+
+
+class GrpcReceiver:
+    """The gRPC listener, bound on construction so that a busy port is reported before start.
+
+    A small thread pool serves the RPCs: each thread decodes, then waits for its batch's commit,
+    so the pool bounds how many requests are decoded or waiting at once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        host: str,
+        port: int,
+        *,
+        max_body: int,
+        token: str | None = None,
+        workers: int = 8,
+    ) -> None:
+        handlers = [
+            grpc.method_handlers_generic_handler(
+                service,
+                {
+                    "Export": grpc.unary_unary_rpc_method_handler(
+                        _export_method(store, signal, token, store.forwarding)
+                    )
+                },
+            )
+            for signal, service in SERVICES.items()
+        ]
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-receiver"),
+            handlers=handlers,
+            options=[
+                ("grpc.max_receive_message_length", max_body),
+                # Without this a second localobs (or a collector) could share the port silently.
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self.host = host
+        address = f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            self.port: int = self._server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise PortInUse(
+                f"cannot listen for OTLP/gRPC on {host}:{port}: the port is taken. Is another "
+                "localobs (or collector) running? Stop it, choose another port with "
+                "--grpc-port, or turn gRPC off with --grpc-port 0."
+            ) from exc
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self, grace_s: float = 30.0) -> None:
+        """Refuse new RPCs, let in-flight ones finish (their batches get committed)."""
+        self._server.stop(grace_s).wait()
