@@ -8,7 +8,7 @@ import threading
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
 from localobs.store.queries import row_counts
+
+if TYPE_CHECKING:
+    from localobs.receiver.grpc_server import GrpcReceiver
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KIB|MB|MIB|GB|GIB)?\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 10**3, "KIB": 2**10, "MB": 10**6, "MIB": 2**20, "GB": 10**9, "GIB": 2**30}
@@ -33,6 +36,14 @@ def parse_size(text: str) -> int:
 @main.command()
 @click.option("--host", default="127.0.0.1", envvar="LOCALOBS_HOST", show_default=True)
 @click.option("--port", default=4318, type=int, envvar="LOCALOBS_PORT", show_default=True)
+@click.option(
+    "--grpc-port",
+    default=4317,
+    type=click.IntRange(min=0, max=65535),
+    envvar="LOCALOBS_GRPC_PORT",
+    show_default=True,
+    help="Port for OTLP/gRPC on HOST; 0 turns gRPC off.",
+)
 @db_option
 @click.option("--headless", is_flag=True, envvar="LOCALOBS_HEADLESS", help="Receive only, no TUI.")
 @click.option(
@@ -63,6 +74,7 @@ def parse_size(text: str) -> int:
 def up(
     host: str,
     port: int,
+    grpc_port: int,
     db: Path,
     headless: bool,
     max_body: str,
@@ -70,7 +82,8 @@ def up(
     status_interval: float,
     demo: bool,
 ) -> None:
-    """Receive OTLP/HTTP on HOST:PORT and store it; stops cleanly on Ctrl-C or SIGTERM."""
+    """Receive OTLP/HTTP on HOST:PORT and OTLP/gRPC on HOST:GRPC-PORT and store it; stops cleanly
+    on Ctrl-C or SIGTERM."""
     from localobs.receiver import create_receiver_app
 
     if not is_loopback(host) and not token:
@@ -86,11 +99,15 @@ def up(
         try:
             app = create_receiver_app(store, max_body=limit, token=token)
             server = ReceiverServer(app, host, port)
+            grpc_server = _grpc_receiver(store, host, grpc_port, limit, token)
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
         server.start()
         running.callback(server.stop)
-        _print_banner(server.url, db)
+        if grpc_server is not None:
+            grpc_server.start()
+            running.callback(grpc_server.stop)
+        _print_banner(server.url, grpc_server.url if grpc_server else None, db)
         if demo:
             bot = DemoBot(server.url, db.parent / "demo-bot.log")
             bot.start()
@@ -101,11 +118,32 @@ def up(
         _run_headless(store, status_interval)
 
 
-def _print_banner(url: str, db: Path) -> None:
-    click.echo(f"localobs {__version__} receiving OTLP/HTTP on {url}, storing in {db}")
+def _grpc_receiver(
+    store: Store, host: str, port: int, max_body: int, token: str | None
+) -> GrpcReceiver | None:
+    if port == 0:
+        return None
+    from localobs.receiver.grpc_server import GrpcReceiver
+
+    return GrpcReceiver(store, host, port, max_body=max_body, token=token)
+
+
+def _print_banner(url: str, grpc_url: str | None, db: Path) -> None:
+    click.echo(f"localobs {__version__} storing in {db}, receiving")
+    click.echo(
+        f"  OTLP/HTTP on {url}: OpenTelemetry JS, the Java agent 2.x, Python's "
+        "otlp-proto-http exporter, any SDK with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+    )
+    if grpc_url:
+        click.echo(
+            f"  OTLP/gRPC on {grpc_url}: opentelemetry-instrument and Python's "
+            "opentelemetry-exporter-otlp, .NET, most Go and Rust setups (protocol grpc)"
+        )
     click.echo("Point your app at it:")
     click.echo(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={url}")
     click.echo("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
+    if grpc_url:
+        click.echo(f"  (or, for a gRPC exporter: OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url})")
 
 
 def _run_headless(store: Store, status_interval: float) -> None:
