@@ -64,6 +64,7 @@ def start_localobs(db: Path, *extra: str, env: dict[str, str] | None = None) -> 
     """Start `localobs up --headless` on an ephemeral port and wait until it answers /health."""
     process = subprocess.Popen(
         [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0", "--db", str(db)]
+        + ["--grpc-port", "0"]  # off unless a test asks for it: 4317 may be taken
         + list(extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
