@@ -1,0 +1,64 @@
+"""Which dialect a span speaks, decided by a few attribute lookups; non-GenAI spans cost no more.
+
+Order matters where dialects overlap: OpenInference and OpenLLMetry spans may also carry `gen_ai.*`
+attributes, so their own markers are checked first. Everything else with a `gen_ai.*` marker is
+semconv (latest or older); a span with none of these markers is not a GenAI span (None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localobs.receiver.genai import openinference, openllmetry, semconv
+from localobs.receiver.genai.record import Call
+
+STATUS_ERROR = 2
+
+
+def normalize_span(
+    name: str,
+    attributes: dict[str, Any],
+    events: list[dict[str, Any]],
+    start_ns: int,
+    end_ns: int,
+    status_code: int,
+) -> Call | None:
+    """The span's LLM-call columns (the tail of SPAN_COLUMNS), or None for a non-GenAI span.
+
+    Content attributes are moved out of `attributes` (in place) into the message columns; see
+    `moved` for the record that makes this reversible.
+    """
+    a = attributes
+    if "openinference.span.kind" in a:
+        call = openinference.normalize(name, a, events, start_ns, end_ns)
+    elif (
+        "gen_ai.prompt.0.content" in a
+        or "gen_ai.prompt.0.role" in a
+        or "gen_ai.completion.0.content" in a
+        or "gen_ai.completion.0.role" in a
+        or "llm.request.type" in a
+        or "traceloop.span.kind" in a
+    ):
+        call = openllmetry.normalize(name, a, events, start_ns, end_ns)
+    elif (
+        "gen_ai.operation.name" in a
+        or "gen_ai.provider.name" in a
+        or "gen_ai.system" in a
+        or "gen_ai.request.model" in a
+    ):
+        call = semconv.normalize(name, a, events, start_ns, end_ns)
+    else:
+        return None
+    if call[12] is None and status_code == STATUS_ERROR:
+        return (*call[:12], _exception_type(events) or "error", *call[13:])
+    return call
+
+
+def _exception_type(events: list[dict[str, Any]]) -> str | None:
+    """error.type is missing in some dialects: the recorded exception names the error."""
+    for event in events:
+        if event.get("name") == "exception":
+            attributes = event.get("attributes")
+            if type(attributes) is dict and type(attributes.get("exception.type")) is str:
+                return str(attributes["exception.type"])
+    return None

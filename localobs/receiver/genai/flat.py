@@ -1,0 +1,98 @@
+"""Messages from flattened, indexed attributes (`<prefix>.<i>.<field>`), as OpenLLMetry and
+OpenInference send them, with each verbatim value's move recorded for `moved.restore`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localobs.receiver.genai.messages import Message
+from localobs.receiver.genai.moved import Moves
+from localobs.receiver.genai.record import dumps
+
+# One attribute: its original key and its value.
+Item = tuple[str, Any]
+Fields = dict[str, Item]
+
+
+def group_indexed(a: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, dict[int, Fields]]:
+    """{prefix: {index: {field: (key, value)}}} for keys `<prefix><index>.<field>`, in one pass."""
+    found: dict[str, dict[int, Fields]] = {}
+    for key, value in a.items():
+        if key.startswith(prefixes):
+            for prefix in prefixes:
+                if key.startswith(prefix):
+                    index, dot, field = key[len(prefix) :].partition(".")
+                    if dot and index.isdigit():
+                        groups = found.setdefault(prefix, {})
+                        groups.setdefault(int(index), {})[field] = (key, value)
+                    break
+    return found
+
+
+def subgroups(fields: Fields, prefix: str) -> dict[int, Fields]:
+    """The same grouping one level down, e.g. `tool_calls.<j>.name` inside one message."""
+    found: dict[int, Fields] = {}
+    for field, item in fields.items():
+        if field.startswith(prefix):
+            index, dot, rest = field[len(prefix) :].partition(".")
+            if dot and index.isdigit():
+                found.setdefault(int(index), {})[rest] = item
+    return found
+
+
+class FlatMessages:
+    """Normalized messages assembled in order; every value placed verbatim is recorded as moved."""
+
+    def __init__(self, column: str, moves: Moves) -> None:
+        self.column = column
+        self.moves = moves
+        self.messages: list[Message] = []
+
+    def start(self, role: Item | None, default_role: str) -> None:
+        index = len(self.messages)
+        if role is not None and type(role[1]) is str and role[1]:
+            self.moves[role[0]] = f"{self.column}/{index}/role"
+            self.messages.append({"role": role[1], "parts": []})
+        else:
+            self.messages.append({"role": default_role, "parts": []})
+
+    def part(
+        self,
+        part_type: str,
+        type_item: Item | None = None,
+        extra: dict[str, Any] | None = None,
+        **fields: Item | None,
+    ) -> None:
+        """Append a part to the current message; a None field is stored as null, not moved.
+
+        `type_item` is the attribute that named the part type, moved when it says `part_type`;
+        `extra` holds constant fields that no attribute carried (so nothing moves for them).
+        """
+        index = len(self.messages) - 1
+        parts = self.messages[index]["parts"]
+        base = f"{self.column}/{index}/parts/{len(parts)}/"
+        part: dict[str, Any] = {"type": part_type}
+        if type_item is not None and type_item[1] == part_type:
+            self.moves[type_item[0]] = base + "type"
+        if extra:
+            part.update(extra)
+        for name, item in fields.items():
+            if item is None:
+                part[name] = None
+            else:
+                part[name] = item[1]
+                self.moves[item[0]] = base + name
+        parts.append(part)
+
+    def extend(self, parts: list[dict[str, Any]]) -> None:
+        """Append converted parts (not verbatim, so their source keys stay in the attributes)."""
+        self.messages[-1]["parts"].extend(parts)
+
+    def field(self, name: str, item: Item) -> None:
+        """Set a message-level field (e.g. finish_reason) of the current message."""
+        index = len(self.messages) - 1
+        self.messages[index][name] = item[1]
+        self.moves[item[0]] = f"{self.column}/{index}/{name}"
+
+    def text(self) -> str | None:
+        return dumps(self.messages) if self.messages else None

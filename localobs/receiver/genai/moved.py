@@ -1,0 +1,174 @@
+"""Message content is stored once: moved from `spans.attributes` into the call columns, reversibly.
+
+Every content attribute that normalization removes is listed in the span attribute
+`localobs.moved`, a map from the original attribute key to a pointer into the call columns:
+
+* `in`, `out`, `sys` name `input_messages`, `output_messages`, `system_instructions`;
+* `<col>` alone: the column text *is* the original string value, byte for byte;
+* `<col>!v`: the original was a structured value (array/kvlist); it is the column's JSON, parsed;
+* `<col>!j` / `<col>!J`: the original string was Python's ASCII-escaped `json.dumps` of the
+  column's JSON, with compact (`,` `:`) or default (`, ` `: `) separators; the column holds the
+  unescaped form so non-ASCII text stays searchable;
+* `<col>/<step>/...`: the original value sits verbatim at that path of the column's JSON (list
+  indices and object keys), e.g. `in/1/parts/0/content`.
+
+A key is moved only when one of these rebuilds it exactly (the move is checked, not assumed);
+anything else stays in the attributes. `restore` is the inverse, for lossless export. Attribute
+order is not part of OTLP's data model and is not kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from localobs.receiver.genai.messages import (
+    Message,
+    Part,
+    from_openai_messages,
+    is_message_list,
+    is_part_list,
+    text_part,
+)
+from localobs.receiver.genai.record import dumps
+
+MOVED_KEY = "localobs.moved"
+Moves = dict[str, str]
+
+_NOT_JSON = object()
+
+
+class Shape:
+    """How one content attribute is checked, wrapped when it is plain text, and converted."""
+
+    def __init__(
+        self,
+        valid: Callable[[Any], bool],
+        wrap_text: Callable[[str], list[Any]],
+        text_pointer: str,
+        convert: Callable[[Any], list[Any]],
+    ) -> None:
+        self.valid = valid
+        self.wrap_text = wrap_text
+        self.text_pointer = text_pointer
+        self.convert = convert
+
+
+def _message_shape(role: str) -> Shape:
+    def wrap_text(text: str) -> list[Message]:
+        return [{"role": role, "parts": [text_part(text)]}]
+
+    def convert(value: Any) -> list[Message]:
+        return from_openai_messages(value, role)
+
+    return Shape(is_message_list, wrap_text, "0/parts/0/content", convert)
+
+
+def _system_convert(value: Any) -> list[Part]:
+    items = value if type(value) is list else [value]
+    return [
+        text_part(item) if type(item) is str else text_part(dumps(item))
+        for item in items
+        if item is not None
+    ]
+
+
+INPUT = _message_shape("user")
+OUTPUT = _message_shape("assistant")
+SYSTEM = Shape(is_part_list, lambda text: [text_part(text)], "0/content", _system_convert)
+
+
+def take_json(
+    attributes: dict[str, Any], key: str, column: str, shape: Shape, moves: Moves
+) -> str | None:
+    """The column text for a JSON-valued content attribute; records the move when rebuildable.
+
+    The fast path is the common one: a JSON string already in the normalized shape is validated and
+    stored as is.
+    """
+    value = attributes.get(key)
+    if value is None:
+        return None
+    if type(value) is str:
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            parsed = _NOT_JSON
+        if parsed is _NOT_JSON:
+            moves[key] = f"{column}/{shape.text_pointer}"
+            return dumps(shape.wrap_text(value))
+        if not shape.valid(parsed):
+            return dumps(shape.convert(parsed))
+        if "\\u" not in value:
+            moves[key] = column
+            return value
+        form = _escaped_form(value, parsed)
+        if form:
+            moves[key] = column + form
+        return dumps(parsed)
+    if shape.valid(value):
+        moves[key] = column + "!v"
+        return dumps(value)
+    return dumps(shape.convert(value))
+
+
+def _escaped_form(original: str, parsed: Any) -> str | None:
+    if json.dumps(parsed, separators=(",", ":")) == original:
+        return "!j"
+    if json.dumps(parsed) == original:
+        return "!J"
+    return None
+
+
+def drop(attributes: dict[str, Any], moves: Moves) -> None:
+    """Remove the moved keys and record them under MOVED_KEY.
+
+    A span that already carries MOVED_KEY (sent by someone else) keeps all its attributes: its
+    record cannot be merged with ours without ambiguity.
+    """
+    if moves and MOVED_KEY not in attributes:
+        for key in moves:
+            del attributes[key]
+        attributes[MOVED_KEY] = moves
+
+
+def restore(
+    attributes: dict[str, Any],
+    input_messages: str | None,
+    output_messages: str | None,
+    system_instructions: str | None,
+) -> dict[str, Any]:
+    """The span's original attributes, rebuilt from its stored attributes and call columns."""
+    moves = attributes.get(MOVED_KEY)
+    if type(moves) is not dict:
+        return dict(attributes)
+    columns = {"in": input_messages, "out": output_messages, "sys": system_instructions}
+    parsed: dict[str, Any] = {}
+    rebuilt = {key: value for key, value in attributes.items() if key != MOVED_KEY}
+    for key, pointer in moves.items():
+        head, _, path = pointer.partition("/")
+        column, _, form = head.partition("!")
+        text = columns[column]
+        if text is None:
+            raise ValueError(f"{key}: column {column!r} is empty")
+        if column not in parsed:
+            parsed[column] = orjson.loads(text)
+        if path:
+            node = parsed[column]
+            for step in path.split("/"):
+                node = node[int(step)] if type(node) is list else node[step]
+            rebuilt[key] = node
+        elif form == "":
+            rebuilt[key] = text
+        elif form == "v":
+            rebuilt[key] = parsed[column]
+        elif form == "j":
+            rebuilt[key] = json.dumps(parsed[column], separators=(",", ":"))
+        elif form == "J":
+            rebuilt[key] = json.dumps(parsed[column])
+        else:
+            raise ValueError(f"{key}: unknown pointer {pointer!r}")
+    return rebuilt

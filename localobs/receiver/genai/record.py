@@ -1,0 +1,77 @@
+"""The LLM-call part of a span row: its field order and the value coercions every dialect shares.
+
+The receiver appends `normalize_span`'s tuple to the span row as is, so the order here must be the
+tail of `SPAN_COLUMNS` (a test checks it). Coercions keep one bad value (a token count sent as a
+string, a NaN temperature) from landing in a typed column or failing the whole row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+CALL_FIELDS: tuple[str, ...] = (
+    "span_role",
+    "operation",
+    "provider",
+    "request_model",
+    "response_model",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "finish_reasons",
+    "error_type",
+    "input_messages",
+    "output_messages",
+    "system_instructions",
+    "dialect",
+)
+
+Call = tuple[Any, ...]
+
+
+def dumps(value: Any) -> str:
+    """Compact UTF-8 JSON text: non-ASCII stays readable, so free-text search finds it."""
+    return orjson.dumps(value).decode()
+
+
+def as_int(value: Any) -> int | None:
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is str and value.isdigit():
+        return int(value)
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) is int:
+        return float(value)
+    return None
+
+
+def as_str(value: Any) -> str | None:
+    return value if type(value) is str and value else None
+
+
+def str_list(value: Any) -> str | None:
+    """A JSON list of strings (finish reasons) from a list or a single string."""
+    if type(value) is list:
+        items = [item for item in value if type(item) is str]
+        return dumps(items) if items else None
+    if type(value) is str and value:
+        return dumps([value])
+    return None
+
+
+def seconds_to_ms(value: Any) -> float | None:
+    seconds = as_float(value)
+    return seconds * 1000.0 if seconds is not None and seconds >= 0 else None
