@@ -312,7 +312,19 @@ CREATE TABLE forward_upstreams (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2_OUTBOX)
+# GenAI log events (see receiver/genai/log_events.py) waiting for their span's row, or merged into
+# it and deleted in the same transaction as the batch that completed the pair (store/genai_join.py).
+# rowid order is arrival order, which orders per-message events.
+_MIGRATION_3_GENAI_PENDING = """
+CREATE TABLE genai_pending (
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    patch TEXT NOT NULL
+);
+CREATE INDEX genai_pending_by_span ON genai_pending (trace_id, span_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2_OUTBOX, _MIGRATION_3_GENAI_PENDING)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
