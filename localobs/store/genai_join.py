@@ -1,0 +1,145 @@
+"""Joining GenAI log events to their call's span row, whichever of the two arrives first.
+
+Runs in the writer process, on its connection, inside the transaction of the batch being applied:
+a log event's patch (from `normalize_log_event`) is queued in `genai_pending`; as soon as the
+span row with the same (trace_id, span_id) exists, all its queued patches are merged into that row
+and deleted, in the same transaction. The keys still waiting are mirrored in memory, so a batch of
+spans costs nothing extra while none wait, and one set lookup per span while some do.
+
+Merge rule: what the span row already says wins; patches fill the columns it lacks. Messages and
+finish reasons of several patches are concatenated in arrival order (choices by their `index`).
+Keys whose span never comes (sampled-out traces) are bounded by MAX_PENDING_KEYS: the oldest are
+given up, their log records stay in `logs`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+MAX_PENDING_KEYS = 10_000
+
+# Span columns a patch may fill; the message lists and finish reasons are JSON text in the row.
+_SCALARS = (
+    "span_role",
+    "operation",
+    "provider",
+    "request_model",
+    "response_model",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "error_type",
+)
+_LISTS = ("input_messages", "output_messages", "system_instructions", "finish_reasons")
+_CONTENT = ("input_messages", "output_messages", "system_instructions")
+_COLUMNS = (*_SCALARS, *_LISTS, "dialect")
+_SELECT = f"SELECT rowid, {', '.join(_COLUMNS)} FROM spans WHERE trace_id = ? AND span_id = ?"
+_UPDATE = f"UPDATE spans SET {', '.join(f'{c} = ?' for c in _COLUMNS)} WHERE rowid = ?"
+_PATCHES = "SELECT patch FROM genai_pending WHERE trace_id = ? AND span_id = ? ORDER BY rowid"
+_DELETE = "DELETE FROM genai_pending WHERE trace_id = ? AND span_id = ?"
+_INSERT = "INSERT INTO genai_pending (trace_id, span_id, patch) VALUES (?, ?, ?)"
+
+Key = tuple[str, str]
+
+
+class GenAIJoin:
+    """The writer's join state: which (trace_id, span_id) have patches waiting for their span."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        # span_id -> trace_ids waiting: a span row is checked with one dict lookup.
+        self._waiting: dict[str, set[str]] = {}
+        self.reload(conn)
+
+    def reload(self, conn: sqlite3.Connection) -> None:
+        """Rebuild the in-memory keys from the table: at start, and after a rollback."""
+        self._waiting = {}
+        for trace_id, span_id in conn.execute(
+            "SELECT DISTINCT trace_id, span_id FROM genai_pending"
+        ):
+            self._waiting.setdefault(span_id, set()).add(trace_id)
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(trace_ids) for trace_ids in self._waiting.values())
+
+    def logs_inserted(
+        self, conn: sqlite3.Connection, patches: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """Queue a logs batch's patches, (trace_id, span_id, patch); merge those whose span is
+        already stored."""
+        if not patches:
+            return
+        conn.executemany(_INSERT, patches)
+        keys = {(trace_id, span_id) for trace_id, span_id, _ in patches}
+        for trace_id, span_id in keys:
+            self._waiting.setdefault(span_id, set()).add(trace_id)
+        for key in keys:
+            self._merge(conn, key)
+        if len(self._waiting) > MAX_PENDING_KEYS:
+            self._give_up_oldest(conn)
+
+    def spans_inserted(self, conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+        """After a traces batch: merge the patches waiting for any of its spans.
+
+        `rows` are the span rows as inserted (trace_id and span_id first).
+        """
+        waiting = self._waiting
+        if not waiting:
+            return
+        for row in rows:
+            trace_ids = waiting.get(row[1])
+            if trace_ids is not None and row[0] in trace_ids:
+                self._merge(conn, (row[0], row[1]))
+
+    def _merge(self, conn: sqlite3.Connection, key: Key) -> None:
+        current = conn.execute(_SELECT, key).fetchone()
+        if current is None:
+            return
+        patches = [orjson.loads(text) for (text,) in conn.execute(_PATCHES, key)]
+        values = merge(dict(zip(_COLUMNS, current[1:], strict=True)), patches)
+        conn.execute(_UPDATE, (*(values[column] for column in _COLUMNS), current[0]))
+        conn.execute(_DELETE, key)
+        trace_id, span_id = key
+        trace_ids = self._waiting.get(span_id)
+        if trace_ids is not None:
+            trace_ids.discard(trace_id)
+            if not trace_ids:
+                del self._waiting[span_id]
+
+    def _give_up_oldest(self, conn: sqlite3.Connection) -> None:
+        excess = self.waiting - MAX_PENDING_KEYS // 2
+        oldest = conn.execute(
+            "SELECT trace_id, span_id FROM genai_pending GROUP BY trace_id, span_id "
+            "ORDER BY min(rowid) LIMIT ?",
+            (excess,),
+        ).fetchall()
+        conn.executemany(_DELETE, oldest)
+        self.reload(conn)
+
+
+def merge(current: dict[str, Any], patches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The span's GenAI columns after applying `patches` (arrival order) to `current`."""
+    merged = dict(current)
+    for column in _SCALARS:
+        if merged[column] is None:
+            merged[column] = next((p[column] for p in patches if p.get(column) is not None), None)
+    ordered = sorted(patches, key=lambda patch: patch.get("index", 0))
+    filled_content = False
+    for column in _LISTS:
+        if merged[column] is not None:
+            continue
+        source = ordered if column in ("output_messages", "finish_reasons") else patches
+        items = [item for patch in source for item in patch.get(column) or ()]
+        if items:
+            merged[column] = orjson.dumps(items).decode()
+            filled_content = filled_content or column in _CONTENT
+    if filled_content or merged["dialect"] is None:
+        merged["dialect"] = "genai_events"
+    return merged
