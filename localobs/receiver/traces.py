@@ -16,6 +16,7 @@ from localobs.receiver.envelope import (
     optional_hex,
     valid_id,
 )
+from localobs.receiver.genai import normalize_span
 from localobs.store.batch import Batch, Row
 from localobs.store.schema import SPAN_COLUMNS
 
@@ -83,6 +84,15 @@ def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batc
                     continue
                 attrs = attributes(span.attributes)
                 events = _events(span)
+                # Moves message content out of attrs into the call columns: before dumps(attrs).
+                call = normalize_span(
+                    span.name,
+                    attrs,
+                    events,
+                    span.start_time_unix_nano,
+                    span.end_time_unix_nano,
+                    span.status.code,
+                )
                 rows.append(
                     (
                         span.trace_id.hex(),
@@ -106,7 +116,7 @@ def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batc
                         span.dropped_attributes_count,
                         span.dropped_events_count,
                         span.dropped_links_count,
-                        *_NO_GENAI,
+                        *(call or _NO_GENAI),
                     )
                 )
     batch = Batch(
