@@ -13,11 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn
 
 import grpc
-from google.protobuf import any_pb2
-from google.protobuf.duration_pb2 import Duration
 
 from localobs.receiver.bodies import BodyError, Format
 from localobs.receiver.pipeline import decode_body, export_response
+from localobs.receiver.rpc_status import retry_info, rpc_status
 from localobs.server import PortInUse
 from localobs.store import Signal, Store, StoreBusy, StoreUnavailable
 
@@ -29,43 +28,13 @@ SERVICES: dict[Signal, str] = {
 }
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _length_delimited(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
-
-
-def retry_info(delay_s: int) -> bytes:
-    """A serialized google.rpc.RetryInfo (field 1: retry_delay)."""
-    return _length_delimited(1, Duration(seconds=delay_s).SerializeToString())
-
-
-def rpc_status(code: grpc.StatusCode, message: str, details: list[any_pb2.Any]) -> bytes:
-    """A serialized google.rpc.Status (code = 1, message = 2, details = 3), encoded by hand as
-    in responses.py, so googleapis-common-protos is not a runtime dependency."""
-    out = _varint(1 << 3) + _varint(code.value[0])
-    out += _length_delimited(2, message.encode())
-    for detail in details:
-        out += _length_delimited(3, detail.SerializeToString())
-    return out
-
-
 def _retry_later(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
     """Abort with `code` and a RetryInfo, both where the spec puts it (the status details) and
     where the Python exporter looks for it (`google.rpc.retryinfo-bin`)."""
-    info = retry_info(RETRY_DELAY_S)
-    detail = any_pb2.Any(type_url="type.googleapis.com/google.rpc.RetryInfo", value=info)
     context.set_trailing_metadata(
         (
-            ("grpc-status-details-bin", rpc_status(code, message, [detail])),
-            ("google.rpc.retryinfo-bin", info),
+            ("grpc-status-details-bin", rpc_status(code.value[0], message, RETRY_DELAY_S)),
+            ("google.rpc.retryinfo-bin", retry_info(RETRY_DELAY_S)),
         )
     )
     context.abort(code, message)
