@@ -7,12 +7,14 @@ import signal
 import threading
 from contextlib import ExitStack
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from localobs import __version__
+from localobs.cli.forwarding import ForwardSettings, forward_options
 from localobs.cli.group import db_option, main, open_store
 from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
@@ -71,6 +73,7 @@ def parse_size(text: str) -> int:
     is_flag=True,
     help="Also run the offline demo bot (needs the `demo` extra), restarted if it dies.",
 )
+@forward_options
 def up(
     host: str,
     port: int,
@@ -81,6 +84,7 @@ def up(
     token: str | None,
     status_interval: float,
     demo: bool,
+    forwarding: ForwardSettings | None,
 ) -> None:
     """Receive OTLP/HTTP on HOST:PORT and OTLP/gRPC on HOST:GRPC-PORT and store it; stops cleanly
     on Ctrl-C or SIGTERM."""
@@ -94,7 +98,7 @@ def up(
     limit = parse_size(max_body)
     with ExitStack() as running:  # stops what started, in reverse order
         store = open_store(db)
-        store.start_writer()
+        store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
         try:
             app = create_receiver_app(store, max_body=limit, token=token)
@@ -102,6 +106,8 @@ def up(
             grpc_server = _grpc_receiver(store, host, grpc_port, limit, token)
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
+        if forwarding is not None:
+            running.callback(forwarding.start(store, warn=partial(click.echo, err=True)))
         server.start()
         running.callback(server.stop)
         if grpc_server is not None:
