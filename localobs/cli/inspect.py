@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import orjson
 
+from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
 
 
@@ -21,6 +24,7 @@ def info(db: Path, as_json: bool) -> None:
     conn = store.reader()
     try:
         summary = database_summary(conn)
+        forwarding = forwarding_status(conn)
     finally:
         conn.close()
     data = {
@@ -32,10 +36,13 @@ def info(db: Path, as_json: bool) -> None:
         "metric_points": summary.metric_points,
     }
     if as_json:
+        data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
     for key, value in data.items():
         click.echo(f"{key:15} {value}")
+    for each in forwarding:
+        click.echo(f"{'forwarding':15} {describe(each)}")
 
 
 def _timestamp(unix_nano: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -17,6 +18,7 @@ from localobs.receiver.bodies import BodyError, Format, content_format, read_bod
 from localobs.receiver.pipeline import decode_body, export_response
 from localobs.receiver.responses import error_response, success_response
 from localobs.store import Signal, Store, StoreBusy, StoreUnavailable
+from localobs.store.outbox import forwarding_status
 from localobs.store.queries import row_counts
 
 DEFAULT_MAX_BODY = 64 << 20
@@ -91,6 +93,7 @@ def create_receiver_app(
         conn = store.reader()
         try:
             counts = row_counts(conn)
+            forwarding = forwarding_status(conn)
         finally:
             conn.close()
         return JSONResponse(
@@ -103,6 +106,7 @@ def create_receiver_app(
                     "metric_points": counts.metric_points,
                 },
                 "pending_bytes": store.pending_bytes,
+                "forwarding": [asdict(each) | {"failing": each.failing} for each in forwarding],
             }
         )
 
