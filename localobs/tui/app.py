@@ -1,0 +1,125 @@
+"""The live viewer: a Textual app over the store, reading only through its query functions.
+
+`run_tui` is what `localobs up` calls on the main thread while the receiver runs on its own; the
+app never writes, and every query runs on a worker thread with its own reader connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import tzinfo
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from localobs.store import Store
+from localobs.tui.commands import BindingCommands
+from localobs.tui.context import ViewerContext
+from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
+from localobs.tui.screens.calls import CallsScreen
+
+POLL_INTERVAL_S = 0.1
+TOTALS_WINDOW_S = 3600.0
+
+
+class LocalobsApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "localobs"
+    COMMANDS = App.COMMANDS | {BindingCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "components", "Components"),
+        Binding("question_mark", "help", "Help"),
+        Binding("escape", "back", "Back"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        source: Store | ConnectionFactory,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        endpoint_url: str | None = None,
+        tz: tzinfo | None = None,
+        export_dir: Path | None = None,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        totals_window_s: float = TOTALS_WINDOW_S,
+        handle_sigterm: bool = False,
+    ) -> None:
+        super().__init__()
+        factory = source.reader if isinstance(source, Store) else source
+        self._factory: Callable[[], sqlite3.Connection] = factory
+        self.ctx = ViewerContext(
+            readers=ReaderPool(factory),
+            clock=clock,
+            tz=tz,
+            endpoint_url=endpoint_url,
+            export_dir=export_dir or Path.cwd(),
+            totals_window_s=totals_window_s,
+        )
+        self._poll_interval_s = poll_interval_s
+        self._handle_sigterm = handle_sigterm
+        self._watcher: StoreWatcher | None = None
+
+    def get_default_screen(self) -> Screen[None]:
+        return CallsScreen(self.ctx)
+
+    def on_mount(self) -> None:
+        self._watcher = StoreWatcher(self._factory())
+        self.set_interval(self._poll_interval_s, self._check_store)
+        if self._handle_sigterm:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+
+    def on_unmount(self) -> None:
+        if self._handle_sigterm:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        if self._watcher is not None:
+            self._watcher.close()
+        self.ctx.readers.close()
+
+    def _check_store(self) -> None:
+        """The cheap poll: one PRAGMA; screens only query when it reports a commit."""
+        if self._watcher is None:
+            return
+        try:
+            changed = self._watcher.changed()
+        except sqlite3.Error:
+            return
+        if changed:
+            for screen in self.screen_stack:
+                screen.post_message(StoreChanged())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return len(self.screen_stack) > 1
+        if action == "components":
+            from localobs.tui.screens.components import ComponentsScreen
+
+            return not isinstance(self.screen, ComponentsScreen)
+        return True
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_components(self) -> None:
+        from localobs.tui.screens.components import ComponentsScreen
+
+        self.push_screen(ComponentsScreen(self.ctx))
+
+    def action_help(self) -> None:
+        from localobs.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.ctx.endpoint_url))
+
+
+def run_tui(store: Store, server_url: str | None) -> None:
+    """Run the viewer in this (main) thread until `q` or SIGTERM; the caller stops the receiver."""
+    LocalobsApp(store, endpoint_url=server_url, handle_sigterm=True).run()

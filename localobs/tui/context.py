@@ -1,0 +1,25 @@
+"""What every screen needs from the app: reader connections, the clock, and the user's choices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+
+from localobs.tui.refresh import ReaderPool
+
+
+@dataclass
+class ViewerContext:
+    readers: ReaderPool
+    clock: Callable[[], int]
+    """Unix nanoseconds now; fixed in tests so windows and snapshots are deterministic."""
+    tz: tzinfo | None
+    """Time zone for times of day; None is the local zone."""
+    endpoint_url: str | None
+    """Where the receiver listens; None when only viewing a database."""
+    export_dir: Path
+    totals_window_s: float
+    marked_call_id: int | None = None
+    """The call `m` marked, compared with the selected one by `=`."""

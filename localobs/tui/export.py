@@ -1,0 +1,21 @@
+"""`e`: one call written as a JSON file the user can attach to a bug report or diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from localobs.store.calls import CallDetail
+
+
+def call_json(detail: CallDetail) -> bytes:
+    return orjson.dumps(detail, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+
+
+def export_call(detail: CallDetail, directory: Path) -> Path:
+    """Write `localobs-call-<id>.json` into `directory`; returns the absolute path written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = (directory / f"localobs-call-{detail.call_id}.json").resolve()
+    path.write_bytes(call_json(detail) + b"\n")
+    return path

@@ -1,0 +1,75 @@
+"""Short, fixed-width renderings of durations, token counts and times for tables and headers.
+
+Missing values read "—" (not reported), never 0: a producer that does not report usage is not a
+call that used no tokens.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+MISSING = "—"
+
+
+def duration(ms: float | None) -> str:
+    if ms is None:
+        return MISSING
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes}m{seconds:02d}s"
+
+
+def count(n: int | None) -> str:
+    """A count in at most 5 characters: 999, 12.3k, 4.56M."""
+    if n is None:
+        return MISSING
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k" if n < 100_000 else f"{n // 1000}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def tokens_in_out(input_tokens: int | None, output_tokens: int | None) -> str:
+    return f"{count(input_tokens)}→{count(output_tokens)}"
+
+
+def rate(tokens_per_s: float | None) -> str:
+    if tokens_per_s is None:
+        return MISSING
+    return f"{tokens_per_s:.1f}" if tokens_per_s < 100 else f"{tokens_per_s:.0f}"
+
+
+def percent(share: float | None) -> str:
+    return MISSING if share is None else f"{share * 100:.0f}%"
+
+
+def clock_time(unix_nano: int, tz: tzinfo | None = None) -> str:
+    """Wall-clock time of day (HH:MM:SS) in `tz`, the local zone when None."""
+    return datetime.fromtimestamp(unix_nano / 1e9, tz).strftime("%H:%M:%S")
+
+
+def timestamp(unix_nano: int, tz: tzinfo | None = None) -> str:
+    return datetime.fromtimestamp(unix_nano / 1e9, tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def one_line(text: str | None, width: int) -> str:
+    """Whitespace collapsed, cut to `width` characters with an ellipsis."""
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(width - 1, 0)] + "…"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of `width` cells filled to `fraction`, in eighths for a smooth edge."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    full, rest = divmod(eighths, 8)
+    partial = " ▏▎▍▌▋▊▉"[rest] if rest else ""
+    return ("█" * full + partial).ljust(width)

@@ -1,0 +1,388 @@
+"""The home screen: live totals and every model call, newest first, following new arrivals.
+
+Queries run on worker threads and come back as messages; the table only ever holds a window of
+pages. New calls are fetched incrementally (`calls_after`) when the store reports a commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from localobs.store.calls import CallFilter, CallSummary, calls_after, list_calls
+from localobs.store.changes import latest_call_id
+from localobs.store.stats import Totals, totals
+from localobs.tui.call_window import CallWindow, Cursor
+from localobs.tui.context import ViewerContext
+from localobs.tui.refresh import RefreshGate, StoreChanged
+from localobs.tui.search_syntax import parse_search
+from localobs.tui.theme import Palette
+from localobs.tui.widgets.calls_table import CallsTable
+from localobs.tui.widgets.empty_state import EmptyState
+from localobs.tui.widgets.status_line import FollowState, StatusLine
+from localobs.tui.widgets.totals_bar import TotalsBar
+
+PAGE_SIZE = 200
+_NEW_CALLS_PER_QUERY = 500
+_TOTALS_INTERVAL_S = 1.0
+
+
+def window_label(window_s: float) -> str:
+    return f"{window_s / 3600:g}h" if window_s >= 3600 else f"{window_s / 60:g}m"
+
+
+@dataclass
+class TopLoaded(Message):
+    calls: list[CallSummary]
+    latest_call_id: int
+
+
+@dataclass
+class NewCalls(Message):
+    calls: list[CallSummary]
+    latest_call_id: int
+    more: bool
+
+
+@dataclass
+class PageLoaded(Message):
+    below: bool
+    calls: list[CallSummary]
+
+
+@dataclass
+class TotalsLoaded(Message):
+    totals: Totals
+
+
+@dataclass
+class QueryFailed(Message):
+    what: str
+    error: str
+
+
+class CallsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_detail", "Detail", priority=True),
+        Binding("t", "open_trace", "Trace"),
+        Binding("slash", "search", "Search"),
+        Binding("m", "mark", "Mark"),
+        Binding("equals_sign", "compare", "Compare"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("e", "export", "Export"),
+        Binding("home", "jump_to_newest", "Newest", show=False, priority=True),
+        Binding("escape", "clear_search", "Clear search"),
+    ]
+
+    def __init__(self, ctx: ViewerContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.window = CallWindow(page_size=PAGE_SIZE, max_rows=PAGE_SIZE * 5)
+        self.search_text = ""
+        self.filter = CallFilter()
+        self.paused = False
+        self.arrived = 0
+        self.latest_call_id: int | None = None
+        self.totals: Totals | None = None
+        self._new_gate = RefreshGate()
+        self._paging = False
+        self._totals_gate = RefreshGate(min_interval_s=_TOTALS_INTERVAL_S)
+        self._generation = 0
+
+    def compose(self) -> ComposeResult:
+        yield TotalsBar(id="totals")
+        yield StatusLine(id="status")
+        yield CallsTable(tz=self.ctx.tz, id="calls")
+        yield EmptyState(id="empty")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(TotalsBar).show(None, window_label(self.ctx.totals_window_s))
+        self._show_status()
+        self.query_one(EmptyState).display = False
+        self.watch(self.app, "theme", lambda _: self._show_rows(), init=False)
+        self.set_interval(_TOTALS_INTERVAL_S / 2, self._pump_totals)
+        self._reload()
+        self._reload_totals()
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def table(self) -> CallsTable:
+        return self.query_one(CallsTable)
+
+    @property
+    def at_top(self) -> bool:
+        table = self.table
+        return table.cursor_row <= 0 and table.scroll_y <= 0 and not self.window.has_above
+
+    @property
+    def following(self) -> bool:
+        return not self.paused and self.at_top
+
+    def selected_call_id(self) -> int | None:
+        return self.table.selected_call_id()
+
+    def _reload(self) -> None:
+        """Start over at the newest page (after a search, a resume, or a flood of arrivals)."""
+        self._generation += 1
+        self.arrived = 0
+        self._load_top(self.filter, self._generation)
+
+    def _reload_totals(self) -> None:
+        """Totals for a new filter now, not at the next throttled refresh."""
+        if self._totals_gate.request(skip_interval=True):
+            self._load_totals(self.filter)
+
+    def _show_rows(self, *, at_top: bool = False) -> None:
+        table = self.table
+        top = self.window.rows[0].call_id if at_top and self.window.rows else None
+        table.show(
+            self.window.rows,
+            cursor_call_id=top if at_top else table.selected_call_id(),
+            marked_call_id=self.ctx.marked_call_id,
+            palette=Palette.of(self.app),
+        )
+        empty = not self.window.rows
+        table.display = not empty
+        self.query_one(EmptyState).display = empty
+        if empty:
+            self.query_one(EmptyState).show(self.ctx.endpoint_url, self.search_text)
+        elif self.focused is None:
+            table.focus()
+
+    def _show_status(self) -> None:
+        self.query_one(StatusLine).show(
+            FollowState(
+                paused=self.paused,
+                at_top=self.at_top,
+                arrived=self.arrived,
+                search=self.search_text,
+                endpoint_url=self.ctx.endpoint_url,
+            )
+        )
+
+    # -- queries (worker threads) ------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="calls-top")
+    def _load_top(self, flt: CallFilter, generation: int) -> None:
+        try:
+            with self.ctx.readers.connection() as conn:
+                latest = latest_call_id(conn) or 0
+                page = list_calls(conn, flt, limit=PAGE_SIZE)
+        except sqlite3.Error as exc:
+            self.post_message(QueryFailed("calls", str(exc)))
+            return
+        if generation == self._generation:
+            self.post_message(TopLoaded(page, latest))
+
+    @work(thread=True, exclusive=True, group="calls-new")
+    def _load_new(self, flt: CallFilter, after: int) -> None:
+        try:
+            with self.ctx.readers.connection() as conn:
+                calls = calls_after(conn, after, flt, limit=_NEW_CALLS_PER_QUERY)
+                latest = max((call.call_id for call in calls), default=after)
+        except sqlite3.Error as exc:
+            self.post_message(QueryFailed("new calls", str(exc)))
+            return
+        self.post_message(NewCalls(calls, latest, len(calls) >= _NEW_CALLS_PER_QUERY))
+
+    @work(thread=True, exclusive=True, group="calls-page")
+    def _load_page(self, flt: CallFilter, before: Cursor, below: bool) -> None:
+        limit = PAGE_SIZE if below else PAGE_SIZE * 2
+        try:
+            with self.ctx.readers.connection() as conn:
+                page = list_calls(conn, flt, limit=limit, before=before)
+        except sqlite3.Error as exc:
+            self.post_message(QueryFailed("older calls", str(exc)))
+            return
+        self.post_message(PageLoaded(below, page))
+
+    @work(thread=True, exclusive=True, group="calls-totals")
+    def _load_totals(self, flt: CallFilter) -> None:
+        try:
+            with self.ctx.readers.connection() as conn:
+                found = totals(conn, self.ctx.clock, self.ctx.totals_window_s, flt)
+        except sqlite3.Error as exc:
+            self.post_message(QueryFailed("totals", str(exc)))
+            return
+        self.post_message(TotalsLoaded(found))
+
+    # -- results (UI thread) -----------------------------------------------------------------
+
+    def on_top_loaded(self, message: TopLoaded) -> None:
+        self.window.reset(message.calls)
+        self.latest_call_id = message.latest_call_id
+        self._show_rows(at_top=True)
+        self.table.scroll_home(animate=False)
+        self._show_status()
+
+    def on_new_calls(self, message: NewCalls) -> None:
+        latest = self.latest_call_id
+        if latest is not None and message.latest_call_id > latest:
+            fresh = [call for call in message.calls if call.call_id > latest]
+            self.latest_call_id = message.latest_call_id
+            if self.following and message.more:
+                self._reload()  # a flood: showing the newest page beats replaying every call
+            elif self.following:
+                if self.window.add_newest(fresh):
+                    self._show_rows(at_top=True)
+            else:
+                self.arrived += len(fresh)
+                if message.more:
+                    self._new_gate.request()  # count the rest of the backlog too
+            self._show_status()
+        if self._new_gate.finished():
+            self._start_new()
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        self._paging = False
+        if message.below:
+            self.window.add_below(message.calls)
+        else:
+            self.window.add_above(message.calls)
+        self._show_rows()
+        self._show_status()
+
+    def on_totals_loaded(self, message: TotalsLoaded) -> None:
+        self.totals = message.totals
+        self.query_one(TotalsBar).show(message.totals, window_label(self.ctx.totals_window_s))
+        if self._totals_gate.finished():
+            self._load_totals(self.filter)
+
+    def on_query_failed(self, message: QueryFailed) -> None:
+        """Report it; the next change or key tries again (a reader rarely fails, e.g. disk full)."""
+        if message.what == "new calls":
+            self._new_gate.finished()
+        elif message.what == "totals":
+            self._totals_gate.finished()
+        elif message.what == "older calls":
+            self._paging = False
+        self.notify(f"reading {message.what} failed: {message.error}", severity="error")
+
+    # -- live updates and paging -------------------------------------------------------------
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        if self._new_gate.request():
+            self._start_new()
+        if self._totals_gate.request():
+            self._load_totals(self.filter)
+
+    def _start_new(self) -> None:
+        if self.latest_call_id is None:
+            self._new_gate.finished()
+            return
+        self._load_new(self.filter, self.latest_call_id)
+
+    def _pump_totals(self) -> None:
+        if self._totals_gate.pump():
+            self._load_totals(self.filter)
+
+    @on(DataTable.RowHighlighted)
+    @on(CallsTable.Scrolled)
+    def _view_moved(self) -> None:
+        table = self.table
+        if self._paging:
+            pass
+        elif self.window.rows and table.near_bottom and (cursor := self.window.below_cursor()):
+            self._paging = True
+            self._load_page(self.filter, cursor, True)
+        elif table.cursor_row == 0 and (cursor := self.window.above_cursor()):
+            self._paging = True
+            self._load_page(self.filter, cursor, False)
+        elif self.following and self.arrived:
+            self._reload()
+        self._show_status()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_search":
+            return bool(self.search_text)
+        if action in {"open_detail", "open_trace", "mark", "export"}:
+            return True if self.window.rows else None
+        if action == "compare":
+            return True if self.window.rows and self.ctx.marked_call_id is not None else None
+        return True
+
+    def action_open_detail(self) -> None:
+        from localobs.tui.screens.call_detail import CallDetailScreen
+
+        if (call_id := self.selected_call_id()) is not None:
+            self.app.push_screen(CallDetailScreen(self.ctx, call_id))
+
+    def action_open_trace(self) -> None:
+        from localobs.tui.screens.trace import TraceScreen
+
+        call_id = self.selected_call_id()
+        call = next((c for c in self.window.rows if c.call_id == call_id), None)
+        if call is not None:
+            self.app.push_screen(TraceScreen(self.ctx, call.trace_id, focus_span_id=call.span_id))
+
+    def action_search(self) -> None:
+        from localobs.tui.screens.search import SearchScreen
+
+        self.app.push_screen(SearchScreen(self.search_text, self.ctx.clock), self.apply_search)
+
+    def apply_search(self, text: str | None) -> None:
+        if text is None or text.strip() == self.search_text:
+            return
+        self.search_text = text.strip()
+        self.filter = parse_search(self.search_text, self.ctx.clock)
+        self._reload()
+        self._reload_totals()
+        self._show_status()
+
+    def action_clear_search(self) -> None:
+        self.apply_search("")
+
+    def action_mark(self) -> None:
+        call_id = self.selected_call_id()
+        if call_id is None:
+            return
+        self.ctx.marked_call_id = None if self.ctx.marked_call_id == call_id else call_id
+        self._show_rows()
+        self.refresh_bindings()
+        if self.ctx.marked_call_id is not None:
+            self.notify("Marked. Select another call and press = to compare.", timeout=3)
+
+    def action_compare(self) -> None:
+        from localobs.tui.screens.compare import CompareScreen
+
+        call_id, marked = self.selected_call_id(), self.ctx.marked_call_id
+        if call_id is None or marked is None:
+            return
+        if call_id == marked:
+            self.notify("Select a different call than the marked one.", severity="warning")
+            return
+        self.app.push_screen(CompareScreen(self.ctx, marked, call_id))
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused and self.at_top and self.arrived:
+            self._reload()
+        self._show_status()
+
+    def action_jump_to_newest(self) -> None:
+        self.paused = False
+        self._reload()
+
+    def action_export(self) -> None:
+        from localobs.tui.screens.call_detail import start_export
+
+        if (call_id := self.selected_call_id()) is not None:
+            start_export(self, self.ctx, call_id)
+
+    def on_screen_resume(self) -> None:
+        if self.table.row_count:
+            self._show_rows()
+        self.refresh_bindings()
+        self.on_store_changed(StoreChanged())

@@ -1,0 +1,193 @@
+"""Which component is slow: per span name and per model, over a chosen window, with activity.
+
+Aggregates are the most expensive reads the viewer makes, so they are refreshed at most every two
+seconds however fast data arrives.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Sparkline, Static
+
+from localobs.store.calls import CallFilter
+from localobs.store.components import ComponentStats, component_stats
+from localobs.store.stats import Activity, Totals, activity, totals
+from localobs.tui import format as fmt
+from localobs.tui.context import ViewerContext
+from localobs.tui.refresh import RefreshGate, StoreChanged
+from localobs.tui.theme import Palette
+
+WINDOWS: tuple[tuple[str, float | None], ...] = (("5 min", 300), ("1 h", 3600), ("all", None))
+_RELOAD_INTERVAL_S = 2.0
+_BUCKETS = 60
+_SHARE_BAR = 10
+
+
+def _share(share: float, style: Style) -> Text:
+    return Text(f"{fmt.bar(share, _SHARE_BAR)} {fmt.percent(share):>4}", style=style)
+
+
+@dataclass
+class ComponentsLoaded(Message):
+    window_index: int
+    components: tuple[ComponentStats, ...]
+    totals: Totals
+    activity: Activity
+
+
+@dataclass
+class ComponentsFailed(Message):
+    error: str
+
+
+class ComponentsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("w", "next_window", "Window")]
+
+    def __init__(self, ctx: ViewerContext, window_index: int = 1) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.window_index = window_index
+        self._gate = RefreshGate(min_interval_s=_RELOAD_INTERVAL_S)
+
+    @property
+    def window(self) -> tuple[str, float | None]:
+        return WINDOWS[self.window_index]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="components-title")
+        yield DataTable(id="components", cursor_type="row")
+        yield DataTable(id="models", cursor_type="row")
+        with Vertical(id="activity"):
+            with Horizontal(classes="spark-row"):
+                yield Static("calls", classes="spark-label")
+                yield Sparkline([], id="calls-spark")
+            with Horizontal(classes="spark-row"):
+                yield Static("tokens", classes="spark-label")
+                yield Sparkline([], id="tokens-spark")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        components = self.query_one("#components", DataTable)
+        for label, key in (
+            ("span name", "name"),
+            ("count", "count"),
+            ("p50", "p50"),
+            ("p95", "p95"),
+            ("share of total", "share"),
+            ("share of self", "self"),
+        ):
+            components.add_column(label, key=key)
+        models = self.query_one("#models", DataTable)
+        for label, key in (
+            ("model", "model"),
+            ("calls", "calls"),
+            ("err", "errors"),
+            ("in→out tok", "tokens"),
+            ("ttft p50", "ttft50"),
+            ("ttft p95", "ttft95"),
+            ("p50", "p50"),
+            ("tok/s", "rate"),
+        ):
+            models.add_column(label, key=key)
+        self._show_title(loading=True)
+        self._request(skip_interval=True)
+        self.set_interval(_RELOAD_INTERVAL_S, self._pump)
+
+    def _show_title(self, loading: bool = False) -> None:
+        label, _ = self.window
+        self.query_one("#components-title", Static).update(
+            Content.assemble(
+                ("Components", "b"),
+                f" · {'all data' if label == 'all' else 'last ' + label}",
+                ("  (w: 5 min / 1 h / all)", "$foreground-muted"),
+                ("  loading…" if loading else "", "$foreground-muted"),
+            )
+        )
+
+    def _request(self, *, skip_interval: bool = False) -> None:
+        if self._gate.request(skip_interval=skip_interval):
+            self._load(self.window_index)
+
+    def _pump(self) -> None:
+        if self._gate.pump():
+            self._load(self.window_index)
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self._request()
+
+    @work(thread=True, exclusive=True)
+    def _load(self, window_index: int) -> None:
+        clock = self.ctx.clock
+        window_s = WINDOWS[window_index][1]
+        try:
+            with self.ctx.readers.connection() as conn:
+                found = ComponentsLoaded(
+                    window_index,
+                    component_stats(conn, clock, window_s),
+                    totals(conn, clock, window_s, CallFilter()),
+                    activity(conn, clock, window_s, _BUCKETS),
+                )
+        except sqlite3.Error as exc:
+            self.post_message(ComponentsFailed(str(exc)))
+            return
+        self.post_message(found)
+
+    def on_components_failed(self, message: ComponentsFailed) -> None:
+        self._finished()
+        self.notify(f"reading components failed: {message.error}", severity="error")
+
+    def _finished(self) -> None:
+        if self._gate.finished():
+            self._load(self.window_index)
+
+    def on_components_loaded(self, message: ComponentsLoaded) -> None:
+        if message.window_index != self.window_index:
+            self._gate.request(skip_interval=True)
+            self._finished()
+            return
+        self._finished()
+        self._show_title()
+        palette = Palette.of(self.app)
+        components = self.query_one("#components", DataTable)
+        components.clear()
+        for stats in message.components:
+            components.add_row(
+                Text(fmt.one_line(stats.name, 40)),
+                Text(fmt.count(stats.count), justify="right"),
+                Text(fmt.duration(stats.p50_ms), justify="right"),
+                Text(fmt.duration(stats.p95_ms), justify="right"),
+                _share(stats.share_of_total, palette.muted),
+                _share(stats.share_of_self, palette.accent),
+            )
+        models = self.query_one("#models", DataTable)
+        models.clear()
+        for model in sorted(message.totals.per_model, key=lambda m: m.calls, reverse=True):
+            models.add_row(
+                Text(fmt.one_line(model.model, 28), style=palette.accent),
+                Text(str(model.calls), justify="right"),
+                Text(str(model.errors), style=palette.error if model.errors else palette.muted),
+                Text(fmt.tokens_in_out(model.input_tokens, model.output_tokens), justify="right"),
+                Text(fmt.duration(model.ttft_p50_ms), justify="right"),
+                Text(fmt.duration(model.ttft_p95_ms), justify="right"),
+                Text(fmt.duration(model.duration_p50_ms), justify="right"),
+                Text(fmt.rate(model.tokens_per_s_p50), justify="right"),
+            )
+        self.query_one("#calls-spark", Sparkline).data = list(message.activity.calls)
+        self.query_one("#tokens-spark", Sparkline).data = list(message.activity.tokens)
+
+    def action_next_window(self) -> None:
+        self.window_index = (self.window_index + 1) % len(WINDOWS)
+        self._show_title(loading=True)
+        self._request(skip_interval=True)

@@ -1,0 +1,125 @@
+"""The calls list: one row per model call, newest first, drawn from a CallWindow."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widgets import DataTable
+
+from localobs.store.calls import CallSummary
+from localobs.tui import format as fmt
+from localobs.tui.theme import Palette
+
+# (label, key, shown in narrow terminals): below _WIDE columns, the preview keeps its room.
+_COLUMNS = (
+    (" time", "time", True),
+    ("service", "service", True),
+    ("op", "operation", False),
+    ("model", "model", True),
+    ("status", "status", True),
+    ("dur", "duration", True),
+    ("ttft", "ttft", False),
+    ("in→out", "tokens", True),
+    ("tok/s", "rate", False),
+    ("last user message", "preview", True),
+)
+_WIDE = 120
+MARK = "●"
+
+
+class CallsTable(DataTable[Text]):
+    """Rows are rebuilt from the window on each change (a page at most), never the whole store."""
+
+    class Scrolled(Message):
+        """The view moved: the screen decides about following and paging."""
+
+    def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._tz = tz
+        self._wide: bool | None = None
+        self._calls: list[CallSummary] = []
+        self._marked: int | None = None
+        self._palette: Palette | None = None
+        self.call_ids: list[int] = []
+
+    def on_mount(self) -> None:
+        self._set_columns(self.app.size.width >= _WIDE)
+
+    def on_resize(self, event: events.Resize) -> None:
+        wide = event.size.width >= _WIDE
+        if wide != self._wide and self._palette is not None:
+            self._set_columns(wide)
+            self.show(
+                self._calls,
+                cursor_call_id=self.selected_call_id(),
+                marked_call_id=self._marked,
+                palette=self._palette,
+            )
+
+    def _set_columns(self, wide: bool) -> None:
+        self._wide = wide
+        self.clear(columns=True)
+        for label, key, narrow in _COLUMNS:
+            if wide or narrow:
+                self.add_column(label, key=key)
+
+    def show(
+        self,
+        calls: list[CallSummary],
+        *,
+        cursor_call_id: int | None,
+        marked_call_id: int | None,
+        palette: Palette,
+    ) -> None:
+        """Replace the rows, keeping the cursor on the same call when it is still shown."""
+        self._calls, self._marked, self._palette = calls, marked_call_id, palette
+        self.clear()
+        self.call_ids = [call.call_id for call in calls]
+        for call in calls:
+            cells = self._cells(call, call.call_id == marked_call_id, palette)
+            self.add_row(*cells, key=str(call.call_id))
+        if cursor_call_id is not None and cursor_call_id in self.call_ids:
+            self.move_cursor(row=self.call_ids.index(cursor_call_id), animate=False)
+
+    def selected_call_id(self) -> int | None:
+        if not self.call_ids or not 0 <= self.cursor_row < len(self.call_ids):
+            return None
+        return self.call_ids[self.cursor_row]
+
+    def _cells(self, call: CallSummary, marked: bool, palette: Palette) -> list[Text]:
+        error = call.status_code == 2 or call.error_type is not None
+        time = Text(MARK if marked else " ", style=palette.accent)
+        time.append(fmt.clock_time(call.start_time_unix_nano, self._tz), style=palette.muted)
+        preview = Text()
+        if call.error_type:
+            preview.append(f"{call.error_type} ", style=palette.error)
+        preview.append(fmt.one_line(call.preview, 80))
+        cells = {
+            "time": time,
+            "service": Text(fmt.one_line(call.service_name, 12 if self._wide else 10)),
+            "operation": Text(fmt.one_line(call.operation, 8)),
+            "model": Text(fmt.one_line(call.model, 18 if self._wide else 14), Style(bold=True)),
+            "status": Text("err", style=palette.error) if error else Text("ok", palette.success),
+            "duration": Text(fmt.duration(call.duration_ms), justify="right"),
+            "ttft": Text(fmt.duration(call.ttft_ms), justify="right"),
+            "tokens": Text(
+                fmt.tokens_in_out(call.input_tokens, call.output_tokens), justify="right"
+            ),
+            "rate": Text(fmt.rate(call.output_tokens_per_s), justify="right"),
+            "preview": preview,
+        }
+        return [cells[str(column.key.value)] for column in self.ordered_columns]
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.post_message(self.Scrolled())
+
+    @property
+    def near_bottom(self) -> bool:
+        return self.cursor_row >= self.row_count - 10 or (
+            self.max_scroll_y > 0 and self.scroll_y >= self.max_scroll_y - 5
+        )

@@ -1,0 +1,40 @@
+"""One line over the calls table: following or not, calls that arrived meanwhile, active search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.widgets import Static
+
+
+@dataclass(frozen=True)
+class FollowState:
+    paused: bool
+    at_top: bool
+    arrived: int
+    search: str
+    endpoint_url: str | None
+
+
+def status_content(state: FollowState) -> Content:
+    if state.paused:
+        mode = Content.styled("⏸ paused", "$text-warning b")
+    elif state.at_top:
+        mode = Content.styled("● live", "$text-success b")
+    else:
+        mode = Content.styled("↓ scrolled", "$text-warning b")
+    parts = [mode]
+    if state.arrived:
+        hint = "p resumes" if state.paused else "home jumps to them"
+        parts.append(Content.styled(f"  ▲ {state.arrived} new calls ({hint})", "$text-accent b"))
+    if state.search:
+        parts.append(Content.assemble("  search: ", (state.search, "b"), " (esc clears)"))
+    elif state.endpoint_url and not state.arrived:
+        parts.append(Content.styled(f"  receiving on {state.endpoint_url}", "$foreground-muted"))
+    return Content("").join(parts)
+
+
+class StatusLine(Static):
+    def show(self, state: FollowState) -> None:
+        self.update(status_content(state))

@@ -1,0 +1,54 @@
+"""The live header of the calls screen: where to send data, totals, and the per-model split."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from localobs.store.stats import ModelStats, Totals
+from localobs.tui import format as fmt
+
+_MAX_MODELS = 3
+
+
+def _model_line(stats: ModelStats) -> Content:
+    return Content.assemble(
+        (fmt.one_line(stats.model, 24), "$text-accent"),
+        f"  {stats.calls} calls",
+        (f" {stats.errors} err" if stats.errors else "", "$text-error"),
+        f"  tok {fmt.tokens_in_out(stats.input_tokens, stats.output_tokens)}",
+        f" p50 {fmt.duration(stats.duration_p50_ms)}",
+        f" {fmt.rate(stats.tokens_per_s_p50)} tok/s",
+    )
+
+
+def totals_content(totals: Totals | None, window_label: str) -> Content:
+    if totals is None:
+        return Content.from_markup("[$foreground-muted]loading totals…[/]")
+    errors_style = "$text-error b" if totals.errors else ""
+    lines = [
+        Content.assemble(
+            (f"{window_label}: ", "$foreground-muted"),
+            (f"{totals.calls} calls", "b"),
+            (f" {totals.errors} err", errors_style),
+            f"  tok {fmt.tokens_in_out(totals.input_tokens, totals.output_tokens)}",
+            f"  p50 {fmt.duration(totals.duration_p50_ms)}",
+            f" p95 {fmt.duration(totals.duration_p95_ms)}",
+            f"  ttft {fmt.duration(totals.ttft_p50_ms)}",
+            f"  {fmt.rate(totals.tokens_per_s_p50)} tok/s",
+        )
+    ]
+    models = sorted(totals.per_model, key=lambda m: m.calls, reverse=True)
+    lines.extend(_model_line(stats) for stats in models[:_MAX_MODELS])
+    if len(models) > _MAX_MODELS:
+        lines.append(
+            Content.styled(f"+{len(models) - _MAX_MODELS} more models (c)", "$foreground-muted")
+        )
+    return Content("\n").join(lines)
+
+
+class TotalsBar(Static):
+    """Totals over a recent window; refreshed at most about once a second under load."""
+
+    def show(self, totals: Totals | None, window_label: str) -> None:
+        self.update(totals_content(totals, window_label))
