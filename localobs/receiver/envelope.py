@@ -30,7 +30,8 @@ def stable_id(*parts: Any) -> int:
 
 
 def body_digest(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    """SHA-256 (hardware-accelerated on current CPUs, the fastest hashlib digest here), 128 bits."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 @dataclass(slots=True)
