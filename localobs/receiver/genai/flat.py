@@ -15,28 +15,39 @@ Fields = dict[str, Item]
 
 
 def group_indexed(a: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, dict[int, Fields]]:
-    """{prefix: {index: {field: (key, value)}}} for keys `<prefix><index>.<field>`, in one pass."""
+    """{group: {index: {field: (key, value)}}} for keys `<prefix><index>.<field>`, in one pass.
+
+    Every prefix has exactly two dotted segments (`llm.input_messages.`): one split of a matching
+    key yields its group (the second segment, `input_messages`), index and field.
+    """
     found: dict[str, dict[int, Fields]] = {}
     for key, value in a.items():
         if key.startswith(prefixes):
-            for prefix in prefixes:
-                if key.startswith(prefix):
-                    index, dot, field = key[len(prefix) :].partition(".")
-                    if dot and index.isdigit():
-                        groups = found.setdefault(prefix, {})
-                        groups.setdefault(int(index), {})[field] = (key, value)
-                    break
+            parts = key.split(".", 3)
+            if len(parts) == 4 and parts[2].isdigit():
+                groups = found.get(parts[1])
+                if groups is None:
+                    groups = found[parts[1]] = {}
+                index = int(parts[2])
+                fields = groups.get(index)
+                if fields is None:
+                    fields = groups[index] = {}
+                fields[parts[3]] = (key, value)
     return found
 
 
-def subgroups(fields: Fields, prefix: str) -> dict[int, Fields]:
+def subgroups(fields: Fields, prefixes: tuple[str, ...]) -> dict[str, dict[int, Fields]]:
     """The same grouping one level down, e.g. `tool_calls.<j>.name` inside one message."""
-    found: dict[int, Fields] = {}
+    found: dict[str, dict[int, Fields]] = {}
     for field, item in fields.items():
-        if field.startswith(prefix):
-            index, dot, rest = field[len(prefix) :].partition(".")
-            if dot and index.isdigit():
-                found.setdefault(int(index), {})[rest] = item
+        if field.startswith(prefixes):
+            for prefix in prefixes:
+                if field.startswith(prefix):
+                    index, dot, rest = field[len(prefix) :].partition(".")
+                    if dot and index.isdigit():
+                        groups = found.setdefault(prefix, {})
+                        groups.setdefault(int(index), {})[rest] = item
+                    break
     return found
 
 

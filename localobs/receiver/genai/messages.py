@@ -29,9 +29,12 @@ def tool_response_part(call_id: Any, response: Any) -> Part:
 
 def is_message_list(value: Any) -> bool:
     """True when `value` already has the normalized shape (a list of {role, parts} dicts)."""
-    return type(value) is list and all(
-        type(item) is dict and type(item.get("parts")) is list for item in value
-    )
+    if type(value) is not list:
+        return False
+    for item in value:
+        if type(item) is not dict or type(item.get("parts")) is not list:
+            return False
+    return True
 
 
 def is_part_list(value: Any) -> bool:

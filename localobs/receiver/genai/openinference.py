@@ -26,12 +26,22 @@ from localobs.receiver.genai.messages import from_openai_messages
 from localobs.receiver.genai.record import Call, as_float, as_int, as_str, dumps, str_list
 from localobs.receiver.genai.roles import OPENINFERENCE_KINDS
 
-_INPUT = "llm.input_messages."
-_OUTPUT = "llm.output_messages."
-_PROMPTS = "llm.prompts."
-_CHOICES = "llm.choices."
-_EMBEDDINGS = "embedding.embeddings."
-_PREFIXES = (_INPUT, _OUTPUT, _PROMPTS, _CHOICES, _EMBEDDINGS)
+_PREFIXES = (
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "llm.prompts.",
+    "llm.choices.",
+    "embedding.embeddings.",
+)
+# The groups `group_indexed` returns: the prefixes' second segments.
+_INPUT = "input_messages"
+_OUTPUT = "output_messages"
+_PROMPTS = "prompts"
+_CHOICES = "choices"
+_EMBEDDINGS = "embeddings"
+_CONTENTS = "message.contents."
+_TOOL_CALLS = "message.tool_calls."
+_NESTED = (_CONTENTS, _TOOL_CALLS)
 
 
 def normalize(
@@ -119,10 +129,11 @@ def _chat(groups: dict[int, Fields], column: str, default_role: str, moves: move
             builder.part("tool_call_response", id=call_id, response=content)
         elif content is not None:
             builder.part("text", content=content)
-        contents = subgroups(message, "message.contents.")
+        nested = subgroups(message, _NESTED) if len(message) > 2 else {}
+        contents = nested.get(_CONTENTS, {})
         for block in (contents[j] for j in sorted(contents)):
             _content_part(builder, block)
-        calls = subgroups(message, "message.tool_calls.")
+        calls = nested.get(_TOOL_CALLS, {})
         for call in (calls[j] for j in sorted(calls)):
             builder.part(
                 "tool_call",

@@ -21,8 +21,10 @@ from localobs.receiver.genai.messages import openai_content_parts
 from localobs.receiver.genai.record import Call, str_list
 from localobs.receiver.genai.roles import LLM_REQUEST_TYPES, TRACELOOP_KINDS
 
-_PROMPT = "gen_ai.prompt."
-_COMPLETION = "gen_ai.completion."
+_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.")
+_PROMPT = "prompt"  # the groups of `group_indexed`
+_COMPLETION = "completion"
+_TOOL_CALLS = ("tool_calls.",)
 
 
 def normalize(
@@ -45,7 +47,7 @@ def normalize(
         role, operation = semconv.role_and_operation(op, name, request_model, response_model)
 
     moves: moved.Moves = {}
-    groups = group_indexed(a, (_PROMPT, _COMPLETION))
+    groups = group_indexed(a, _PREFIXES)
     input_messages = _messages(groups.get(_PROMPT), "in", "user", moves)
     output_messages = _messages(groups.get(_COMPLETION), "out", "assistant", moves)
     finish_reasons = fields[8]
@@ -96,7 +98,7 @@ def _messages(
                 builder.extend(openai_content_parts(blocks))
         if "refusal" in message:
             builder.part("refusal", content=message["refusal"])
-        calls = subgroups(message, "tool_calls.")
+        calls = subgroups(message, _TOOL_CALLS).get("tool_calls.", {})
         for call in (calls[j] for j in sorted(calls)):
             builder.part(
                 "tool_call",

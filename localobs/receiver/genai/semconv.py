@@ -30,9 +30,6 @@ from localobs.receiver.genai.record import (
 )
 from localobs.receiver.genai.roles import OPERATIONS, operation_from_name
 
-# Attributes only OpenLLMetry sets next to the semconv ones: they name the dialect, nothing more.
-_OPENLLMETRY_MARKERS = ("gen_ai.is_streaming", "llm.is_streaming", "llm.usage.total_tokens")
-
 
 def scalar_fields(a: dict[str, Any]) -> tuple[Any, ...]:
     """(provider, request_model, response_model, input_tokens, output_tokens, temperature, top_p,
@@ -107,7 +104,8 @@ def normalize(
     else:
         ttft_ms = ttft.within(ttft_ms, start_ns, end_ns)
 
-    if any(marker in a for marker in _OPENLLMETRY_MARKERS):
+    # Attributes only OpenLLMetry sets next to the semconv ones: they name the dialect.
+    if "gen_ai.is_streaming" in a or "llm.is_streaming" in a or "llm.usage.total_tokens" in a:
         dialect = "openllmetry"
     elif "gen_ai.provider.name" in a or (moves and not legacy_content):
         dialect = "genai"
