@@ -14,7 +14,8 @@ from localobs.store import Store
 from localobs.store.outbox import UpstreamStatus
 
 
-def _header(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> Any:
+def header_pairs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> Any:
+    """Click callback: KEY=VALUE options as (key, value) pairs."""
     pairs = []
     for value in values:
         key, sep, text = value.partition("=")
@@ -77,7 +78,7 @@ _OPTIONS = [
         "--forward-header",
         multiple=True,
         metavar="KEY=VALUE",
-        callback=_header,
+        callback=header_pairs,
         help="A header (gRPC: metadata) sent with every forwarded request (repeatable).",
     ),
     click.option(
