@@ -3,7 +3,7 @@
 Commands live in their own modules and register themselves on `main`.
 """
 
-from localobs.cli import inspect, up
+from localobs.cli import inspect, transfer, up
 from localobs.cli.group import main
 
-__all__ = ["inspect", "main", "up"]
+__all__ = ["inspect", "main", "transfer", "up"]
