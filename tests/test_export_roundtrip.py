@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from localobs.store.schema import (
 from localobs.transfer.export import requests
 from tests.conftest import RunningReceiver
 from tests.otlp_corpus import corpus
+from tests.otlp_samples import trace_request
 
 TABLES = {
     "spans": SPAN_COLUMNS,
@@ -219,3 +221,32 @@ def test_import_reads_the_collector_file_exporter_output(tmp_path: Path) -> None
     assert conn.execute("SELECT body, trace_id FROM logs").fetchall() == [
         ('"hello"', "5b8efff798038103d269b633813fc60c")
     ]
+
+
+def _exported_spans(db: Path, tmp_path: Path, *selection: str) -> list[str]:
+    out = tmp_path / "selected.jsonl"
+    result = localobs("export", "--db", str(db), "--file", str(out), *selection)
+    assert result.returncode == 0, result.stderr
+    names = []
+    for line in out.read_bytes().splitlines():
+        for envelope in orjson.loads(line).get("resourceSpans", []):
+            for scoped in envelope["scopeSpans"]:
+                names += [span["name"] for span in scoped["spans"]]
+    return sorted(names)
+
+
+def test_export_selects_by_trace_service_and_age(source: RunningReceiver, tmp_path: Path) -> None:
+    fresh = trace_request(2, name_prefix="fresh", service="new-svc", start_ns=time.time_ns())
+    response = httpx.post(
+        f"{source.url}/v1/traces",
+        content=fresh.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200
+    db = source.store.path
+    trace_id = fresh.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
+    assert _exported_spans(db, tmp_path, "--trace-id", trace_id) == ["fresh-0", "fresh-1"]
+    assert _exported_spans(db, tmp_path, "--service", "b") == ["child", "root"]
+    recent = _exported_spans(db, tmp_path, "--since", "1h")  # (the GenAI captures may be recent)
+    assert {"fresh-0", "fresh-1"} <= set(recent) and not {"root", "child"} & set(recent)
+    assert len(_exported_spans(db, tmp_path)) == 21
