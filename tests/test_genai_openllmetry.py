@@ -1,4 +1,4 @@
-"""Dialect 4: OpenLLMetry's indexed attributes, as its 0.4x releases set them
+"""Dialect 4: OpenLLMetry's indexed attributes, as its older releases set them
 (shared/chat_wrappers.py: _set_prompts / _set_completions), and traceloop-sdk's span kinds."""
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Dialect 4: OpenLLMetry (traceloop) indexed attributes.
 
-Up to opentelemetry-instrumentation-openai 0.4x, prompts and completions were flattened:
+Older opentelemetry-instrumentation-openai releases flattened prompts and completions:
 `gen_ai.prompt.<i>.role|content|tool_call_id`, `gen_ai.prompt.<i>.tool_calls.<j>.id|name|arguments`,
 `gen_ai.completion.<i>.role|content|finish_reason|refusal|tool_calls.<j>.*`, with
 `llm.request.type` (chat, completion, embedding, rerank), `llm.usage.total_tokens` and the older
 token names. A multi-part `content` was sent as a JSON string of OpenAI content blocks.
 traceloop-sdk decorators add `traceloop.span.kind` (workflow, task, agent, tool) to spans that are
-no model call. Releases from 0.5x on send the latest semconv attributes instead (see `semconv`).
+no model call. Recent releases (0.62.4 here) send the latest semconv attributes instead, which
+`semconv` handles (and labels `openllmetry`).
 """
 
 from __future__ import annotations
