@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NoReturn
 
 import grpc
 
@@ -28,9 +27,10 @@ SERVICES: dict[Signal, str] = {
 }
 
 
-def _retry_later(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    """Abort with `code` and a RetryInfo, both where the spec puts it (the status details) and
-    where the Python exporter looks for it (`google.rpc.retryinfo-bin`)."""
+def _retry_later(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> None:
+    """Abort the RPC (`context.abort` raises) with `code` and a RetryInfo, both where the spec
+    puts it (the status details) and where the Python exporter looks (`google.rpc.retryinfo-bin`).
+    """
     context.set_trailing_metadata(
         (
             ("grpc-status-details-bin", rpc_status(code.value[0], message, RETRY_DELAY_S)),

@@ -53,7 +53,8 @@ class StoredPage:
 
 def _conditions(signal: Signal, selection: ExportFilter) -> tuple[list[str], list[Any]]:
     _table, _columns, time_expr = _TABLES[signal]
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: list[Any] = []
     if selection.since_unix_nano is not None:
         conditions.append(f"{time_expr} >= ?")
         params.append(selection.since_unix_nano)

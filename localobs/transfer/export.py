@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import IO
 
 from google.protobuf.message import Message
 
@@ -51,7 +51,7 @@ def _sized(page: StoredPage) -> Iterator[tuple[StoredPage, Message]]:
 
 
 def export_to_file(
-    conn: sqlite3.Connection, selection: ExportFilter, out: BinaryIO
+    conn: sqlite3.Connection, selection: ExportFilter, out: IO[bytes]
 ) -> ExportResult:
     result = ExportResult()
     for page, request in requests(conn, selection):
