@@ -244,3 +244,11 @@ def test_a_span_that_already_has_a_moved_record_keeps_its_content() -> None:
     call = normalize_span("chat", stored, [], START, END, 0)
     assert call is not None
     assert stored == attributes
+
+
+def test_message_attributes_mark_the_latest_conventions_even_with_the_old_system_name() -> None:
+    openai_style = json.dumps([{"role": "user", "content": "Hi"}])
+    attributes = {"gen_ai.system": "openai", "gen_ai.input.messages": openai_style}
+    row, _ = run({**attributes, "gen_ai.request.model": "m"})
+    assert row is not None
+    assert (row["dialect"], row["provider"]) == ("genai", "openai")

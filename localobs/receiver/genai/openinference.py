@@ -118,7 +118,9 @@ def _parameters(value: Any) -> dict[str, Any]:
     return value if type(value) is dict else {}
 
 
-def _chat(groups: dict[int, Fields], column: str, default_role: str, moves: moved.Moves) -> str:
+def _chat(
+    groups: dict[int, Fields], column: str, default_role: str, moves: moved.Moves
+) -> str | None:
     builder = FlatMessages(column, moves)
     for index in sorted(groups):
         message = groups[index]
@@ -148,7 +150,7 @@ def _chat(groups: dict[int, Fields], column: str, default_role: str, moves: move
                 name=message["message.function_call_name"],
                 arguments=message.get("message.function_call_arguments_json"),
             )
-    return builder.text() or "[]"
+    return builder.text()
 
 
 def _content_part(builder: FlatMessages, block: Fields) -> None:

@@ -88,14 +88,15 @@ def normalize(
     role, operation = role_and_operation(
         a.get("gen_ai.operation.name"), name, request_model, response_model
     )
+    latest = (
+        "gen_ai.provider.name" in a or "gen_ai.input.messages" in a or "gen_ai.output.messages" in a
+    )
     moves: moved.Moves = {}
     input_messages = moved.take_json(a, "gen_ai.input.messages", "in", moved.INPUT, moves)
     output_messages = moved.take_json(a, "gen_ai.output.messages", "out", moved.OUTPUT, moves)
     system = moved.take_json(a, "gen_ai.system_instructions", "sys", moved.SYSTEM, moves)
-    legacy_content = False
     if input_messages is None and output_messages is None and events:
         input_messages, output_messages = content_events(events)
-        legacy_content = input_messages is not None or output_messages is not None
     moved.drop(a, moves)
 
     ttft_ms = seconds_to_ms(a.get("gen_ai.response.time_to_first_chunk"))
@@ -107,7 +108,7 @@ def normalize(
     # Attributes only OpenLLMetry sets next to the semconv ones: they name the dialect.
     if "gen_ai.is_streaming" in a or "llm.is_streaming" in a or "llm.usage.total_tokens" in a:
         dialect = "openllmetry"
-    elif "gen_ai.provider.name" in a or (moves and not legacy_content):
+    elif latest:
         dialect = "genai"
     else:
         dialect = "genai_legacy"
