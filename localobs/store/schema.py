@@ -324,7 +324,64 @@ CREATE TABLE genai_pending (
 CREATE INDEX genai_pending_by_span ON genai_pending (trace_id, span_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2_OUTBOX, _MIGRATION_3_GENAI_PENDING)
+# The query layer (see store/rollups.py and docs/schema.md): a covering index for listing and
+# filtering model calls (it replaces llm_calls_by_start), and what the writer derives from span
+# rows while idle: per-minute/per-hour rollups and a contentless full-text index of the messages.
+_MIGRATION_4_QUERY_LAYER = """
+DROP INDEX llm_calls_by_start;
+CREATE INDEX llm_calls_list ON spans (
+    start_time_unix_nano, end_time_unix_nano, service_name, request_model, response_model,
+    operation, status_code, error_type, ttft_ms, input_tokens, output_tokens
+) WHERE operation IS NOT NULL;
+CREATE INDEX metric_points_delta ON metric_points (
+    name, aggregation_temporality, attributes, explicit_bounds, time_unix_nano, bucket_counts,
+    min, max
+) WHERE aggregation_temporality = 1;
+CREATE INDEX metric_points_cumulative ON metric_points (
+    name, aggregation_temporality, resource_id, attributes, start_time_unix_nano, time_unix_nano
+) WHERE aggregation_temporality = 2;
+CREATE TABLE derived_state (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE span_rollup (
+    grain_s INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    total_ms REAL NOT NULL,
+    self_ms REAL NOT NULL,
+    duration_buckets TEXT NOT NULL,
+    PRIMARY KEY (grain_s, slot, name)
+) WITHOUT ROWID;
+CREATE TABLE call_rollup (
+    grain_s INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    request_model TEXT NOT NULL,
+    response_model TEXT NOT NULL,
+    service TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    is_error INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    usage_calls INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    duration_buckets TEXT NOT NULL,
+    ttft_buckets TEXT NOT NULL,
+    tokens_per_s_buckets TEXT NOT NULL,
+    PRIMARY KEY (grain_s, slot, request_model, response_model, service, operation, is_error)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE llm_call_text USING fts5(
+    text, content='', columnsize=0, detail=none, tokenize='unicode61 remove_diacritics 2'
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _MIGRATION_1,
+    _MIGRATION_2_OUTBOX,
+    _MIGRATION_3_GENAI_PENDING,
+    _MIGRATION_4_QUERY_LAYER,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

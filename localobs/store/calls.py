@@ -1,0 +1,225 @@
+"""Model calls: the list (newest first, filtered, keyset-paged), live increments, one call in full.
+
+A call is a span row with `operation` set; its `call_id` is the span's rowid.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
+from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
+from localobs.store.messages import Message, Part, parse_messages, parse_parts, preview
+
+__all__ = [
+    "CallDetail",
+    "CallFilter",
+    "CallSummary",
+    "Message",
+    "Part",
+    "calls_after",
+    "get_call",
+    "list_calls",
+]
+
+# Internal bookkeeping of normalization (where moved content went), not user data.
+_INTERNAL_ATTRIBUTES = ("localobs.moved",)
+# Numeric attributes shown as timings besides duration and TTFT (llama.cpp's perf counters and
+# the like): keys ending so.
+_TIMING_SUFFIXES = ("_per_s", "_per_second", "_ms", ".time_per_output_token")
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    call_id: int
+    trace_id: str
+    span_id: str
+    service_name: str | None
+    operation: str
+    provider: str | None
+    request_model: str | None
+    response_model: str | None
+    start_time_unix_nano: int
+    duration_ms: float
+    ttft_ms: float | None
+    output_tokens_per_s: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    status_code: int
+    error_type: str | None
+    preview: str
+
+    @property
+    def model(self) -> str | None:
+        return self.response_model or self.request_model
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_code == 2 or self.error_type is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CallDetail:
+    call_id: int
+    trace_id: str
+    span_id: str
+    service_name: str | None
+    operation: str
+    provider: str | None
+    request_model: str | None
+    response_model: str | None
+    start_time_unix_nano: int
+    duration_ms: float
+    ttft_ms: float | None
+    output_tokens_per_s: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    status_code: int
+    error_type: str | None
+    preview: str
+    name: str
+    span_kind: int
+    parent_span_id: str | None
+    status_message: str | None
+    span_role: str | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    finish_reasons: list[str]
+    input_messages: list[Message]
+    output_messages: list[Message]
+    system_instructions: list[Part]
+    dialect: str | None
+    attributes: dict[str, Any]
+    events: list[dict[str, Any]]
+    resource_attributes: dict[str, Any]
+    extra_timings: dict[str, float]
+
+    @property
+    def model(self) -> str | None:
+        return self.response_model or self.request_model
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_code == 2 or self.error_type is not None
+
+
+# Columns of CallSummary, in order; the last is the input messages the preview comes from.
+_SUMMARY_SQL = f"""
+    rowid, trace_id, span_id, service_name, operation, provider, request_model, response_model,
+    start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
+    input_tokens, output_tokens, coalesce(status_code, 0), error_type, input_messages"""
+
+
+def _summary(row: tuple[Any, ...]) -> CallSummary:
+    *head, input_messages = row
+    return CallSummary(*head, preview=preview(input_messages))
+
+
+def list_calls(
+    conn: sqlite3.Connection,
+    flt: CallFilter = ALL_CALLS,
+    *,
+    limit: int = 100,
+    before: tuple[int, int] | None = None,
+) -> list[CallSummary]:
+    """Newest first by (start time, call_id). For the next page pass `before` = (start time,
+    call_id) of the last call of this one: pages never overlap or skip, even while calls arrive."""
+    where, params = row_conditions(conn, flt)
+    if before is not None:
+        where += " AND start_time_unix_nano <= ? AND (start_time_unix_nano < ? OR rowid < ?)"
+        params += [before[0], before[0], before[1]]
+    rows = conn.execute(
+        f"SELECT {_SUMMARY_SQL} FROM spans WHERE rowid IN ("
+        f" SELECT rowid FROM spans INDEXED BY llm_calls_list WHERE {where}"
+        " ORDER BY start_time_unix_nano DESC, rowid DESC LIMIT ?)"
+        " ORDER BY start_time_unix_nano DESC, rowid DESC",
+        (*params, limit),
+    )
+    return [_summary(row) for row in rows]
+
+
+def calls_after(
+    conn: sqlite3.Connection,
+    after_call_id: int,
+    flt: CallFilter = ALL_CALLS,
+    *,
+    limit: int = 500,
+) -> list[CallSummary]:
+    """Calls stored after `after_call_id`, oldest first (call ids grow with arrival): continue
+    from the last one returned while a full `limit` comes back."""
+    where, params = row_conditions(conn, flt)
+    rows = conn.execute(
+        f"SELECT {_SUMMARY_SQL} FROM spans NOT INDEXED WHERE rowid > ? AND {where}"
+        " ORDER BY rowid LIMIT ?",
+        (after_call_id, *params, limit),
+    )
+    return [_summary(row) for row in rows]
+
+
+def _json(text: str | None, empty: Any) -> Any:
+    if not text:
+        return empty
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return empty
+
+
+def _extra_timings(attributes: dict[str, Any]) -> dict[str, float]:
+    return {
+        key: float(value)
+        for key, value in attributes.items()
+        if key.endswith(_TIMING_SUFFIXES)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    }
+
+
+def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
+    """One call with its messages, attributes, events and resource; None if no such call."""
+    row = conn.execute(
+        f"SELECT {_SUMMARY_SQL}, name, kind, parent_span_id, status_message, span_role,"
+        " temperature, top_p, max_tokens, finish_reasons, output_messages, system_instructions,"
+        " dialect, attributes, events, resource_id FROM spans"
+        " WHERE rowid = ? AND operation IS NOT NULL",
+        (call_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    summary = _summary(row[:17])
+    (
+        name, kind, parent, status_message, role, temperature, top_p, max_tokens, finish_reasons,
+        output_messages, system_instructions, dialect, attributes, events, resource_id,
+    ) = row[17:]  # fmt: skip
+    resource = conn.execute(
+        "SELECT attributes FROM resources WHERE resource_id = ?", (resource_id,)
+    ).fetchone()
+    attrs = _json(attributes, {})
+    for key in _INTERNAL_ATTRIBUTES:
+        attrs.pop(key, None)
+    reasons = _json(finish_reasons, [])
+    return CallDetail(
+        *(getattr(summary, field) for field in CallSummary.__dataclass_fields__),
+        name=name,
+        span_kind=kind or 0,
+        parent_span_id=parent,
+        status_message=status_message,
+        span_role=role,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        finish_reasons=[str(reason) for reason in reasons] if isinstance(reasons, list) else [],
+        input_messages=parse_messages(row[16]),
+        output_messages=parse_messages(output_messages),
+        system_instructions=parse_parts(system_instructions),
+        dialect=dialect,
+        attributes=attrs,
+        events=_json(events, []),
+        resource_attributes=_json(resource[0], {}) if resource else {},
+        extra_timings=_extra_timings(attrs),
+    )

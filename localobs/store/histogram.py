@@ -1,0 +1,113 @@
+"""Percentiles: exact over raw values, interpolated over log-scale bucket counts from rollups.
+
+Rollups cannot keep every value, so they keep counts in buckets 2^(1/8) wide (about 9 %); a
+percentile read from them is interpolated geometrically inside its bucket, a few per cent off at
+most. As long as every value of a question is still at hand (few rows, nothing rolled up yet) the
+answer is exact instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import orjson
+
+BUCKETS_PER_DOUBLING = 8
+# Values at or below 2^-10 (about 0.001, e.g. a zero duration) share the lowest bucket.
+LOWEST_INDEX = -10 * BUCKETS_PER_DOUBLING
+
+
+def bucket_index(value: float) -> int:
+    if value <= 2.0**-10:
+        return LOWEST_INDEX
+    return max(LOWEST_INDEX, math.floor(math.log2(value) * BUCKETS_PER_DOUBLING))
+
+
+def bucket_bounds(index: int) -> tuple[float, float]:
+    if index <= LOWEST_INDEX:
+        return 0.0, 2.0 ** ((LOWEST_INDEX + 1) / BUCKETS_PER_DOUBLING)
+    return 2.0 ** (index / BUCKETS_PER_DOUBLING), 2.0 ** ((index + 1) / BUCKETS_PER_DOUBLING)
+
+
+def exact_percentile(ordered: list[float], q: float) -> float | None:
+    """Linear interpolation between the closest ranks (as numpy's default), on sorted values."""
+    if not ordered:
+        return None
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def bucket_percentile(counts: dict[int, int], q: float) -> float | None:
+    """The value at rank q*(n-1), placed inside its bucket as if the bucket's values were spread
+    evenly on a log scale."""
+    total = sum(counts.values())
+    if total <= 0:
+        return None
+    rank = q * (total - 1)
+    below = 0
+    for index in sorted(counts):
+        count = counts[index]
+        if count <= 0:
+            continue
+        if rank < below + count:
+            low, high = bucket_bounds(index)
+            fraction = (rank - below + 0.5) / count
+            if low == 0.0:
+                return high * fraction
+            return low * (high / low) ** fraction
+        below += count
+    return bucket_bounds(max(counts))[1]
+
+
+def encode_buckets(counts: dict[int, int]) -> str:
+    """Compact storage form: a flat JSON array [index, count, index, count, ...]."""
+    return "[" + ",".join(f"{index},{counts[index]}" for index in sorted(counts)) + "]"
+
+
+def decode_buckets(text: str | None) -> dict[int, int]:
+    if not text:
+        return {}
+    numbers = orjson.loads(text)
+    return dict(zip(numbers[::2], numbers[1::2], strict=True))
+
+
+def add_buckets(into: dict[int, int], counts: dict[int, int]) -> None:
+    for index, count in counts.items():
+        into[index] = into.get(index, 0) + count
+
+
+class Distribution:
+    """The values of one measure (duration, TTFT, ...), from raw rows and/or rollup buckets."""
+
+    __slots__ = ("buckets", "values")
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.buckets: dict[int, int] = {}
+
+    def add(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def extend(self, values: Iterable[float]) -> None:
+        self.values.extend(values)
+
+    def add_buckets(self, counts: dict[int, int]) -> None:
+        add_buckets(self.buckets, counts)
+
+    @property
+    def count(self) -> int:
+        return len(self.values) + sum(self.buckets.values())
+
+    def percentiles(self, *quantiles: float) -> tuple[float | None, ...]:
+        if not self.buckets:
+            ordered = sorted(self.values)
+            return tuple(exact_percentile(ordered, q) for q in quantiles)
+        merged = dict(self.buckets)
+        for value in self.values:
+            index = bucket_index(value)
+            merged[index] = merged.get(index, 0) + 1
+        return tuple(bucket_percentile(merged, q) for q in quantiles)

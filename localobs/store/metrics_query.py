@@ -1,0 +1,260 @@
+"""Percentiles of histogram metrics, interpolated from their bucket counts.
+
+Points are merged per question: delta points in the window are summed; for cumulative points
+(the SDK default) each series (resource, attributes, start time) contributes its latest point,
+less its last point before the window when there is one. Within a bucket values are taken as
+evenly spread (as Prometheus' histogram_quantile does); the points' min and max bound the open
+first and last buckets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from localobs.store.windows import Clock, window_since
+
+GENAI_METRICS = (
+    "gen_ai.client.token.usage",
+    "gen_ai.client.operation.duration",
+    "gen_ai.client.operation.time_to_first_chunk",
+    "gen_ai.server.time_to_first_token",
+    "gen_ai.server.time_per_output_token",
+)
+_DELTA, _CUMULATIVE = 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSummary:
+    name: str
+    unit: str | None
+    count: int  # observations in the window
+    p50: float | None
+    p95: float | None
+
+
+@dataclass(slots=True)
+class _Merged:
+    """Bucket counts per distinct set of bounds, and the smallest and largest value seen."""
+
+    counts: dict[tuple[float, ...], list[int]]
+    low: float | None = None
+    high: float | None = None
+
+    def add(self, bounds: tuple[float, ...], counts: list[int], low: Any, high: Any) -> None:
+        if len(counts) != len(bounds) + 1:
+            return  # malformed point: OTLP requires one more count than bounds
+        into = self.counts.setdefault(bounds, [0] * len(counts))
+        for index, count in enumerate(counts):
+            into[index] += count
+        if isinstance(low, int | float):
+            self.low = low if self.low is None else min(self.low, low)
+        if isinstance(high, int | float):
+            self.high = high if self.high is None else max(self.high, high)
+
+    def subtract(self, bounds: tuple[float, ...], counts: list[int]) -> None:
+        into = self.counts.get(bounds)
+        if into is not None and len(counts) == len(into):
+            for index, count in enumerate(counts):
+                into[index] = max(0, into[index] - count)
+
+    def _first_low(self, bounds: tuple[float, ...]) -> float:
+        """The open first bucket starts at the smallest value seen, else at 0 (the GenAI
+        histograms never hold negative values)."""
+        low = self.low if self.low is not None else 0.0
+        return min(low, bounds[0]) if bounds else low
+
+    def buckets(self) -> list[tuple[float, float, int]]:
+        """(low, high, count) of every non-empty bucket, by upper bound."""
+        found = []
+        for bounds, counts in self.counts.items():
+            for index, count in enumerate(counts):
+                if count <= 0:
+                    continue
+                low = bounds[index - 1] if index else self._first_low(bounds)
+                if index < len(bounds):
+                    high = bounds[index]
+                else:
+                    high = self.high if self.high is not None and self.high > low else low
+                found.append((low, high, count))
+        found.sort(key=lambda bucket: (bucket[1], bucket[0]))
+        return found
+
+
+def interpolate(buckets: list[tuple[float, float, int]], q: float) -> float | None:
+    total = sum(count for _, _, count in buckets)
+    if total <= 0:
+        return None
+    rank = q * total
+    below = 0
+    for low, high, count in buckets:
+        if below + count >= rank:
+            return low + (high - low) * max(0.0, rank - below) / count
+        below += count
+    return buckets[-1][1]
+
+
+class _AttributeMatch:
+    """Whether a point's attributes (JSON text) include every wanted pair; memoized per text,
+    as a series repeats the same text in every point."""
+
+    def __init__(self, wanted: Mapping[str, Any] | None) -> None:
+        self._wanted = dict(wanted or {})
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, text: str | None) -> bool:
+        if not self._wanted:
+            return True
+        key = text or ""
+        found = self._seen.get(key)
+        if found is None:
+            attributes = orjson.loads(text) if text else {}
+            found = all(attributes.get(k) == v for k, v in self._wanted.items())
+            self._seen[key] = found
+        return found
+
+
+def _latest_per_series(
+    conn: sqlite3.Connection,
+    names: tuple[str, ...],
+    upto: int,
+    after: int | None,
+    keep: _AttributeMatch,
+) -> dict[tuple[Any, ...], int]:
+    """Rowid of the latest cumulative point of each series (name, resource, attributes, start
+    time) with a time in (after, upto]."""
+    sql = (
+        "SELECT name, resource_id, attributes, start_time_unix_nano, rowid, max(time_unix_nano)"
+        " FROM metric_points INDEXED BY metric_points_cumulative"
+        f" WHERE name IN ({', '.join('?' * len(names))})"
+        f" AND aggregation_temporality = {_CUMULATIVE} AND time_unix_nano <= ?"
+    )
+    params: list[Any] = [*names, upto]
+    if after is not None:
+        sql += " AND time_unix_nano > ?"
+        params.append(after)
+    sql += " GROUP BY name, resource_id, attributes, start_time_unix_nano"
+    return {
+        (name, resource, attributes, start): rowid
+        for name, resource, attributes, start, rowid, _ in conn.execute(sql, params)
+        if keep(attributes)
+    }
+
+
+def _histograms(
+    conn: sqlite3.Connection, rowids: Iterable[int]
+) -> dict[int, tuple[tuple[float, ...], list[int], Any, Any]]:
+    rows = conn.execute(
+        "SELECT rowid, explicit_bounds, bucket_counts, min, max FROM metric_points"
+        " WHERE rowid IN (SELECT value FROM json_each(?)) AND type = 'histogram'",
+        (orjson.dumps(list(rowids)).decode(),),
+    )
+    return {
+        rowid: (tuple(orjson.loads(bounds)), orjson.loads(counts), low, high)
+        for rowid, bounds, counts, low, high in rows
+        if bounds and counts
+    }
+
+
+def _add_deltas(
+    conn: sqlite3.Connection,
+    merged: dict[str, _Merged],
+    since: int | None,
+    now: int,
+    keep: _AttributeMatch,
+) -> None:
+    """Sum the delta points in the window. They can be many (one per series and export), so
+    SQLite concatenates each series' counts and Python sums them column-wise in one go."""
+    names = tuple(merged)
+    sql = (
+        "SELECT name, attributes, explicit_bounds, '[' || group_concat(bucket_counts) || ']',"
+        " min(min), max(max) FROM metric_points INDEXED BY metric_points_delta"
+        f" WHERE name IN ({', '.join('?' * len(names))}) AND aggregation_temporality = {_DELTA}"
+        " AND time_unix_nano <= ?"
+    )
+    params: list[Any] = [*names, now]
+    if since is not None:
+        sql += " AND time_unix_nano > ?"
+        params.append(since)
+    sql += " GROUP BY name, attributes, explicit_bounds"
+    for name, attributes, bounds_text, arrays, low, high in conn.execute(sql, params):
+        if not bounds_text or not keep(attributes):
+            continue
+        bounds = tuple(orjson.loads(bounds_text))
+        counts = [
+            c for c in orjson.loads(arrays) if isinstance(c, list) and len(c) == len(bounds) + 1
+        ]
+        if counts:
+            merged[name].add(
+                bounds, [sum(column) for column in zip(*counts, strict=True)], low, high
+            )
+
+
+def _merged(
+    conn: sqlite3.Connection,
+    names: tuple[str, ...],
+    since: int | None,
+    now: int,
+    attributes: Mapping[str, Any] | None,
+) -> dict[str, _Merged]:
+    """Each metric's points in the window, merged (one pass over the points for all names)."""
+    keep = _AttributeMatch(attributes)
+    merged = {name: _Merged({}) for name in names}
+    _add_deltas(conn, merged, since, now, keep)
+    latest = _latest_per_series(conn, names, now, since, keep)
+    before = _latest_per_series(conn, names, since, None, keep) if since is not None else {}
+    baseline = {key: rowid for key, rowid in before.items() if key in latest}
+    points = _histograms(conn, [*latest.values(), *baseline.values()])
+    for key, rowid in latest.items():
+        if rowid in points:
+            merged[key[0]].add(*points[rowid])
+    for key, rowid in baseline.items():
+        if rowid in points:
+            bounds, counts, _, _ = points[rowid]
+            merged[key[0]].subtract(bounds, counts)
+    return merged
+
+
+def metric_percentiles(
+    conn: sqlite3.Connection,
+    clock: Clock,
+    name: str,
+    quantiles: Iterable[float] = (0.5, 0.95),
+    window_s: float | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> dict[float, float | None]:
+    """Percentiles of histogram metric `name` over the window, in the metric's unit; only
+    points whose attributes include every pair of `attributes`. None when there is no data."""
+    merged = _merged(conn, (name,), window_since(clock, window_s), clock(), attributes)
+    buckets = merged[name].buckets()
+    return {q: interpolate(buckets, q) for q in quantiles}
+
+
+def genai_metric_summary(
+    conn: sqlite3.Connection, clock: Clock, window_s: float | None
+) -> tuple[MetricSummary, ...]:
+    """The GenAI semantic-convention histograms that were received, with count, p50 and p95."""
+    units = {}
+    for name in GENAI_METRICS:
+        row = conn.execute(
+            "SELECT unit FROM metric_points INDEXED BY metric_points_by_name"
+            " WHERE name = ? AND type = 'histogram' LIMIT 1",
+            (name,),
+        ).fetchone()
+        if row is not None:
+            units[name] = row[0]
+    if not units:
+        return ()
+    merged = _merged(conn, tuple(units), window_since(clock, window_s), clock(), None)
+    found = []
+    for name, unit in units.items():
+        buckets = merged[name].buckets()
+        count = sum(bucket[2] for bucket in buckets)
+        found.append(
+            MetricSummary(name, unit, count, interpolate(buckets, 0.5), interpolate(buckets, 0.95))
+        )
+    return tuple(found)

@@ -1,0 +1,301 @@
+"""Rollups and the full-text index, derived from span rows off the ingest path.
+
+Whole-history questions (totals over 100 k calls, slow components over 1 M spans, free text over
+every prompt) cannot be answered from raw rows in 100 ms. The writer process therefore folds rows
+into small per-minute and per-hour tables and into the FTS5 index while it is idle, in chunks, and
+records how far it got (the watermark, a spans rowid). Nothing of this runs while batches wait, so
+ingest pays nothing. Readers combine the rollups with the raw rows above the watermark (the
+"tail"), so answers are always complete, just slower while a large tail waits to be folded.
+
+Rows are folded only once settled (committed a few seconds ago), so children that arrive just
+after their parent, and content joined from log events, are usually folded together.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import orjson
+
+from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
+from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
+from localobs.store.span_time import Timing, self_time_changes
+from localobs.store.text_search import message_text
+
+WATERMARK_KEY = "rollup_watermark"
+GRAINS_S = (60, 3600)
+CHUNK_ROWS = 5000
+SETTLE_S = 5.0
+
+
+class SpanFacts(NamedTuple):
+    key: int
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    start: int
+    end: int
+
+
+SPAN_FACTS_SQL = (
+    "rowid, trace_id, span_id, parent_span_id, name, start_time_unix_nano, end_time_unix_nano"
+)
+
+
+class CallFacts(NamedTuple):
+    start: int
+    request_model: str | None
+    response_model: str | None
+    service: str | None
+    operation: str
+    is_error: bool
+    duration_ms: float
+    ttft_ms: float | None
+    tokens_per_s: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+    @property
+    def model(self) -> str | None:
+        return self.response_model or self.request_model
+
+
+CALL_FACTS_SQL = (
+    "start_time_unix_nano, request_model, response_model, service_name, operation,"
+    f" {IS_ERROR_SQL}, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL}, input_tokens, output_tokens"
+)
+
+
+def watermark(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "SELECT value FROM derived_state WHERE name = ?", (WATERMARK_KEY,)
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def span_contributions(
+    conn: sqlite3.Connection, new: list[SpanFacts], old_upto: int
+) -> tuple[list[tuple[SpanFacts, int]], list[tuple[SpanFacts, int]]]:
+    """Self time of each new span, given every span of its trace up to rowid `old_upto` too, and
+    the (negative) change of self time of older spans that gained children among `new`."""
+    by_trace: dict[str, list[SpanFacts]] = defaultdict(list)
+    for span in new:
+        by_trace[span.trace_id].append(span)
+    old_by_trace: dict[str, list[SpanFacts]] = defaultdict(list)
+    if old_upto > 0:
+        rows = conn.execute(
+            f"SELECT {SPAN_FACTS_SQL} FROM spans"
+            " WHERE trace_id IN (SELECT value FROM json_each(?)) AND rowid <= ?",
+            (orjson.dumps(list(by_trace)).decode(), old_upto),
+        )
+        for row in rows:
+            old_by_trace[row[1]].append(SpanFacts._make(row))
+    selfs: list[tuple[SpanFacts, int]] = []
+    changes: list[tuple[SpanFacts, int]] = []
+    for trace_id, spans in by_trace.items():
+        old = old_by_trace.get(trace_id, [])
+        self_ns, change_ns = self_time_changes(_timings(old), _timings(spans))
+        selfs.extend((span, self_ns[span.key]) for span in spans)
+        by_key = {span.key: span for span in old}
+        changes.extend((by_key[key], delta) for key, delta in change_ns.items() if delta)
+    return selfs, changes
+
+
+def _timings(spans: Iterable[SpanFacts]) -> list[Timing]:
+    return [Timing(s.key, s.span_id, s.parent_span_id, s.start, s.end) for s in spans]
+
+
+def _slots(start: int) -> list[tuple[int, int]]:
+    return [(grain, start // (grain * 1_000_000_000)) for grain in GRAINS_S]
+
+
+class _Accumulator:
+    """The rollup rows a chunk touches, merged into the stored rows when written."""
+
+    def __init__(self) -> None:
+        self.spans: dict[tuple[Any, ...], list[Any]] = {}
+        self.calls: dict[tuple[Any, ...], list[Any]] = {}
+
+    def span(self, span: SpanFacts, self_ns: int) -> None:
+        duration_ms = max(0, span.end - span.start) / 1e6
+        index = bucket_index(duration_ms)
+        for grain, slot in _slots(span.start):
+            entry = self.spans.setdefault((grain, slot, span.name), [0, 0.0, 0.0, {}])
+            entry[0] += 1
+            entry[1] += duration_ms
+            entry[2] += self_ns / 1e6
+            entry[3][index] = entry[3].get(index, 0) + 1
+
+    def self_change(self, span: SpanFacts, delta_ns: int) -> None:
+        for grain, slot in _slots(span.start):
+            entry = self.spans.setdefault((grain, slot, span.name), [0, 0.0, 0.0, {}])
+            entry[2] += delta_ns / 1e6
+
+    def call(self, call: CallFacts) -> None:
+        keys = (
+            call.request_model or "",
+            call.response_model or "",
+            call.service or "",
+            call.operation,
+            int(call.is_error),
+        )
+        for grain, slot in _slots(call.start):
+            entry = self.calls.setdefault((grain, slot, *keys), [0, 0, 0, 0, {}, {}, {}])
+            entry[0] += 1
+            entry[1] += call.output_tokens is not None
+            entry[2] += call.input_tokens or 0
+            entry[3] += call.output_tokens or 0
+            for measure, value in zip(
+                entry[4:], (call.duration_ms, call.ttft_ms, call.tokens_per_s), strict=True
+            ):
+                if value is not None:
+                    index = bucket_index(value)
+                    measure[index] = measure.get(index, 0) + 1
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        for key, (count, total, self_ms, buckets) in self.spans.items():
+            stored = conn.execute(
+                "SELECT count, total_ms, self_ms, duration_buckets FROM span_rollup"
+                " WHERE grain_s = ? AND slot = ? AND name = ?",
+                key,
+            ).fetchone()
+            if stored:
+                count += stored[0]
+                total += stored[1]
+                self_ms += stored[2]
+                add_buckets(buckets, decode_buckets(stored[3]))
+            conn.execute(
+                "INSERT OR REPLACE INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*key, count, total, self_ms, encode_buckets(buckets)),
+            )
+        for key, (count, usage, tokens_in, tokens_out, *measures) in self.calls.items():
+            stored = conn.execute(
+                "SELECT count, usage_calls, input_tokens, output_tokens, duration_buckets,"
+                " ttft_buckets, tokens_per_s_buckets FROM call_rollup WHERE grain_s = ?"
+                " AND slot = ? AND request_model = ? AND response_model = ? AND service = ?"
+                " AND operation = ? AND is_error = ?",
+                key,
+            ).fetchone()
+            if stored:
+                count += stored[0]
+                usage += stored[1]
+                tokens_in += stored[2]
+                tokens_out += stored[3]
+                for measure, text in zip(measures, stored[4:], strict=True):
+                    add_buckets(measure, decode_buckets(text))
+            conn.execute(
+                f"INSERT OR REPLACE INTO call_rollup VALUES ({', '.join('?' * 14)})",
+                (*key, count, usage, tokens_in, tokens_out, *map(encode_buckets, measures)),
+            )
+
+
+_CHUNK_SQL = (
+    f"SELECT {SPAN_FACTS_SQL}, operation, input_messages, output_messages, system_instructions,"
+    f" {CALL_FACTS_SQL} FROM spans WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+)
+
+
+def roll_up(conn: sqlite3.Connection, upto_rowid: int, *, max_rows: int = CHUNK_ROWS) -> int:
+    """Fold the next span rows up to `upto_rowid` (at most `max_rows`) into the rollups and the
+    text index, in one transaction on the writer's connection. Returns the new watermark."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = watermark(conn)
+        rows = conn.execute(_CHUNK_SQL, (done, upto_rowid, max_rows)).fetchall()
+        if not rows:
+            conn.execute("ROLLBACK")
+            return done
+        accumulator = _Accumulator()
+        texts = []
+        new = [SpanFacts._make(row[:7]) for row in rows]
+        selfs, changes = span_contributions(conn, new, done)
+        for span, self_ns in selfs:
+            accumulator.span(span, self_ns)
+        for span, delta_ns in changes:
+            accumulator.self_change(span, delta_ns)
+        for row in rows:
+            if row[7] is None:
+                continue
+            accumulator.call(CallFacts._make(row[11:]))
+            text = message_text(row[10], row[8], row[9])
+            if text:
+                texts.append((row[0], text))
+        accumulator.write(conn)
+        conn.executemany("INSERT INTO llm_call_text (rowid, text) VALUES (?, ?)", texts)
+        reached = rows[-1][0] if len(rows) == max_rows else max(upto_rowid, rows[-1][0])
+        conn.execute(
+            "INSERT OR REPLACE INTO derived_state (name, value) VALUES (?, ?)",
+            (WATERMARK_KEY, reached),
+        )
+        conn.execute("COMMIT")
+        return reached
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def roll_up_all(conn: sqlite3.Connection, *, chunk_rows: int = CHUNK_ROWS) -> int:
+    """Fold every stored row now (for tools and benchmarks; the writer uses `IdleRollups`)."""
+    target = conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()[0]
+    reached = watermark(conn)
+    while reached < target:
+        reached = roll_up(conn, target, max_rows=chunk_rows)
+    return reached
+
+
+class IdleRollups:
+    """Folds rows from the writer process while no batch is waiting.
+
+    `step()` does one chunk (tens of milliseconds) of rows committed at least `settle_s` ago and
+    says whether more is ready. The writer calls it only when idle, so ingest never waits on it.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        settle_s: float = SETTLE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._conn = conn
+        self._settle_s = settle_s
+        self._clock = clock
+        # (when seen, max rowid then); rows present at start are from earlier runs: settled.
+        self._seen: list[tuple[float, int]] = [(float("-inf"), self._max_rowid())]
+        self._failed = False
+
+    def _max_rowid(self) -> int:
+        return self._conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()[0]
+
+    def _settled_rowid(self) -> int:
+        now = self._clock()
+        newest = self._max_rowid()
+        if newest != self._seen[-1][1]:
+            self._seen.append((now, newest))
+        settled = [seen for seen in self._seen if seen[0] <= now - self._settle_s]
+        if len(settled) > 1:
+            del self._seen[: len(settled) - 1]
+        return settled[-1][1] if settled else 0
+
+    def ready(self) -> bool:
+        """Settled rows wait to be folded."""
+        return self._settled_rowid() > watermark(self._conn)
+
+    def step(self) -> bool:
+        """Fold one chunk; True when more settled rows remain."""
+        target = self._settled_rowid()
+        try:
+            reached = roll_up(self._conn, target)
+        except sqlite3.Error as exc:
+            if not self._failed:
+                print(f"localobs: rollups paused: {exc}", file=sys.stderr)
+            self._failed = True
+            return False
+        self._failed = False
+        return reached < target

@@ -1,0 +1,259 @@
+"""Totals and latency statistics of model calls (overall and per model), and activity over time.
+
+Percentiles are exact while a question covers at most EXACT_LIMIT calls (read from the covering
+index); beyond that they come from the rollups' log buckets (see histogram.py) plus the raw calls
+not folded yet. Counts and token sums are always exact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, MODEL_SQL, TOKENS_PER_S_SQL
+from localobs.store.call_filter import (
+    ALL_CALLS,
+    CallFilter,
+    effective_since,
+    rollup_conditions,
+    row_conditions,
+)
+from localobs.store.components import ComponentStats, component_stats
+from localobs.store.histogram import Distribution, decode_buckets
+from localobs.store.rollups import watermark
+from localobs.store.windows import Clock, rollup_range, window_since
+
+__all__ = [
+    "Activity",
+    "ComponentStats",
+    "ModelStats",
+    "Totals",
+    "activity",
+    "component_stats",
+    "totals",
+]
+
+EXACT_LIMIT = 10_000
+UNKNOWN_MODEL = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStats:
+    model: str
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    duration_p50_ms: float | None
+    duration_p95_ms: float | None
+    ttft_p50_ms: float | None
+    ttft_p95_ms: float | None
+    tokens_per_s_p50: float | None
+    calls_with_usage: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    duration_p50_ms: float | None
+    duration_p95_ms: float | None
+    ttft_p50_ms: float | None
+    tokens_per_s_p50: float | None
+    per_model: tuple[ModelStats, ...]
+    ttft_p95_ms: float | None = None
+    calls_with_usage: int = 0  # calls that reported output tokens (streams often do not)
+    exact_percentiles: bool = True  # False: interpolated from rollup buckets (within ~4 %)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    start_unix_nano: int
+    bucket_s: float
+    calls: tuple[int, ...]
+    tokens: tuple[int, ...]  # input + output tokens
+    errors: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class _Tally:
+    calls: int = 0
+    errors: int = 0
+    usage: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration: Distribution = field(default_factory=Distribution)
+    ttft: Distribution = field(default_factory=Distribution)
+    speed: Distribution = field(default_factory=Distribution)
+
+    def merge(self, other: _Tally) -> None:
+        self.calls += other.calls
+        self.errors += other.errors
+        self.usage += other.usage
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        for mine, theirs in (
+            (self.duration, other.duration),
+            (self.ttft, other.ttft),
+            (self.speed, other.speed),
+        ):
+            mine.extend(theirs.values)
+            mine.add_buckets(theirs.buckets)
+
+    def model_stats(self, model: str) -> ModelStats:
+        duration_p50, duration_p95 = self.duration.percentiles(0.5, 0.95)
+        ttft_p50, ttft_p95 = self.ttft.percentiles(0.5, 0.95)
+        return ModelStats(
+            model, self.calls, self.errors, self.input_tokens, self.output_tokens,
+            duration_p50, duration_p95, ttft_p50, ttft_p95, self.speed.percentiles(0.5)[0],
+            self.usage,
+        )  # fmt: skip
+
+
+def _tally(tallies: dict[str, _Tally], model: str | None) -> _Tally:
+    key = model or UNKNOWN_MODEL
+    tally = tallies.get(key)
+    if tally is None:
+        tally = tallies[key] = _Tally()
+    return tally
+
+
+def _rolled_up_calls(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> int:
+    window, window_params = rollup_range(since)
+    keys, key_params = rollup_conditions(flt)
+    return conn.execute(
+        f"SELECT coalesce(sum(count), 0) FROM call_rollup WHERE {window} AND {keys}",
+        (*window_params, *key_params),
+    ).fetchone()[0]
+
+
+def _rolled_up(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> dict[str, _Tally]:
+    window, window_params = rollup_range(since)
+    keys, key_params = rollup_conditions(flt)
+    rows = conn.execute(
+        "SELECT request_model, response_model, is_error, count, usage_calls, input_tokens,"
+        " output_tokens, duration_buckets, ttft_buckets, tokens_per_s_buckets FROM call_rollup"
+        f" WHERE {window} AND {keys}",
+        (*window_params, *key_params),
+    )
+    tallies: dict[str, _Tally] = {}
+    for request, response, error, count, usage, tokens_in, tokens_out, *buckets in rows:
+        tally = _tally(tallies, response or request)
+        tally.calls += count
+        tally.errors += count if error else 0
+        tally.usage += usage
+        tally.input_tokens += tokens_in
+        tally.output_tokens += tokens_out
+        for measure, text in zip((tally.duration, tally.ttft, tally.speed), buckets, strict=True):
+            measure.add_buckets(decode_buckets(text))
+    return tallies
+
+
+_RAW_SQL = (
+    f"{MODEL_SQL}, {IS_ERROR_SQL}, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},"
+    " input_tokens, output_tokens"
+)
+
+
+def _raw(
+    conn: sqlite3.Connection, flt: CallFilter, since: int | None, above_rowid: int | None
+) -> dict[str, _Tally]:
+    """Calls from their rows: all matching ones, or only those above a rowid (the tail)."""
+    where, params = row_conditions(conn, flt, since)
+    if above_rowid is None:
+        source = "spans INDEXED BY llm_calls_list"
+    else:
+        source = "spans NOT INDEXED"
+        where = f"rowid > ? AND {where}"
+        params.insert(0, above_rowid)
+    tallies: dict[str, _Tally] = {}
+    rows = conn.execute(f"SELECT {_RAW_SQL} FROM {source} WHERE {where}", params)
+    for model, error, duration, ttft, speed, tokens_in, tokens_out in rows:
+        tally = tallies.get(model) or _tally(tallies, model)
+        tally.calls += 1
+        tally.errors += error
+        tally.duration.values.append(duration)
+        if ttft is not None:
+            tally.ttft.values.append(ttft)
+        if speed is not None:
+            tally.speed.values.append(speed)
+        if tokens_in is not None:
+            tally.input_tokens += tokens_in
+        if tokens_out is not None:
+            tally.output_tokens += tokens_out
+            tally.usage += 1
+    return tallies
+
+
+def totals(
+    conn: sqlite3.Connection,
+    clock: Clock,
+    window_s: float | None,
+    flt: CallFilter = ALL_CALLS,
+) -> Totals:
+    """Calls, errors, tokens and latency percentiles in the window, overall and per model."""
+    since = effective_since(flt, window_since(clock, window_s))
+    rolled = not flt.needs_rows and _rolled_up_calls(conn, since, flt) > EXACT_LIMIT
+    if rolled:
+        tallies = _rolled_up(conn, since, flt)
+        for model, tally in _raw(conn, flt, since, watermark(conn)).items():
+            _tally(tallies, model).merge(tally)
+    else:
+        tallies = _raw(conn, flt, since, None)
+    overall = _Tally()
+    for tally in tallies.values():
+        overall.merge(tally)
+    per_model = sorted(
+        (tally.model_stats(model) for model, tally in tallies.items()),
+        key=lambda stats: (-stats.calls, stats.model),
+    )
+    everything = overall.model_stats("")
+    return Totals(
+        calls=everything.calls,
+        errors=everything.errors,
+        input_tokens=everything.input_tokens,
+        output_tokens=everything.output_tokens,
+        duration_p50_ms=everything.duration_p50_ms,
+        duration_p95_ms=everything.duration_p95_ms,
+        ttft_p50_ms=everything.ttft_p50_ms,
+        tokens_per_s_p50=everything.tokens_per_s_p50,
+        per_model=tuple(per_model),
+        ttft_p95_ms=everything.ttft_p95_ms,
+        calls_with_usage=everything.calls_with_usage,
+        exact_percentiles=not rolled,
+    )
+
+
+def activity(
+    conn: sqlite3.Connection,
+    clock: Clock,
+    window_s: float | None,
+    buckets: int = 30,
+    flt: CallFilter = ALL_CALLS,
+) -> Activity:
+    """Calls, tokens and errors per time bucket over the window (all time: from the first call)."""
+    now = clock()
+    since = effective_since(flt, window_since(clock, window_s))
+    if since is None:
+        first = conn.execute(
+            "SELECT min(start_time_unix_nano) FROM spans INDEXED BY llm_calls_list"
+            " WHERE operation IS NOT NULL"
+        ).fetchone()[0]
+        since = first if first is not None and first < now else now
+    width = max(1, -(-(now - since) // buckets))
+    calls, tokens, errors = [0] * buckets, [0] * buckets, [0] * buckets
+    where, params = row_conditions(conn, flt, since)
+    rows = conn.execute(
+        "SELECT min((start_time_unix_nano - ?) / ?, ?), count(*),"
+        " sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)),"
+        f" sum({IS_ERROR_SQL})"
+        f" FROM spans INDEXED BY llm_calls_list WHERE {where} GROUP BY 1",
+        (since, width, buckets - 1, *params),
+    )
+    for index, count, used, failed in rows:
+        calls[index] += count
+        tokens[index] += used
+        errors[index] += failed
+    return Activity(since, width / 1e9, tuple(calls), tuple(tokens), tuple(errors))
