@@ -33,27 +33,34 @@ from localobs.receiver.genai.roles import OPERATIONS, operation_from_name
 
 def scalar_fields(a: dict[str, Any]) -> tuple[Any, ...]:
     """(provider, request_model, response_model, input_tokens, output_tokens, temperature, top_p,
-    max_tokens, finish_reasons, error_type), from either generation of attribute names."""
-    provider = a.get("gen_ai.provider.name")
+    max_tokens, finish_reasons, error_type), from either generation of attribute names.
+
+    Well-typed values (the common case) are taken without a coercion call: this runs per span.
+    """
+    get = a.get
+    provider = get("gen_ai.provider.name")
     if provider is None:
-        provider = a.get("gen_ai.system")
-    input_tokens = a.get("gen_ai.usage.input_tokens")
+        provider = get("gen_ai.system")
+    request_model = get("gen_ai.request.model")
+    response_model = get("gen_ai.response.model")
+    input_tokens = get("gen_ai.usage.input_tokens")
     if input_tokens is None:
-        input_tokens = a.get("gen_ai.usage.prompt_tokens")
-    output_tokens = a.get("gen_ai.usage.output_tokens")
+        input_tokens = get("gen_ai.usage.prompt_tokens")
+    output_tokens = get("gen_ai.usage.output_tokens")
     if output_tokens is None:
-        output_tokens = a.get("gen_ai.usage.completion_tokens")
+        output_tokens = get("gen_ai.usage.completion_tokens")
+    max_tokens = get("gen_ai.request.max_tokens")
     return (
-        as_str(provider),
-        as_str(a.get("gen_ai.request.model")),
-        as_str(a.get("gen_ai.response.model")),
-        as_int(input_tokens),
-        as_int(output_tokens),
-        as_float(a.get("gen_ai.request.temperature")),
-        as_float(a.get("gen_ai.request.top_p")),
-        as_int(a.get("gen_ai.request.max_tokens")),
-        str_list(a.get("gen_ai.response.finish_reasons")),
-        as_str(a.get("error.type")),
+        provider if type(provider) is str and provider else None,
+        request_model if type(request_model) is str and request_model else None,
+        response_model if type(response_model) is str and response_model else None,
+        input_tokens if type(input_tokens) is int else as_int(input_tokens),
+        output_tokens if type(output_tokens) is int else as_int(output_tokens),
+        as_float(get("gen_ai.request.temperature")),
+        as_float(get("gen_ai.request.top_p")),
+        max_tokens if type(max_tokens) is int else as_int(max_tokens),
+        str_list(get("gen_ai.response.finish_reasons")),
+        as_str(get("error.type")),
     )
 
 
