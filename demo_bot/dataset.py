@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 CONFERENCE = "Driftline Cloud Native Summit 2026"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 LEVELS = ("beginner", "intermediate", "advanced")
 
 
@@ -31,7 +32,11 @@ class Session:
 
     def embedding_text(self) -> str:
         """What the retriever embeds: the words a question is likely to share."""
-        return f"{self.title}. {self.track}. {self.level}. {self.abstract}"
+        return f"{self.title}. {self.track}. {self.abstract}"
+
+    def summary(self) -> str:
+        """The abstract's first sentence: enough for the judge, half the prompt tokens."""
+        return self.abstract.split(". ", 1)[0].rstrip(".") + "."
 
     def listing(self) -> str:
         """One line for the answer, built from the dataset only."""
@@ -42,7 +47,7 @@ class Session:
 
 
 def _data_text(name: str) -> str:
-    return resources.files("demo_bot").joinpath("data", name).read_text(encoding="utf-8")
+    return (DATA_DIR / name).read_text(encoding="utf-8")
 
 
 def load_sessions() -> list[Session]:
@@ -76,6 +81,14 @@ def load_sessions() -> list[Session]:
     if len({s.id for s in sessions}) != len(sessions):
         raise ValueError("sessions.jsonl: session ids must be unique")
     return sessions
+
+
+def load_topics() -> list[str]:
+    """The program's topic vocabulary: the only words the keyword step may propose."""
+    topics = json.loads(_data_text("topics.json"))
+    if not all(isinstance(t, str) and t == t.strip().lower() and t for t in topics):
+        raise ValueError("topics.json must be a list of non-empty lowercase strings")
+    return topics
 
 
 def load_questions() -> list[str]:

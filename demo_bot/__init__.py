@@ -1,0 +1,1 @@
+"""Offline conference-session recommender that emits GenAI telemetry for localobs."""

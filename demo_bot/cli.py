@@ -1,0 +1,145 @@
+"""Command line: interactive chat, N sample questions, or an endless loop for `localobs up --demo`.
+
+In the batch modes a first SIGINT/SIGTERM lets the current question finish, then flushes the
+telemetry and exits 0; a second one interrupts at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import signal
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import FrameType
+
+from demo_bot.app import build_bot
+from demo_bot.dataset import CONFERENCE, load_questions
+from demo_bot.flow import FlowConfig, SessionBot
+from demo_bot.llm import ModelOptions
+from demo_bot.telemetry import Telemetry, capture_content_enabled, setup_telemetry
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo_bot",
+        description=f"Offline session recommender for {CONFERENCE}, traced with OpenTelemetry.",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", type=Path, help="a chat GGUF (default: bundled SmolLM2-135M)")
+    model.add_argument("--n-gpu-layers", type=int, default=0, help="layers to offload (-1: all)")
+    model.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    model.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
+    model.add_argument(
+        "--max-tokens", type=int, default=64, help="budget of the recommendation (default: 64)"
+    )
+    flow = parser.add_argument_group("flow")
+    flow.add_argument(
+        "--threshold", type=float, default=0.75, help="judge score that is enough (default: 0.75)"
+    )
+    parser.add_argument(
+        "--no-content", action="store_true", help="send no prompt or answer text in telemetry"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--questions", type=int, metavar="N", help="ask N sample questions, exit")
+    mode.add_argument("--loop", action="store_true", help="ask the sample questions forever")
+    parser.add_argument(
+        "--pause", type=float, default=2.0, help="seconds between looped questions (default: 2)"
+    )
+    return parser
+
+
+class _StopFlag:
+    """First signal: stop after the current question. Second: interrupt now."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _ask(bot: SessionBot, telemetry: Telemetry, question: str) -> bool:
+    _write(f"\n> {question}\n")
+    try:
+        bot.ask(question, _write)
+    except Exception as exc:  # one failed question must not end a demo loop
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return False
+    finally:
+        telemetry.flush()
+    return True
+
+
+def _run_batch(
+    bot: SessionBot, telemetry: Telemetry, questions: Iterable[str], pause: float
+) -> int:
+    stop = _StopFlag()
+    stop.install()
+    failures = 0
+    for number, question in enumerate(questions):
+        if stop.event.is_set() or (number and stop.event.wait(pause)):
+            break
+        failures += not _ask(bot, telemetry, question)
+    return 1 if failures else 0
+
+
+def _run_interactive(bot: SessionBot, telemetry: Telemetry) -> int:
+    print(f"Ask about the {CONFERENCE} program. An empty line or Ctrl-D quits.")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            bot.ask(question, _write)
+        except KeyboardInterrupt:
+            print("\n(interrupted)")
+        finally:
+            telemetry.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    telemetry = setup_telemetry(capture_content=capture_content_enabled(args.no_content))
+    try:
+        bot, times = build_bot(
+            ModelOptions(
+                path=args.model,
+                n_gpu_layers=args.n_gpu_layers,
+                threads=args.threads,
+                seed=args.seed,
+            ),
+            FlowConfig(threshold=args.threshold, max_tokens=args.max_tokens),
+            telemetry,
+        )
+        print(
+            f"session-bot: model loaded in {times.model_load_s:.2f} s, "
+            f"index built in {times.index_build_s:.2f} s",
+            file=sys.stderr,
+        )
+        samples = load_questions()
+        if args.loop:
+            return _run_batch(bot, telemetry, itertools.cycle(samples), args.pause)
+        if args.questions is not None:
+            chosen = itertools.islice(itertools.cycle(samples), args.questions)
+            return _run_batch(bot, telemetry, chosen, 0.0)
+        return _run_interactive(bot, telemetry)
+    finally:
+        telemetry.shutdown()
