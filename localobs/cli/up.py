@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 import threading
 from contextlib import ExitStack
 from datetime import datetime
@@ -119,9 +120,16 @@ def up(
             bot.start()
             running.callback(bot.stop)
             click.echo(f"demo bot started (its output: {bot.log_path})")
-        if not headless:
-            click.echo("(the terminal viewer is not built yet: running headless)")
-        _run_headless(store, status_interval)
+        if not headless and not (sys.stdin.isatty() and sys.stderr.isatty()):
+            click.echo("(no terminal for the viewer: running headless)")
+            headless = True
+        if headless:
+            _run_headless(store, status_interval)
+        else:
+            from localobs.tui.app import run_tui
+
+            run_tui(store, server.url)  # until q or SIGTERM; then the stack stops the receiver
+            click.echo("stopping: finishing in-flight writes")
 
 
 def _grpc_receiver(
