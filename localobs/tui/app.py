@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
+from types import FrameType
 from typing import ClassVar
 
 from textual.app import App
@@ -38,6 +39,7 @@ class LocalobsApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -65,7 +67,14 @@ class LocalobsApp(App[None]):
         )
         self._poll_interval_s = poll_interval_s
         self._handle_sigterm = handle_sigterm
+        self._sigterm_before_mount = False
+        if handle_sigterm:
+            signal.signal(signal.SIGTERM, self._note_early_sigterm)
         self._watcher: StoreWatcher | None = None
+
+    def _note_early_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        """A SIGTERM before the event loop can take it: exit as soon as the app is mounted."""
+        self._sigterm_before_mount = True
 
     def get_default_screen(self) -> Screen[None]:
         return CallsScreen(self.ctx)
@@ -75,6 +84,8 @@ class LocalobsApp(App[None]):
         self.set_interval(self._poll_interval_s, self._check_store)
         if self._handle_sigterm:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+            if self._sigterm_before_mount:
+                self.exit()
 
     def on_unmount(self) -> None:
         if self._handle_sigterm:
@@ -121,5 +132,10 @@ class LocalobsApp(App[None]):
 
 
 def run_tui(store: Store, server_url: str | None) -> None:
-    """Run the viewer in this (main) thread until `q` or SIGTERM; the caller stops the receiver."""
+    """Run the viewer in this (main) thread until `q` or SIGTERM; the caller stops the receiver.
+
+    From the first SIGTERM on the process is stopping: later ones are ignored, so the receiver
+    still finishes its in-flight writes and the exit code stays 0.
+    """
     LocalobsApp(store, endpoint_url=server_url, handle_sigterm=True).run()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

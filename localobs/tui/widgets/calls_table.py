@@ -100,7 +100,7 @@ class CallsTable(DataTable[Text]):
         preview.append(fmt.one_line(call.preview, 80))
         cells = {
             "time": time,
-            "service": Text(fmt.one_line(call.service_name, 12 if self._wide else 10)),
+            "service": Text(fmt.one_line(call.service_name, 16 if self._wide else 10)),
             "operation": Text(fmt.one_line(call.operation, 8)),
             "model": Text(fmt.one_line(call.model, 18 if self._wide else 14), Style(bold=True)),
             "status": Text("err", style=palette.error) if error else Text("ok", palette.success),

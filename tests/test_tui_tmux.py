@@ -1,0 +1,124 @@
+"""The real `localobs up` (not headless) in a real terminal (tmux): one process receives a call
+sent by another process and shows it; `q` stops the receiver and exits 0."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+]
+
+REPO = Path(__file__).resolve().parent.parent
+SEND_CALL = """
+from tests.tui_sdk import chat_call, sdk_tracer
+with sdk_tracer("other-process") as tracer:
+    chat_call(tracer, "Is the tmux test live?", "It is.")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Tmux:
+    def __init__(self, session: str) -> None:
+        self.session = session
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.session)
+
+    def wait_for(self, condition: Callable[[str], bool], timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if condition(shown):
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; the terminal shows:\n{shown}")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    session = f"localobs-test-{os.getpid()}"
+    terminal = Tmux(session)
+    yield terminal
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def start_localobs_up(tmux: Tmux, tmp_path: Path) -> tuple[str, Path]:
+    """Run `localobs up` in the tmux terminal; returns its URL and where its exit code lands."""
+    port = free_port()
+    exit_file = tmp_path / "exit-code"
+    command = (
+        f"env -u COLUMNS -u LINES {sys.executable} -m localobs up --port {port} --grpc-port 0"
+        f" --db {tmp_path / 'db'}; echo $? > {exit_file}; sleep 30"
+    )
+    tmux.run(
+        "new-session", "-d", "-s", tmux.session, "-x", "120", "-y", "35", "-c", str(REPO), command
+    )
+    url = f"http://127.0.0.1:{port}"
+    # The viewer's empty state (the banner printed before it says the same lines).
+    tmux.wait_for(
+        lambda shown: (
+            "No model calls yet" in shown and f"export OTEL_EXPORTER_OTLP_ENDPOINT={url}" in shown
+        )
+    )
+    return url, exit_file
+
+
+def exit_code(exit_file: Path, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return exit_file.read_text().strip()
+
+
+def test_localobs_up_shows_calls_from_another_process_and_q_exits(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    url, exit_file = start_localobs_up(tmux, tmp_path)
+    subprocess.run(
+        [sys.executable, "-c", SEND_CALL],
+        cwd=REPO,
+        env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": url},
+        check=True,
+        timeout=60,
+    )
+    shown = tmux.wait_for(lambda shown: "Is the tmux test live?" in shown)
+    assert "other-process" in shown and "llama-3.1-8b" in shown
+
+    tmux.run("send-keys", "-t", tmux.session, "q")
+    assert exit_code(exit_file) == "0"
+    with socket.socket() as sock:  # the receiver stopped with the process: the port is free
+        sock.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+
+
+def test_sigterm_stops_the_viewer_and_the_receiver_with_exit_code_0(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    _, exit_file = start_localobs_up(tmux, tmp_path)
+    shell = tmux.run("list-panes", "-t", tmux.session, "-F", "#{pane_pid}").strip()
+    localobs = subprocess.run(
+        ["pgrep", "-P", shell], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(localobs) == 1
+    os.kill(int(localobs[0]), signal.SIGTERM)
+    assert exit_code(exit_file) == "0"
