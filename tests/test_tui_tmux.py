@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from localobs.store import Store
+from tests import tui_data
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
@@ -121,4 +124,23 @@ def test_sigterm_stops_the_viewer_and_the_receiver_with_exit_code_0(
     ).stdout.split()
     assert len(localobs) == 1
     os.kill(int(localobs[0]), signal.SIGTERM)
+    assert exit_code(exit_file) == "0"
+
+
+def test_localobs_view_browses_an_existing_database(tmux: Tmux, tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    store = Store(db)
+    store.start_writer()
+    tui_data.submit(store, tui_data.sample_spans())
+    store.close()
+    exit_file = tmp_path / "exit-code"
+    command = (
+        f"env -u COLUMNS -u LINES {sys.executable} -m localobs view --db {db}"
+        f"; echo $? > {exit_file}; sleep 30"
+    )
+    tmux.run(
+        "new-session", "-d", "-s", tmux.session, "-x", "120", "-y", "35", "-c", str(REPO), command
+    )
+    tmux.wait_for(lambda shown: "Where can I get coffee?" in shown and "7 calls" in shown)
+    tmux.run("send-keys", "-t", tmux.session, "q")
     assert exit_code(exit_file) == "0"

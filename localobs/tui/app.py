@@ -51,7 +51,7 @@ class LocalobsApp(App[None]):
         tz: tzinfo | None = None,
         export_dir: Path | None = None,
         poll_interval_s: float = POLL_INTERVAL_S,
-        totals_window_s: float = TOTALS_WINDOW_S,
+        totals_window_s: float | None = TOTALS_WINDOW_S,
         handle_sigterm: bool = False,
     ) -> None:
         super().__init__()
@@ -137,5 +137,7 @@ def run_tui(store: Store, server_url: str | None) -> None:
     From the first SIGTERM on the process is stopping: later ones are ignored, so the receiver
     still finishes its in-flight writes and the exit code stays 0.
     """
-    LocalobsApp(store, endpoint_url=server_url, handle_sigterm=True).run()
+    # Receiving: totals of the last hour. Viewing a database: totals of all of it.
+    window = TOTALS_WINDOW_S if server_url else None
+    LocalobsApp(store, endpoint_url=server_url, totals_window_s=window, handle_sigterm=True).run()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -20,6 +20,7 @@ class ViewerContext:
     endpoint_url: str | None
     """Where the receiver listens; None when only viewing a database."""
     export_dir: Path
-    totals_window_s: float
+    totals_window_s: float | None
+    """The header totals' window; None for all data."""
     marked_call_id: int | None = None
     """The call `m` marked, compared with the selected one by `=`."""

@@ -35,7 +35,9 @@ _NEW_CALLS_PER_QUERY = 500
 _TOTALS_INTERVAL_S = 1.0
 
 
-def window_label(window_s: float) -> str:
+def window_label(window_s: float | None) -> str:
+    if window_s is None:
+        return "all"
     return f"{window_s / 3600:g}h" if window_s >= 3600 else f"{window_s / 60:g}m"
 
 
