@@ -63,8 +63,9 @@ def bucket_percentile(counts: dict[int, int], q: float) -> float | None:
 
 
 def encode_buckets(counts: dict[int, int]) -> str:
-    """Compact storage form: a flat JSON array [index, count, index, count, ...]."""
-    return "[" + ",".join(f"{index},{counts[index]}" for index in sorted(counts)) + "]"
+    """Compact storage form: a flat JSON array [index, count, index, count, ...]; empty
+    buckets (a call taken out again) are left out."""
+    return "[" + ",".join(f"{i},{counts[i]}" for i in sorted(counts) if counts[i] > 0) + "]"
 
 
 def decode_buckets(text: str | None) -> dict[int, int]:

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -137,7 +137,8 @@ class _Accumulator:
             entry = self.spans.setdefault((grain, slot, span.name), [0, 0.0, 0.0, {}])
             entry[2] += delta_ns / 1e6
 
-    def call(self, call: CallFacts) -> None:
+    def call(self, call: CallFacts, sign: int = 1) -> None:
+        """Count a call in (sign 1), or take it out again (sign -1) when its row changed."""
         keys = (
             call.request_model or "",
             call.response_model or "",
@@ -147,16 +148,16 @@ class _Accumulator:
         )
         for grain, slot in _slots(call.start):
             entry = self.calls.setdefault((grain, slot, *keys), [0, 0, 0, 0, {}, {}, {}])
-            entry[0] += 1
-            entry[1] += call.output_tokens is not None
-            entry[2] += call.input_tokens or 0
-            entry[3] += call.output_tokens or 0
+            entry[0] += sign
+            entry[1] += sign * (call.output_tokens is not None)
+            entry[2] += sign * (call.input_tokens or 0)
+            entry[3] += sign * (call.output_tokens or 0)
             for measure, value in zip(
                 entry[4:], (call.duration_ms, call.ttft_ms, call.tokens_per_s), strict=True
             ):
                 if value is not None:
                     index = bucket_index(value)
-                    measure[index] = measure.get(index, 0) + 1
+                    measure[index] = measure.get(index, 0) + sign
 
     def write(self, conn: sqlite3.Connection) -> None:
         for key, (count, total, self_ms, buckets) in self.spans.items():
@@ -249,12 +250,65 @@ def roll_up_all(conn: sqlite3.Connection, *, chunk_rows: int = CHUNK_ROWS) -> in
     return reached
 
 
+_CHANGED_SQL = (
+    f"SELECT {CALL_FACTS_SQL}, input_messages, output_messages, system_instructions"
+    " FROM spans WHERE rowid = ?"
+)
+# The same expressions over a row's previous GenAI values (the other columns never change).
+_BEFORE_SQL = (
+    f"SELECT {CALL_FACTS_SQL} FROM (SELECT s.start_time_unix_nano, s.end_time_unix_nano,"
+    " s.service_name, s.status_code, ? AS operation, ? AS request_model, ? AS response_model,"
+    " ? AS error_type, ? AS ttft_ms, ? AS input_tokens, ? AS output_tokens"
+    " FROM spans AS s WHERE s.rowid = ?)"
+)
+_BEFORE_COLUMNS = (
+    "operation",
+    "request_model",
+    "response_model",
+    "error_type",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+)
+
+
+def call_changed(conn: sqlite3.Connection, rowid: int, before: Mapping[str, Any]) -> None:
+    """Keep rollups and the text index right when the GenAI columns of a stored span row are
+    rewritten (log events joined after the row was folded). Call it after the UPDATE, in the
+    same transaction, with the columns' previous values (`before` maps each name in
+    _BEFORE_COLUMNS and the three message columns to its old value)."""
+    if rowid > watermark(conn):
+        return  # not folded yet: the next chunk sees the new values
+    accumulator = _Accumulator()
+    if before.get("operation") is not None:
+        old = conn.execute(_BEFORE_SQL, (*(before[c] for c in _BEFORE_COLUMNS), rowid)).fetchone()
+        accumulator.call(CallFacts._make(old), sign=-1)
+        text = message_text(
+            before["system_instructions"], before["input_messages"], before["output_messages"]
+        )
+        if text:
+            conn.execute(
+                "INSERT INTO llm_call_text (llm_call_text, rowid, text) VALUES ('delete', ?, ?)",
+                (rowid, text),
+            )
+    row = conn.execute(_CHANGED_SQL, (rowid,)).fetchone()
+    if row is not None and row[4] is not None:
+        accumulator.call(CallFacts._make(row[:11]))
+        text = message_text(row[13], row[11], row[12])
+        if text:
+            conn.execute("INSERT INTO llm_call_text (rowid, text) VALUES (?, ?)", (rowid, text))
+    accumulator.write(conn)
+
+
 class IdleRollups:
     """Folds rows from the writer process while no batch is waiting.
 
-    `step()` does one chunk (tens of milliseconds) of rows committed at least `settle_s` ago and
-    says whether more is ready. The writer calls it only when idle, so ingest never waits on it.
+    The writer asks `idle_timeout()` how long to wait for a batch; if none comes in that time it
+    calls `step()`, which folds one chunk (tens of milliseconds) of rows committed at least
+    `settle_s` ago. Ingest never waits on it: a batch that arrives is applied first.
     """
+
+    IDLE_S = 0.2
 
     def __init__(
         self,
@@ -274,6 +328,7 @@ class IdleRollups:
         return self._conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()[0]
 
     def _settled_rowid(self) -> int:
+        """The highest rowid seen at least `settle_s` ago (samples taken on each call)."""
         now = self._clock()
         newest = self._max_rowid()
         if newest != self._seen[-1][1]:
@@ -283,13 +338,23 @@ class IdleRollups:
             del self._seen[: len(settled) - 1]
         return settled[-1][1] if settled else 0
 
-    def ready(self) -> bool:
-        """Settled rows wait to be folded."""
-        return self._settled_rowid() > watermark(self._conn)
+    def idle_timeout(self) -> float | None:
+        """Seconds to wait for a batch before calling `step()`; None when everything is folded
+        (then wait for batches only)."""
+        settled = self._settled_rowid()
+        done = watermark(self._conn)
+        if settled > done:
+            return self.IDLE_S
+        unsettled = [seen for seen, rowid in self._seen if rowid > done and rowid > settled]
+        if not unsettled:
+            return None
+        return max(self.IDLE_S, unsettled[0] + self._settle_s - self._clock())
 
     def step(self) -> bool:
         """Fold one chunk; True when more settled rows remain."""
         target = self._settled_rowid()
+        if target <= watermark(self._conn):
+            return False
         try:
             reached = roll_up(self._conn, target)
         except sqlite3.Error as exc:
