@@ -239,6 +239,9 @@ def test_idle_rollups_wait_for_rows_to_settle(store: Store) -> None:
     assert not rollups.step() and watermark(writer) == 0
     now[0] = 5.0
     assert rollups.idle_timeout() == IdleRollups.IDLE_S
+    assert not rollups.overdue()
+    rollups.MAX_BACKLOG = 4  # 5 settled rows wait
+    assert rollups.overdue()
     assert not rollups.step()  # all settled rows folded in one chunk
     assert watermark(writer) == 5 and rollups.idle_timeout() is None
     writer.close()

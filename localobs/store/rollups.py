@@ -305,10 +305,13 @@ class IdleRollups:
 
     The writer asks `idle_timeout()` how long to wait for a batch; if none comes in that time it
     calls `step()`, which folds one chunk (tens of milliseconds) of rows committed at least
-    `settle_s` ago. Ingest never waits on it: a batch that arrives is applied first.
+    `settle_s` ago. Ingest never waits on it: a batch that arrives is applied first. Only when
+    the writer is never idle and the backlog passes MAX_BACKLOG rows (`overdue()`) does it fold a
+    chunk between commit groups.
     """
 
     IDLE_S = 0.2
+    MAX_BACKLOG = 500_000
 
     def __init__(
         self,
@@ -349,6 +352,12 @@ class IdleRollups:
         if not unsettled:
             return None
         return max(self.IDLE_S, unsettled[0] + self._settle_s - self._clock())
+
+    def overdue(self) -> bool:
+        """More than MAX_BACKLOG settled rows wait: the writer never idles (sustained load),
+        so it should fold a chunk after each commit group until caught up, or reads slow down
+        without bound."""
+        return self._settled_rowid() - watermark(self._conn) > self.MAX_BACKLOG
 
     def step(self) -> bool:
         """Fold one chunk; True when more settled rows remain."""
