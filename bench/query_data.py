@@ -315,7 +315,7 @@ class TraceMaker:
 
 
 # Explicit bounds the GenAI semantic conventions advise for each histogram.
-METRIC_BOUNDS = {
+METRIC_BOUNDS: dict[str, list[float]] = {
     "gen_ai.client.operation.duration": [
         0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
     ],

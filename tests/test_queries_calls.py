@@ -247,7 +247,7 @@ def sdk(receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch) -> RunningRe
 
 def test_calls_from_the_sdk_are_listed_searched_and_shown(sdk: RunningReceiver) -> None:
     with sdk_tracer("shop") as tracer:
-        for prompt, model, failed in [
+        for prompt, model, fails in [
             ("Which sessions cover service meshes?", "llama-3.1-8b", False),
             ("Summarize the keynote", "gpt-4o-mini", True),
         ]:
@@ -261,7 +261,7 @@ def test_calls_from_the_sdk_are_listed_searched_and_shown(sdk: RunningReceiver) 
                         "gen_ai.input.messages": messages("user", prompt),
                     }
                 )
-                if failed:
+                if fails:
                     chat.set_attribute("error.type", "RateLimitError")
                     chat.set_status(StatusCode.ERROR)
                 else:

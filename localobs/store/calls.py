@@ -116,8 +116,16 @@ _SUMMARY_SQL = f"""
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
-    *head, input_messages = row
-    return CallSummary(*head, preview=preview(input_messages))
+    (
+        call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
+        start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
+        error_type, input_messages,
+    ) = row  # fmt: skip
+    return CallSummary(
+        call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
+        start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
+        error_type, preview(input_messages),
+    )  # fmt: skip
 
 
 def list_calls(
@@ -203,8 +211,9 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     for key in _INTERNAL_ATTRIBUTES:
         attrs.pop(key, None)
     reasons = _json(finish_reasons, [])
+    summary_fields = {name: getattr(summary, name) for name in CallSummary.__dataclass_fields__}
     return CallDetail(
-        *(getattr(summary, field) for field in CallSummary.__dataclass_fields__),
+        **summary_fields,
         name=name,
         span_kind=kind or 0,
         parent_span_id=parent,

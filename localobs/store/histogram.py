@@ -99,10 +99,6 @@ class Distribution:
     def add_buckets(self, counts: dict[int, int]) -> None:
         add_buckets(self.buckets, counts)
 
-    @property
-    def count(self) -> int:
-        return len(self.values) + sum(self.buckets.values())
-
     def percentiles(self, *quantiles: float) -> tuple[float | None, ...]:
         if not self.buckets:
             ordered = sorted(self.values)

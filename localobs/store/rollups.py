@@ -61,10 +61,6 @@ class CallFacts(NamedTuple):
     input_tokens: int | None
     output_tokens: int | None
 
-    @property
-    def model(self) -> str | None:
-        return self.response_model or self.request_model
-
 
 CALL_FACTS_SQL = (
     "start_time_unix_nano, request_model, response_model, service_name, operation,"
