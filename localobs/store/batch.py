@@ -16,8 +16,8 @@ class Batch:
     `rows` follow the column order of the signal's table in `schema.py`; `resources` and `scopes`
     are the rows those reference by id. `digest` identifies the request body, so an exporter's
     retry of the same body is stored once. `weight` (bytes) bounds the memory held by pending
-    batches. `body` (the request as protobuf) is set only when forwarding: the writer then puts
-    it in the outbox in the same transaction as the rows.
+    batches. `forward` (set by the store when it forwards) makes the writer record the inserted
+    rows in the outbox, in the same transaction.
     """
 
     signal: Signal
@@ -26,7 +26,7 @@ class Batch:
     resources: list[Row] = field(default_factory=list)
     scopes: list[Row] = field(default_factory=list)
     weight: int = 0
-    body: bytes | None = None
+    forward: bool = False
 
     def to_wire(self, batch_id: int) -> tuple[Any, ...]:
         """The marshal-able form sent to the writer process."""
@@ -37,5 +37,5 @@ class Batch:
             self.resources,
             self.scopes,
             self.rows,
-            self.body,
+            self.weight if self.forward else None,
         )

@@ -27,7 +27,11 @@ _INSERT_ROWS = {
 }
 _INSERT_RESOURCE = _insert("resources", RESOURCE_COLUMNS, "INSERT OR IGNORE")
 _INSERT_SCOPE = _insert("scopes", SCOPE_COLUMNS, "INSERT OR IGNORE")
-_INSERT_OUTBOX = "INSERT INTO outbox (signal, items, bytes, body) VALUES (?, ?, ?, ?)"
+# The rows just inserted are the last `?` rowids (one writer, one statement: contiguous).
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (signal, first_rowid, last_rowid, bytes)"
+    " SELECT ?, last_insert_rowid() - ? + 1, last_insert_rowid(), ?"
+)
 _INSERT_DIGEST = (
     "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items) "
     "VALUES (?, ?, ?, ?)"
@@ -49,18 +53,18 @@ class BatchApplier:
     def apply(self, wire: tuple[Any, ...]) -> None:
         """Insert one batch (the tuple of `Batch.to_wire`); a repeated body inserts nothing.
 
-        A batch that carries its body (forwarding is on) also goes to the outbox, in the same
-        transaction, so nothing committed here can be missing there.
+        When forwarding, the rows it inserted are recorded in the outbox in the same transaction,
+        so nothing committed here can be missing there.
         """
-        _batch_id, signal, digest, resources, scopes, rows, body = wire
+        _batch_id, signal, digest, resources, scopes, rows, forward_bytes = wire
         cursor = self._conn.execute(_INSERT_DIGEST, (digest, signal, time.time_ns(), len(rows)))
         if cursor.rowcount == 0:
             return
         self._insert_new(_INSERT_RESOURCE, resources, self._known_resources)
         self._insert_new(_INSERT_SCOPE, scopes, self._known_scopes)
-        self._conn.executemany(_INSERT_ROWS[signal], rows)
-        if body is not None:
-            self._conn.execute(_INSERT_OUTBOX, (signal, len(rows), len(body), body))
+        inserted = self._conn.executemany(_INSERT_ROWS[signal], rows).rowcount
+        if forward_bytes is not None and inserted > 0:  # next to the insert: last_insert_rowid()
+            self._conn.execute(_INSERT_OUTBOX, (signal, inserted, forward_bytes))
 
     def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:
         fresh = [row for row in rows if row[0] not in known]
