@@ -25,8 +25,7 @@ class Store:
         self.forwarding = False
 
     def start_writer(self, *, max_pending_bytes: int = 256 << 20, forwarding: bool = False) -> None:
-        """`forwarding`: receivers then attach each request's body to its batch (`keep_body`),
-        and the writer puts it in the outbox with the rows."""
+        """`forwarding`: the writer records every batch's rows in the outbox, for delivery."""
         self.forwarding = forwarding
         if self._writer is None:
             self._writer = WriterClient(self.path, max_pending_bytes=max_pending_bytes)
@@ -35,6 +34,7 @@ class Store:
         """Hand a batch to the writer; the future completes once it is committed to disk."""
         if self._writer is None:
             raise StoreUnavailable("the store was opened without a writer")
+        batch.forward = self.forwarding
         return self._writer.submit(batch)
 
     @property
