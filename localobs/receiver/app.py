@@ -68,7 +68,7 @@ def _export_handler(
             body = await read_body(
                 request.stream(), request.headers.get("content-encoding"), max_body
             )
-            batch, rejections = decode_body(signal, body, fmt, keep_body=store.forwarding)
+            batch, rejections = decode_body(signal, body, fmt)
         except BodyError as exc:
             return error_response(exc.status, exc.message, fmt)
         if batch.rows or batch.resources:

@@ -56,14 +56,8 @@ SIGNALS: dict[Signal, SignalKind] = {
 }
 
 
-def decode_body(
-    signal: Signal, body: bytes, fmt: Format, *, keep_body: bool = False
-) -> tuple[Batch, Rejections]:
-    """Decode and validate one request body; raise BodyError(400) when it cannot be read.
-
-    `keep_body` (when the store forwards) attaches the request as protobuf bytes to the batch,
-    for the outbox.
-    """
+def decode_body(signal: Signal, body: bytes, fmt: Format) -> tuple[Batch, Rejections]:
+    """Decode and validate one request body; raise BodyError(400) when it cannot be read."""
     kind = SIGNALS[signal]
     message = kind.request_type()
     if fmt is Format.JSON:
@@ -80,8 +74,6 @@ def decode_body(
             ) from exc
     batch, rejections = kind.decode(message, body_digest(body))
     batch.weight = len(body)
-    if keep_body:
-        batch.body = body if fmt is Format.PROTOBUF else message.SerializeToString()
     return batch, rejections
 
 
