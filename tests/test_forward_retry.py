@@ -95,7 +95,7 @@ def test_the_forwarder_waits_as_long_as_retry_after_asks(
     forwarder.start()
     try:
         body = trace_request(2).SerializeToString()
-        store.submit(decode_body("traces", body, Format.PROTOBUF, keep_body=True)[0]).result()
+        store.submit(decode_body("traces", body, Format.PROTOBUF)[0]).result()
         deadline = time.monotonic() + 10
         while len(handler.arrivals) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)

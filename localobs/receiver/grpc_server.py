@@ -41,7 +41,7 @@ def _retry_later(context: grpc.ServicerContext, code: grpc.StatusCode, message: 
 
 
 def _export_method(
-    store: Store, signal: Signal, token: str | None, keep_body: bool
+    store: Store, signal: Signal, token: str | None
 ) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     expected = f"Bearer {token}" if token else None
 
@@ -54,7 +54,7 @@ def _export_method(
                     "missing or wrong bearer token in the 'authorization' metadata",
                 )
         try:
-            batch, rejections = decode_body(signal, request, Format.PROTOBUF, keep_body=keep_body)
+            batch, rejections = decode_body(signal, request, Format.PROTOBUF)
         except BodyError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         if batch.rows or batch.resources:
@@ -91,7 +91,7 @@ class GrpcReceiver:
                 service,
                 {
                     "Export": grpc.unary_unary_rpc_method_handler(
-                        _export_method(store, signal, token, store.forwarding)
+                        _export_method(store, signal, token)
                     )
                 },
             )

@@ -1,5 +1,6 @@
-"""Reading stored telemetry back for export: every column of spans, logs and metric points, in
-arrival order and in pages, with the resources and scopes they reference.
+"""Reading stored telemetry back for export and forwarding: every column of spans, logs and metric
+points, in arrival order and in pages (or one ingested batch's rows), with the resources and
+scopes they reference.
 
 Rows are returned as column dicts keyed by the names in schema.py, so the OTLP rebuild
 (localobs.transfer.rebuild) can use every column the store keeps.
@@ -80,6 +81,29 @@ def _by_id(
     return {row[0]: dict(zip(columns, row, strict=True)) for row in found}
 
 
+def _page(conn: sqlite3.Connection, signal: Signal, rows: list[Columns]) -> StoredPage:
+    resources = {row["resource_id"] for row in rows if row["resource_id"] is not None}
+    scopes = {row["scope_id"] for row in rows if row["scope_id"] is not None}
+    return StoredPage(
+        signal,
+        rows,
+        _by_id(conn, "resources", RESOURCE_COLUMNS, resources),
+        _by_id(conn, "scopes", SCOPE_COLUMNS, scopes),
+    )
+
+
+def stored_range(
+    conn: sqlite3.Connection, signal: Signal, first_rowid: int, last_rowid: int
+) -> StoredPage:
+    """The rows of `signal` with rowids first..last (one ingested batch, for forwarding)."""
+    table, columns, _time = _TABLES[signal]
+    found = conn.execute(
+        f"SELECT {', '.join(columns)} FROM {table} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+        (first_rowid, last_rowid),
+    )
+    return _page(conn, signal, [dict(zip(columns, row, strict=True)) for row in found])
+
+
 def stored_pages(
     conn: sqlite3.Connection, signal: Signal, selection: ExportFilter, page_size: int = 512
 ) -> Iterator[StoredPage]:
@@ -100,12 +124,4 @@ def stored_pages(
         if not found:
             return
         after = found[-1][0]
-        rows = [dict(zip(columns, row[1:], strict=True)) for row in found]
-        resources = {row["resource_id"] for row in rows if row["resource_id"] is not None}
-        scopes = {row["scope_id"] for row in rows if row["scope_id"] is not None}
-        yield StoredPage(
-            signal,
-            rows,
-            _by_id(conn, "resources", RESOURCE_COLUMNS, resources),
-            _by_id(conn, "scopes", SCOPE_COLUMNS, scopes),
-        )
+        yield _page(conn, signal, [dict(zip(columns, row[1:], strict=True)) for row in found])

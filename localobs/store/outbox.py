@@ -1,6 +1,8 @@
 """The forwarding outbox: what the delivery workers read and record, and its state for viewers.
 
-The writer process fills `outbox` (see ingest.py) in the same transaction as the batch's rows.
+The writer process fills `outbox` (see ingest.py) in the same transaction as the batch's rows:
+one entry per batch, naming the signal's table rows it inserted (`first_rowid`..`last_rowid`) and
+the request's size.
 Each upstream has a cursor, `forward_upstreams.delivered_id`: every outbox row up to it was
 acknowledged by that upstream (or dropped). The cursor moves only after an acknowledgement, so
 nothing acknowledged is sent twice after a clean restart. Rows every active upstream has passed are
@@ -15,15 +17,21 @@ from dataclasses import dataclass
 
 from localobs.store.batch import Signal
 
+_ITEMS = "coalesce(sum(last_rowid - first_rowid + 1), 0)"
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
-    """One committed request body waiting for an upstream."""
+    """One committed batch waiting for an upstream: its rows of the signal's table."""
 
     id: int
     signal: Signal
-    items: int
-    body: bytes
+    first_rowid: int
+    last_rowid: int
+
+    @property
+    def items(self) -> int:
+        return self.last_rowid - self.first_rowid + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,7 @@ def register_upstreams(conn: sqlite3.Connection, upstreams: Sequence[str]) -> No
 def next_entries(conn: sqlite3.Connection, upstream: str, limit: int) -> list[OutboxEntry]:
     """The oldest rows `upstream` has not acknowledged yet, in commit order."""
     rows = conn.execute(
-        "SELECT id, signal, items, body FROM outbox WHERE id >"
+        "SELECT id, signal, first_rowid, last_rowid FROM outbox WHERE id >"
         " (SELECT delivered_id FROM forward_upstreams WHERE upstream = ?) ORDER BY id LIMIT ?",
         (upstream, limit),
     )
@@ -172,7 +180,7 @@ def _drop_through(conn: sqlite3.Connection, cut: int) -> list[Dropped]:
     ).fetchall()
     for upstream, delivered_id, total in behind:
         batches, items = conn.execute(
-            "SELECT count(*), coalesce(sum(items), 0) FROM outbox WHERE id > ? AND id <= ?",
+            f"SELECT count(*), {_ITEMS} FROM outbox WHERE id > ? AND id <= ?",
             (delivered_id, cut),
         ).fetchone()
         conn.execute(
@@ -189,11 +197,12 @@ def _drop_through(conn: sqlite3.Connection, cut: int) -> list[Dropped]:
 def forwarding_status(conn: sqlite3.Connection) -> list[UpstreamStatus]:
     """Each active upstream's counters and what waits for it; [] when forwarding is off.
 
-    Cheap enough for a once-a-second refresh: the pending sums read the outbox's small columns.
+    Cheap enough for a once-a-second refresh: outbox entries are a few numbers each.
     """
     rows = conn.execute(
         "SELECT u.upstream, u.delivered_batches, u.delivered_items,"
-        " count(o.id), coalesce(sum(o.items), 0), coalesce(sum(o.bytes), 0),"
+        f" count(o.id), {_ITEMS},"
+        " coalesce(sum(o.bytes), 0),"
         " u.dropped_batches, u.dropped_items, u.last_error, u.last_error_unix_nano,"
         " u.last_delivery_unix_nano"
         " FROM forward_upstreams AS u LEFT JOIN outbox AS o ON o.id > u.delivered_id"

@@ -33,19 +33,20 @@ class ExportResult:
 def requests(
     conn: sqlite3.Connection, selection: ExportFilter, signals: tuple[Signal, ...] = SIGNALS
 ) -> Iterator[tuple[StoredPage, Message]]:
-    """Each page of stored rows with its OTLP request; a page whose request would be too large
-    is split (repeatedly) in halves."""
+    """Each page of stored rows with its OTLP request (see `sized_requests`)."""
     for signal in signals:
         for page in stored_pages(conn, signal, selection):
-            yield from _sized(page)
+            yield from sized_requests(page)
 
 
-def _sized(page: StoredPage) -> Iterator[tuple[StoredPage, Message]]:
+def sized_requests(page: StoredPage) -> Iterator[tuple[StoredPage, Message]]:
+    """The page's OTLP request; pages whose request would be too large are split (repeatedly)
+    in halves."""
     request = REBUILDERS[page.signal](page)
     if len(page.rows) > 1 and request.ByteSize() > MAX_REQUEST_BYTES:
         half = len(page.rows) // 2
         for rows in (page.rows[:half], page.rows[half:]):
-            yield from _sized(StoredPage(page.signal, rows, page.resources, page.scopes))
+            yield from sized_requests(StoredPage(page.signal, rows, page.resources, page.scopes))
     else:
         yield page, request
 

@@ -1,7 +1,9 @@
 """Delivery of the outbox to upstream OTLP endpoints, on threads of the front process.
 
-One thread per upstream reads the outbox in commit order on its own connection, sends each body,
-and moves that upstream's cursor only after the upstream acknowledged it. Failures are retried with
+One thread per upstream reads the outbox in commit order on its own connection, rebuilds each
+batch's OTLP request from its stored rows (losslessly, as export does; the same rows give the same
+bytes, so an upstream localobs recognises a resent batch), sends it, and moves that upstream's
+cursor only after the upstream acknowledged it. Failures are retried with
 exponential backoff (or after the delay the upstream asked for); a body the upstream refuses as
 invalid is skipped and counted as dropped. A housekeeping thread deletes what every upstream has
 passed and keeps the outbox under its size limit, dropping the oldest with a warning.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localobs.store.database import connect
+from localobs.store.export import stored_range
 from localobs.store.outbox import (
     Dropped,
     OutboxEntry,
@@ -29,6 +32,7 @@ from localobs.store.outbox import (
     record_refusal,
     register_upstreams,
 )
+from localobs.transfer.export import sized_requests
 from localobs.transfer.senders import DeliveryError, OtlpProtocol, Sender, make_sender
 
 log = logging.getLogger(__name__)
@@ -138,8 +142,11 @@ class Forwarder:
     ) -> float | None:
         """Send one entry and record the outcome; None when done with it, else seconds to wait
         before retrying (0: use the backoff)."""
+        page = stored_range(conn, entry.signal, entry.first_rowid, entry.last_rowid)
+        notes = []
         try:
-            note = sender.send(entry.signal, entry.body)
+            for _part, request in sized_requests(page):
+                notes.append(sender.send(entry.signal, request.SerializeToString()))
         except DeliveryError as exc:
             if exc.invalid:
                 dropped = record_refusal(conn, url, entry, str(exc), time.time_ns())
@@ -147,7 +154,7 @@ class Forwarder:
                 return None
             record_failure(conn, url, str(exc), time.time_ns())
             return exc.retry_after_s or 0.0
-        record_delivery(conn, url, entry, time.time_ns(), note)
+        record_delivery(conn, url, entry, time.time_ns(), next(filter(None, notes), None))
         return None
 
     def _housekeep(self) -> None:

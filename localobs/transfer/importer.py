@@ -32,7 +32,7 @@ def import_lines(store: Store, lines: Iterable[bytes]) -> ImportResult:
             continue
         try:
             signal = signal_of(line)
-            batch, rejections = decode_body(signal, line, Format.JSON, keep_body=store.forwarding)
+            batch, rejections = decode_body(signal, line, Format.JSON)
         except (NotOtlpJson, BodyError) as exc:
             result.problems.append(f"line {number}: {exc}")
             continue
