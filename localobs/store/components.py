@@ -48,7 +48,7 @@ def component_stats(
         params,
     )
     for name, count, total_ms, self_ms, buckets in rows:
-        component = components.setdefault(name, _Component())
+        component = components.get(name) or components.setdefault(name, _Component())
         component.count += count
         component.total_ms += total_ms
         component.self_ms += self_ms
@@ -61,7 +61,7 @@ def component_stats(
     tail = [SpanFacts._make(row) for row in conn.execute(tail_sql, tail_params)]
     selfs, changes = span_contributions(conn, tail, wm)
     for span, self_ns in selfs:
-        component = components.setdefault(span.name, _Component())
+        component = components.get(span.name) or components.setdefault(span.name, _Component())
         duration_ms = max(0, span.end - span.start) / 1e6
         component.count += 1
         component.total_ms += duration_ms

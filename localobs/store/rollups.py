@@ -17,20 +17,20 @@ import sqlite3
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import orjson
 
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
 from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
-from localobs.store.span_time import Timing, self_time_changes
+from localobs.store.span_time import self_time_changes
 from localobs.store.text_search import message_text
 
 WATERMARK_KEY = "rollup_watermark"
 GRAINS_S = (60, 3600)
 CHUNK_ROWS = 5000
-SETTLE_S = 5.0
+SETTLE_S = 2.0
 
 
 class SpanFacts(NamedTuple):
@@ -96,15 +96,11 @@ def span_contributions(
     changes: list[tuple[SpanFacts, int]] = []
     for trace_id, spans in by_trace.items():
         old = old_by_trace.get(trace_id, [])
-        self_ns, change_ns = self_time_changes(_timings(old), _timings(spans))
+        self_ns, change_ns = self_time_changes(old, spans)
         selfs.extend((span, self_ns[span.key]) for span in spans)
         by_key = {span.key: span for span in old}
         changes.extend((by_key[key], delta) for key, delta in change_ns.items() if delta)
     return selfs, changes
-
-
-def _timings(spans: Iterable[SpanFacts]) -> list[Timing]:
-    return [Timing(s.key, s.span_id, s.parent_span_id, s.start, s.end) for s in spans]
 
 
 def _slots(start: int) -> list[tuple[int, int]]:
@@ -307,7 +303,7 @@ class IdleRollups:
     """
 
     IDLE_S = 0.2
-    MAX_BACKLOG = 500_000
+    MAX_BACKLOG = 100_000
 
     def __init__(
         self,

@@ -7,24 +7,40 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
+class Timed(Protocol):
+    """What self time and the critical path need of a span (rollups pass their own rows)."""
+
+    @property
+    def key(self) -> int: ...
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def parent_span_id(self) -> str | None: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+class Timing(NamedTuple):
     key: int
     span_id: str
     parent_span_id: str | None
     start: int
     end: int
 
-    @property
-    def duration(self) -> int:
-        return max(0, self.end - self.start)
+
+def duration_ns(span: Timed) -> int:
+    return max(0, span.end - span.start)
 
 
-def covered_ns(start: int, end: int, intervals: Iterable[tuple[int, int]]) -> int:
+def covered_ns(start: int, end: int, intervals: Sequence[tuple[int, int]]) -> int:
     """How much of [start, end) the union of `intervals` covers."""
+    if not intervals:
+        return 0
     clipped = sorted(
         (max(low, start), min(high, end))
         for low, high in intervals
@@ -44,7 +60,7 @@ def covered_ns(start: int, end: int, intervals: Iterable[tuple[int, int]]) -> in
     return total
 
 
-def children_intervals(spans: Iterable[Timing]) -> dict[str, list[tuple[int, int]]]:
+def children_intervals(spans: Iterable[Timed]) -> dict[str, list[tuple[int, int]]]:
     by_parent: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for span in spans:
         if span.parent_span_id:
@@ -53,7 +69,7 @@ def children_intervals(spans: Iterable[Timing]) -> dict[str, list[tuple[int, int
 
 
 def self_time_changes(
-    old: Sequence[Timing], new: Sequence[Timing]
+    old: Sequence[Timed], new: Sequence[Timed]
 ) -> tuple[dict[int, int], dict[int, int]]:
     """For one trace: the self time of each `new` span, given every span stored so far, and the
     change in self time of each `old` span that `new` gave more children (never positive)."""
@@ -62,7 +78,7 @@ def self_time_changes(
     self_ns = {}
     for span in new:
         kids = old_kids.get(span.span_id, []) + new_kids.get(span.span_id, [])
-        self_ns[span.key] = span.duration - covered_ns(span.start, span.end, kids)
+        self_ns[span.key] = duration_ns(span) - covered_ns(span.start, span.end, kids)
     changes = {}
     for span in old:
         added = new_kids.get(span.span_id)
@@ -74,18 +90,18 @@ def self_time_changes(
     return self_ns, changes
 
 
-def critical_path(spans: Sequence[Timing]) -> set[int]:
+def critical_path(spans: Sequence[Timed]) -> set[int]:
     """Keys of the spans on the critical path: from the top, the child that ends last, then
     (walking back from that child's start) the child that ended before it, and so on, recursively
     (the method Jaeger uses). Spans whose parent is missing count as top-level."""
     ids = {span.span_id for span in spans}
-    children: dict[str | None, list[Timing]] = defaultdict(list)
+    children: dict[str | None, list[Timed]] = defaultdict(list)
     for span in spans:
         known = span.parent_span_id in ids and span.parent_span_id != span.span_id
         parent = span.parent_span_id if known else None
         children[parent].append(span)
     for group in children.values():
-        group.sort(key=lambda span: (span.end, span.duration), reverse=True)
+        group.sort(key=lambda span: (span.end, duration_ns(span)), reverse=True)
     on_path: set[int] = set()
     visited: set[str | None] = set()
     stack: list[str | None] = [None]

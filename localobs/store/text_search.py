@@ -22,10 +22,21 @@ _STRUCTURAL_KEYS = frozenset({"role", "type", "id", "finish_reason", "modality",
 MATCH_FUNCTION = "localobs_text_matches"
 
 
+# Combining marks of the blocks that carry Latin, Greek and Cyrillic accents, for str.translate.
+_DROP_MARKS = {
+    point: None
+    for low, high in ((0x300, 0x370), (0x1AB0, 0x1B00), (0x1DC0, 0x1E00), (0x20D0, 0x2100))
+    for point in range(low, high)
+    if unicodedata.combining(chr(point))
+}
+
+
 def fold(text: str) -> str:
     """Lower case without accents, as FTS5's `remove_diacritics 2` compares words."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    return unicodedata.normalize("NFKD", lowered).translate(_DROP_MARKS)
 
 
 def search_terms(text: str) -> tuple[str, ...]:
