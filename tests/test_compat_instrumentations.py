@@ -33,14 +33,10 @@ from tests.fixtures.genai.capture import (
 pytestmark = pytest.mark.slow
 
 TTFT_ON_STREAM = {"openllmetry", "openinference"}
-_NEEDS_JOIN = pytest.mark.xfail(
-    strict=True,
-    reason="content arrives as log events: needs the writer to call GenAIJoin (see docs/schema.md)",
-)
 SCENARIOS = [
     "openai_v2_span_only",
-    pytest.param("openai_v2_event_only", marks=_NEEDS_JOIN),
-    pytest.param("openai_v2_default", marks=_NEEDS_JOIN),
+    "openai_v2_event_only",
+    "openai_v2_default",
     "openllmetry",
     "openinference",
 ]

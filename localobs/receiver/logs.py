@@ -1,4 +1,4 @@
-"""ExportLogsServiceRequest to log rows."""
+"""ExportLogsServiceRequest to log rows, and GenAI log events to patches of their call."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from localobs.receiver.anyvalue import any_value, attributes
 from localobs.receiver.envelope import Envelopes, Rejections, dumps, optional_hex
+from localobs.receiver.genai import normalize_log_event
 from localobs.store.batch import Batch, Row
 
 
@@ -22,6 +23,7 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
     envelopes = Envelopes()
     rejections = Rejections()
     rows: list[Row] = []
+    genai: list[Row] = []
     for resource_logs in request.resource_logs:
         resource_id, service_name = envelopes.resource(
             resource_logs.resource, resource_logs.schema_url
@@ -35,14 +37,21 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
                     continue
                 attrs = attributes(record.attributes)
                 event_name = record.event_name or attrs.get("event.name")
+                if not isinstance(event_name, str):
+                    event_name = None
+                body = any_value(record.body) if record.HasField("body") else None
+                if event_name and record.trace_id and record.span_id:
+                    patch = normalize_log_event(event_name, attrs, body)
+                    if patch is not None:
+                        genai.append((record.trace_id.hex(), record.span_id.hex(), patch))
                 rows.append(
                     (
                         record.time_unix_nano,
                         record.observed_time_unix_nano,
                         record.severity_number,
                         record.severity_text or None,
-                        dumps(any_value(record.body)) if record.HasField("body") else None,
-                        event_name if isinstance(event_name, str) else None,
+                        None if body is None else dumps(body),
+                        event_name,
                         optional_hex(record.trace_id),
                         optional_hex(record.span_id),
                         record.flags,
@@ -54,6 +63,11 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
                     )
                 )
     batch = Batch(
-        "logs", digest, rows, list(envelopes.resources.values()), list(envelopes.scopes.values())
+        "logs",
+        digest,
+        rows,
+        list(envelopes.resources.values()),
+        list(envelopes.scopes.values()),
+        genai=genai,
     )
     return batch, rejections

@@ -16,8 +16,9 @@ class Batch:
     `rows` follow the column order of the signal's table in `schema.py`; `resources` and `scopes`
     are the rows those reference by id. `digest` identifies the request body, so an exporter's
     retry of the same body is stored once. `weight` (bytes) bounds the memory held by pending
-    batches. `forward` (set by the store when it forwards) makes the writer record the inserted
-    rows in the outbox, in the same transaction.
+    batches. `genai` holds (trace_id, span_id, patch) of GenAI log events, which the writer joins
+    to their call's span row whichever arrives first. `forward` (set by the store when it
+    forwards) makes the writer record the inserted rows in the outbox, in the same transaction.
     """
 
     signal: Signal
@@ -26,6 +27,7 @@ class Batch:
     resources: list[Row] = field(default_factory=list)
     scopes: list[Row] = field(default_factory=list)
     weight: int = 0
+    genai: list[Row] = field(default_factory=list)
     forward: bool = False
 
     def to_wire(self, batch_id: int) -> tuple[Any, ...]:
@@ -38,4 +40,5 @@ class Batch:
             self.scopes,
             self.rows,
             self.weight if self.forward else None,
+            self.genai,
         )

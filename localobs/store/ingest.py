@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from localobs.store.genai_join import GenAIJoin
 from localobs.store.schema import (
     LOG_COLUMNS,
     METRIC_POINT_COLUMNS,
@@ -49,6 +50,7 @@ class BatchApplier:
         self._conn = conn
         self._known_resources: set[int] = set()
         self._known_scopes: set[int] = set()
+        self._genai = GenAIJoin(conn)
 
     def apply(self, wire: tuple[Any, ...]) -> None:
         """Insert one batch (the tuple of `Batch.to_wire`); a repeated body inserts nothing.
@@ -56,7 +58,7 @@ class BatchApplier:
         When forwarding, the rows it inserted are recorded in the outbox in the same transaction,
         so nothing committed here can be missing there.
         """
-        _batch_id, signal, digest, resources, scopes, rows, forward_bytes = wire
+        _batch_id, signal, digest, resources, scopes, rows, forward_bytes, genai = wire
         cursor = self._conn.execute(_INSERT_DIGEST, (digest, signal, time.time_ns(), len(rows)))
         if cursor.rowcount == 0:
             return
@@ -65,6 +67,10 @@ class BatchApplier:
         inserted = self._conn.executemany(_INSERT_ROWS[signal], rows).rowcount
         if forward_bytes is not None and inserted > 0:  # next to the insert: last_insert_rowid()
             self._conn.execute(_INSERT_OUTBOX, (signal, inserted, forward_bytes))
+        if signal == "traces":
+            self._genai.spans_inserted(self._conn, rows)
+        elif genai:
+            self._genai.logs_inserted(self._conn, genai)
 
     def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:
         fresh = [row for row in rows if row[0] not in known]
@@ -76,3 +82,4 @@ class BatchApplier:
         """Called after a rollback: the remembered ids may not be in the database any more."""
         self._known_resources.clear()
         self._known_scopes.clear()
+        self._genai.reload(self._conn)
