@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from localobs.store.rollups import call_changed
+
 MAX_PENDING_KEYS = 10_000
 
 # Span columns a patch may fill; the message lists and finish reasons are JSON text in the row.
@@ -103,8 +105,10 @@ class GenAIJoin:
         if current is None:
             return
         patches = [orjson.loads(text) for (text,) in conn.execute(_PATCHES, key)]
-        values = merge(dict(zip(_COLUMNS, current[1:], strict=True)), patches)
+        before = dict(zip(_COLUMNS, current[1:], strict=True))
+        values = merge(before, patches)
         conn.execute(_UPDATE, (*(values[column] for column in _COLUMNS), current[0]))
+        call_changed(conn, current[0], before)  # keeps rollups right if the call was folded
         conn.execute(_DELETE, key)
         trace_id, span_id = key
         trace_ids = self._waiting.get(span_id)

@@ -13,6 +13,7 @@ when the socket closes, after committing what it received.
 from __future__ import annotations
 
 import argparse
+import select
 import socket
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 from localobs.store.database import connect
 from localobs.store.framing import FrameReader, send_frame
 from localobs.store.ingest import BatchApplier
+from localobs.store.rollups import IdleRollups
 
 CHECKPOINT_INTERVAL_S = 0.1
 MAX_FRAMES_PER_COMMIT = 256
@@ -73,14 +75,23 @@ def serve(db_path: str, sock: socket.socket) -> None:
     )
     checkpointer.start()
     reader = FrameReader(sock)
+    rollups = IdleRollups(conn)
     try:
         while True:
-            frames = reader.read(block=True)
+            frames = reader.read(block=False)
+            if not frames and not reader.closed:
+                timeout = rollups.idle_timeout()
+                if timeout is not None and not select.select([sock], [], [], timeout)[0]:
+                    rollups.step()  # idle: fold a chunk of settled rows for the readers
+                    continue
+                frames = reader.read(block=True)
             if not frames:
                 break
             for start in range(0, len(frames), MAX_FRAMES_PER_COMMIT):
                 acks = _commit_group(conn, applier, frames[start : start + MAX_FRAMES_PER_COMMIT])
                 send_frame(sock, acks)
+                if rollups.overdue():
+                    rollups.step()
     finally:
         stop.set()
         checkpointer.join()
