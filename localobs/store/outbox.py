@@ -146,23 +146,32 @@ def record_refusal(
     return Dropped(upstream, 1, entry.items, total)
 
 
+_FLOOR = "SELECT min(delivered_id) FROM forward_upstreams WHERE active"
+_CUT = (
+    "SELECT id FROM (SELECT id, sum(bytes) OVER (ORDER BY id DESC) AS kept FROM outbox)"
+    " WHERE kept > ? ORDER BY id DESC LIMIT 1"
+)
+
+
 def enforce_limit(conn: sqlite3.Connection, max_bytes: int) -> list[Dropped]:
     """Delete rows every active upstream has passed, then the oldest beyond `max_bytes`.
 
-    Returns, per upstream that lost undelivered rows to the limit, how many.
+    Returns, per upstream that lost undelivered rows to the limit, how many. Takes the write lock
+    only when there is something to delete, so a quiet outbox never delays the writer.
     """
+    floor = conn.execute(_FLOOR).fetchone()[0]
+    passed = (
+        floor is not None
+        and conn.execute("SELECT 1 FROM outbox WHERE id <= ? LIMIT 1", (floor,)).fetchone()
+    )
+    if not passed and conn.execute(_CUT, (max_bytes,)).fetchone() is None:
+        return []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        floor = conn.execute(
-            "SELECT min(delivered_id) FROM forward_upstreams WHERE active"
-        ).fetchone()[0]
+        floor = conn.execute(_FLOOR).fetchone()[0]
         if floor is not None:
             conn.execute("DELETE FROM outbox WHERE id <= ?", (floor,))
-        cut = conn.execute(
-            "SELECT id FROM (SELECT id, sum(bytes) OVER (ORDER BY id DESC) AS kept FROM outbox)"
-            " WHERE kept > ? ORDER BY id DESC LIMIT 1",
-            (max_bytes,),
-        ).fetchone()
+        cut = conn.execute(_CUT, (max_bytes,)).fetchone()
         dropped = [] if cut is None else _drop_through(conn, cut[0])
         conn.execute("COMMIT")
     except BaseException:
