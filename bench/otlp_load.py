@@ -1,10 +1,12 @@
 """The ingest benchmarks' load: OTLP trace bodies of GenAI-sized chat spans (~1 KB each).
 
 Every span gets fresh ids, so nothing is deduplicated away and every row is really inserted.
+Start times grow from body to body, as telemetry of a running app does.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -14,6 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 SPANS_PER_REQUEST = 512
+_body_starts = itertools.count(1_760_000_000_000_000_000, step=1_000_000_000)
 _QUESTIONS = [
     "Which sessions should I attend about service meshes and zero-trust networking?",
     "I run Kubernetes on bare metal; what talks cover cluster autoscaling and cost?",
@@ -78,7 +81,7 @@ def trace_body(rng: random.Random, spans: int = SPANS_PER_REQUEST) -> bytes:
     )
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "bench"
-    start = 1_760_000_000_000_000_000 + rng.randrange(10**15)
+    start = next(_body_starts)
     trace_id = os.urandom(16)
     for index in range(spans):
         if index % 8 == 0:
