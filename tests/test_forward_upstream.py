@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +110,14 @@ def test_everything_arrives_after_the_upstream_was_down_for_a_while(tmp_path: Pa
         send_traffic(node.url, 10, prefix="down")
         state = wait_for(lambda: (s := forwarding_health(node))["failing"] and s)
         assert state["pending_batches"] == 14 and "ConnectError" in state["last_error"]
+        info = subprocess.run(
+            [sys.executable, "-m", "localobs", "info", "--db", str(tmp_path / "a.db")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert f"forwarding      {upstream_url}: delivered 0 items, pending 38" in info.stdout
+        assert "failing: ConnectError" in info.stdout
         time.sleep(1)  # a few retries fail meanwhile
         upstream = start_localobs(tmp_path / "b.db", "--port", str(port))
         try:
