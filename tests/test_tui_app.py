@@ -72,8 +72,13 @@ async def test_a_call_sent_while_the_app_runs_appears(
         await wait_until(pilot, lambda: calls_table(app).row_count == 1)
         row = [str(cell) for cell in calls_table(app).get_row_at(0)]
         await wait_until(pilot, lambda: "1 calls" in text_of(app, "#totals"))
-    assert "llama-3.1-8b" in row
-    assert any("Which talks cover tracing?" in cell for cell in row)
+        assert "llama-3.1-8b" in row
+        assert any("Which talks cover tracing?" in cell for cell in row)
+        # The next one goes on top; the row already drawn stays below it.
+        await asyncio.to_thread(send_chats, ("And which cover metrics?", "One."))
+        await wait_until(pilot, lambda: calls_table(app).row_count == 2)
+        previews = [str(calls_table(app).get_row_at(i)[-1]) for i in range(2)]
+    assert previews == ["And which cover metrics?", "Which talks cover tracing?"]
 
 
 async def test_detail_shows_the_conversation_and_exports_it(

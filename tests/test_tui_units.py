@@ -70,13 +70,17 @@ def newest_first(first: int, count: int) -> list[CallSummary]:
 
 
 def test_the_window_pages_down_drops_pages_above_and_reloads_them() -> None:
-    window = CallWindow(page_size=10, max_rows=30)
+    window = CallWindow(top_size=10, page_size=10, max_rows=30)
     window.reset(newest_first(100, 10))
     assert window.more_below and not window.has_above
-    for first in (90, 80, 70):
+    for first in (90, 80):
         assert window.below_cursor() == ((first + 1) * 1000, first + 1)
-        window.add_below(newest_first(first, 10))
+        added, dropped = window.add_below(newest_first(first, 10))
+        assert [c.call_id for c in added] == list(range(first, first - 10, -1))
+        assert dropped == []
+    added, dropped = window.add_below(newest_first(70, 10))
     # 40 rows were loaded; the first page was dropped to keep 30.
+    assert dropped == list(range(100, 90, -1))
     assert len(window.rows) == 30 and window.rows[0].call_id == 90
     assert window.has_above
     # The keyset cursor of the dropped page includes its first row (call 100).
@@ -87,13 +91,13 @@ def test_the_window_pages_down_drops_pages_above_and_reloads_them() -> None:
 
 
 def test_the_window_ends_where_the_data_ends() -> None:
-    window = CallWindow(page_size=10, max_rows=30)
+    window = CallWindow(top_size=10, page_size=10, max_rows=30)
     window.reset(newest_first(5, 5))
     assert not window.more_below and window.below_cursor() is None
 
 
-def test_new_calls_merge_into_the_top_page_once() -> None:
-    window = CallWindow(page_size=5, max_rows=20)
+def test_new_calls_merge_into_the_short_top_page_once() -> None:
+    window = CallWindow(top_size=5, page_size=10, max_rows=20)
     window.reset(newest_first(10, 5))
     late = call(11, 9500)  # arrived last, but started before call 10
     assert window.add_newest([call(12, 12_000), late, call(12, 12_000)]) == 2
@@ -112,6 +116,18 @@ def test_the_gate_runs_one_query_at_a_time_and_one_more_for_changes_meanwhile() 
     assert gate.pump()
     assert not gate.finished()  # nothing changed meanwhile
     assert gate.request(skip_interval=True)
+
+
+def test_the_gate_spaces_out_a_query_that_grew_slow() -> None:
+    now = [0.0]
+    gate = RefreshGate(min_interval_s=1.0, max_share=0.25, monotonic=lambda: now[0])
+    assert gate.request()
+    now[0] = 0.5
+    gate.finished(took_s=0.5)  # half a second of work: wait two before the next
+    now[0] = 1.5
+    assert not gate.request()
+    now[0] = 2.0
+    assert gate.pump()
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """Which calls the calls table holds: a bounded window over the newest-first list.
 
-The table pages through keyset queries as the user scrolls; pages far above the cursor are dropped
-(remembering where they started, so scrolling back reloads them), which keeps memory flat however
-far the user scrolls through a million calls.
+While following, the window is one short top page (cheap to redraw ten times a second); as the
+user scrolls down, pages are appended through keyset queries and pages far above the cursor are
+dropped (remembering where they started, so scrolling back reloads them). Memory stays flat
+however far the user scrolls through a million calls.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ def sort_key(call: CallSummary) -> Cursor:
 
 
 class CallWindow:
-    def __init__(self, page_size: int = 200, max_rows: int = 1000) -> None:
+    def __init__(self, *, top_size: int = 60, page_size: int = 200, max_rows: int = 600) -> None:
+        self.top_size = top_size
         self.page_size = page_size
         self.max_rows = max_rows
         self.rows: list[CallSummary] = []
@@ -30,10 +32,10 @@ class CallWindow:
         return bool(self._trimmed_above)
 
     def reset(self, page: list[CallSummary]) -> None:
-        """Show the newest page (the top of the list)."""
+        """Show the newest calls (the top of the list); `page` holds up to `top_size`."""
         self._trimmed_above.clear()
-        self._set_rows(sorted(page, key=sort_key, reverse=True))
-        self.more_below = len(page) >= self.page_size
+        self._set_rows(sorted(page, key=sort_key, reverse=True)[: self.top_size])
+        self.more_below = len(page) >= self.top_size
 
     def add_newest(self, calls: list[CallSummary]) -> int:
         """Merge calls that just arrived into the top page; returns how many were new."""
@@ -41,8 +43,8 @@ class CallWindow:
         if not fresh:
             return 0
         rows = sorted(self.rows + fresh, key=sort_key, reverse=True)
-        if len(rows) > self.page_size:
-            rows = rows[: self.page_size]
+        if len(rows) > self.top_size:
+            rows = rows[: self.top_size]
             self.more_below = True
         self._set_rows(rows)
         return len(fresh)
@@ -53,13 +55,18 @@ class CallWindow:
             return None
         return sort_key(self.rows[-1])
 
-    def add_below(self, page: list[CallSummary]) -> None:
+    def add_below(self, page: list[CallSummary]) -> tuple[list[CallSummary], list[int]]:
+        """Append a page; returns the calls added at the bottom and the call ids dropped above."""
         self.more_below = len(page) >= self.page_size
-        rows = self.rows + [call for call in page if call.call_id not in self._ids]
+        added = [call for call in page if call.call_id not in self._ids]
+        rows = self.rows + added
+        dropped: list[int] = []
         while len(rows) > self.max_rows:
             self._trimmed_above.append(rows[0])
+            dropped += [call.call_id for call in rows[: self.page_size]]
             rows = rows[self.page_size :]
         self._set_rows(rows)
+        return added, dropped
 
     def above_cursor(self) -> Cursor | None:
         """The keyset cursor that reloads the last page dropped above, or None at the top."""
@@ -78,12 +85,6 @@ class CallWindow:
             rows = rows[: self.max_rows]
             self.more_below = True
         self._set_rows(rows)
-
-    def index_of(self, call_id: int | None) -> int | None:
-        for index, call in enumerate(self.rows):
-            if call.call_id == call_id:
-                return index
-        return None
 
     def _set_rows(self, rows: list[CallSummary]) -> None:
         self.rows = rows

@@ -79,18 +79,26 @@ class RefreshGate:
     """At most one query of a kind in flight; changes seen meanwhile cause exactly one more.
 
     `request()` and `finished()` return True when the caller should start the query now;
-    `min_interval_s` spaces out expensive queries (totals, components) under heavy ingest, and
+    `min_interval_s` spaces out expensive queries (totals, components), and a query that took
+    `took_s` is not started again for `took_s / max_share` seconds, so one that grows slow (a
+    long unfolded tail under heavy ingest) takes at most that share of a core away from ingest.
     `pump()` (called from a timer) starts the one that was held back.
     """
 
     def __init__(
-        self, min_interval_s: float = 0.0, monotonic: Callable[[], float] = time.monotonic
+        self,
+        min_interval_s: float = 0.0,
+        *,
+        max_share: float = 0.25,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.min_interval_s = min_interval_s
+        self._max_share = max_share
         self._monotonic = monotonic
         self._running = False
         self._dirty = False
         self._last_start = float("-inf")
+        self._spacing = min_interval_s
 
     def request(self, *, skip_interval: bool = False) -> bool:
         """Something changed; `skip_interval` for the user's own actions, which must not wait."""
@@ -99,13 +107,14 @@ class RefreshGate:
             self._last_start = float("-inf")
         return self.pump()
 
-    def finished(self) -> bool:
+    def finished(self, took_s: float = 0.0) -> bool:
         self._running = False
+        self._spacing = max(self.min_interval_s, took_s / self._max_share)
         return self.pump()
 
     def pump(self) -> bool:
         now = self._monotonic()
-        if self._running or not self._dirty or now - self._last_start < self.min_interval_s:
+        if self._running or not self._dirty or now - self._last_start < self._spacing:
             return False
         self._running = True
         self._dirty = False

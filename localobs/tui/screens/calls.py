@@ -7,6 +7,7 @@ pages. New calls are fetched incrementally (`calls_after`) when the store report
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,7 +31,10 @@ from localobs.tui.widgets.empty_state import EmptyState
 from localobs.tui.widgets.status_line import FollowState, StatusLine
 from localobs.tui.widgets.totals_bar import TotalsBar
 
-PAGE_SIZE = 200
+TOP_SIZE = 50  # rows kept while following: enough for a tall terminal, cheap to redraw
+# Pages of 100 rows, at most 5 in the table: each page costs the UI thread ~30-60 ms (rows added,
+# rows dropped above), fetched ahead of the cursor so that moving never waits for one.
+PAGE_SIZE = 100
 _NEW_CALLS_PER_QUERY = 500
 _TOTALS_INTERVAL_S = 1.0
 
@@ -63,6 +67,7 @@ class PageLoaded(Message):
 @dataclass
 class TotalsLoaded(Message):
     totals: Totals
+    took_s: float
 
 
 @dataclass
@@ -87,7 +92,7 @@ class CallsScreen(Screen[None]):
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self.window = CallWindow(page_size=PAGE_SIZE, max_rows=PAGE_SIZE * 5)
+        self.window = CallWindow(top_size=TOP_SIZE, page_size=PAGE_SIZE, max_rows=PAGE_SIZE * 5)
         self.search_text = ""
         self.filter = CallFilter()
         self.paused = False
@@ -179,7 +184,7 @@ class CallsScreen(Screen[None]):
         try:
             with self.ctx.readers.connection() as conn:
                 latest = latest_call_id(conn) or 0
-                page = list_calls(conn, flt, limit=PAGE_SIZE)
+                page = list_calls(conn, flt, limit=TOP_SIZE)
         except sqlite3.Error as exc:
             self.post_message(QueryFailed("calls", str(exc)))
             return
@@ -210,13 +215,14 @@ class CallsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="calls-totals")
     def _load_totals(self, flt: CallFilter) -> None:
+        started = time.perf_counter()
         try:
             with self.ctx.readers.connection() as conn:
                 found = totals(conn, self.ctx.clock, self.ctx.totals_window_s, flt)
         except sqlite3.Error as exc:
             self.post_message(QueryFailed("totals", str(exc)))
             return
-        self.post_message(TotalsLoaded(found))
+        self.post_message(TotalsLoaded(found, time.perf_counter() - started))
 
     # -- results (UI thread) -----------------------------------------------------------------
 
@@ -234,9 +240,11 @@ class CallsScreen(Screen[None]):
             self.latest_call_id = message.latest_call_id
             if self.following and message.more:
                 self._reload()  # a flood: showing the newest page beats replaying every call
-            elif self.following:
-                if self.window.add_newest(fresh):
-                    self._show_rows(at_top=True)
+            elif self.following and self.window.add_newest(fresh):
+                if self.table.display:
+                    self.table.follow(self.window.rows)
+                else:
+                    self._show_rows(at_top=True)  # the first call: the empty state gives way
             else:
                 self.arrived += len(fresh)
                 if message.more:
@@ -248,16 +256,17 @@ class CallsScreen(Screen[None]):
     def on_page_loaded(self, message: PageLoaded) -> None:
         self._paging = False
         if message.below:
-            self.window.add_below(message.calls)
+            added, dropped = self.window.add_below(message.calls)
+            self.table.extend(added, dropped)
         else:
             self.window.add_above(message.calls)
-        self._show_rows()
+            self._show_rows()
         self._show_status()
 
     def on_totals_loaded(self, message: TotalsLoaded) -> None:
         self.totals = message.totals
         self.query_one(TotalsBar).show(message.totals, window_label(self.ctx.totals_window_s))
-        if self._totals_gate.finished():
+        if self._totals_gate.finished(message.took_s):
             self._load_totals(self.filter)
 
     def on_query_failed(self, message: QueryFailed) -> None:
@@ -351,7 +360,7 @@ class CallsScreen(Screen[None]):
         if call_id is None:
             return
         self.ctx.marked_call_id = None if self.ctx.marked_call_id == call_id else call_id
-        self._show_rows()
+        self.table.set_marked(self.ctx.marked_call_id)
         self.refresh_bindings()
         if self.ctx.marked_call_id is not None:
             self.notify("Marked. Select another call and press = to compare.", timeout=3)
@@ -385,6 +394,6 @@ class CallsScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         if self.table.row_count:
-            self._show_rows()
+            self.table.set_marked(self.ctx.marked_call_id)  # `m` may have been pressed in detail
         self.refresh_bindings()
         self.on_store_changed(StoreChanged())

@@ -7,6 +7,7 @@ seconds however fast data arrives.
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,6 +43,7 @@ def _share(share: float, style: Style) -> Text:
 @dataclass
 class ComponentsLoaded(Message):
     window_index: int
+    took_s: float
     components: tuple[ComponentStats, ...]
     totals: Totals
     activity: Activity
@@ -131,10 +133,12 @@ class ComponentsScreen(Screen[None]):
     def _load(self, window_index: int) -> None:
         clock = self.ctx.clock
         window_s = WINDOWS[window_index][1]
+        started = time.perf_counter()
         try:
             with self.ctx.readers.connection() as conn:
                 found = ComponentsLoaded(
                     window_index,
+                    0.0,
                     component_stats(conn, clock, window_s),
                     totals(conn, clock, window_s, CallFilter()),
                     activity(conn, clock, window_s, _BUCKETS),
@@ -142,14 +146,15 @@ class ComponentsScreen(Screen[None]):
         except sqlite3.Error as exc:
             self.post_message(ComponentsFailed(str(exc)))
             return
+        found.took_s = time.perf_counter() - started
         self.post_message(found)
 
     def on_components_failed(self, message: ComponentsFailed) -> None:
         self._finished()
         self.notify(f"reading components failed: {message.error}", severity="error")
 
-    def _finished(self) -> None:
-        if self._gate.finished():
+    def _finished(self, took_s: float = 0.0) -> None:
+        if self._gate.finished(took_s):
             self._load(self.window_index)
 
     def on_components_loaded(self, message: ComponentsLoaded) -> None:
@@ -157,7 +162,7 @@ class ComponentsScreen(Screen[None]):
             self._gate.request(skip_interval=True)
             self._finished()
             return
-        self._finished()
+        self._finished(message.took_s)
         self._show_title()
         palette = Palette.of(self.app)
         components = self.query_one("#components", DataTable)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import tzinfo
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -31,8 +33,19 @@ _WIDE = 120
 MARK = "●"
 
 
+class _TimeCell(Text):
+    """The time cell also carries its row's order (start, call id), which DataTable.sort reads."""
+
+    sort_key: tuple[int, int] = (0, 0)
+
+
 class CallsTable(DataTable[Text]):
     """Rows are rebuilt from the window on each change (a page at most), never the whole store."""
+
+    # Rows, not columns, are what End moves through here; reaching the end loads the next page.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("end", "scroll_bottom", "Last row", show=False)
+    ]
 
     class Scrolled(Message):
         """The view moved: the screen decides about following and paging."""
@@ -78,12 +91,58 @@ class CallsTable(DataTable[Text]):
         """Replace the rows, keeping the cursor on the same call when it is still shown."""
         self._calls, self._marked, self._palette = calls, marked_call_id, palette
         self.clear()
-        self.call_ids = [call.call_id for call in calls]
+        self.call_ids = []
+        self._add(calls)
+        self._restore_cursor(cursor_call_id)
+
+    def extend(self, calls: list[CallSummary], dropped: list[int]) -> None:
+        """Add calls at the bottom and drop rows above: paging down redraws no other row."""
+        cursor_call_id = self.selected_call_id()
+        gone = set(dropped)
+        for call_id in dropped:
+            self.remove_row(str(call_id))
+        self.call_ids = [call_id for call_id in self.call_ids if call_id not in gone]
+        self._calls = [call for call in self._calls if call.call_id not in gone] + calls
+        self._add(calls)
+        self._restore_cursor(cursor_call_id)
+
+    def follow(self, calls: list[CallSummary]) -> None:
+        """Show the new top page, redrawing only the rows that changed (most, in a flood)."""
+        new_ids = [call.call_id for call in calls]
+        kept = set(new_ids) & set(self.call_ids)
+        if len(kept) < len(new_ids) / 2:
+            assert self._palette is not None
+            self.show(
+                calls, cursor_call_id=None, marked_call_id=self._marked, palette=self._palette
+            )
+            return
+        for call_id in set(self.call_ids) - kept:
+            self.remove_row(str(call_id))
+        self._add([call for call in calls if call.call_id not in kept])
+        self.sort("time", key=lambda cell: cell.sort_key, reverse=True)
+        self.call_ids, self._calls = new_ids, calls
+        self.move_cursor(row=0, animate=False)
+
+    def _add(self, calls: list[CallSummary]) -> None:
+        assert self._palette is not None
         for call in calls:
-            cells = self._cells(call, call.call_id == marked_call_id, palette)
+            cells = self._cells(call, call.call_id == self._marked, self._palette)
             self.add_row(*cells, key=str(call.call_id))
-        if cursor_call_id is not None and cursor_call_id in self.call_ids:
-            self.move_cursor(row=self.call_ids.index(cursor_call_id), animate=False)
+            self.call_ids.append(call.call_id)
+
+    def set_marked(self, call_id: int | None) -> None:
+        """Move the mark: two cells change, nothing is redrawn."""
+        assert self._palette is not None
+        previous, self._marked = self._marked, call_id
+        by_id = {call.call_id: call for call in self._calls}
+        for each in {previous, call_id} - {None}:
+            if each in by_id:
+                cells = self._cells(by_id[each], each == call_id, self._palette)
+                self.update_cell(str(each), "time", cells[0])
+
+    def _restore_cursor(self, call_id: int | None) -> None:
+        if call_id is not None and call_id in self.call_ids:
+            self.move_cursor(row=self.call_ids.index(call_id), animate=False)
 
     def selected_call_id(self) -> int | None:
         if not self.call_ids or not 0 <= self.cursor_row < len(self.call_ids):
@@ -92,7 +151,8 @@ class CallsTable(DataTable[Text]):
 
     def _cells(self, call: CallSummary, marked: bool, palette: Palette) -> list[Text]:
         error = call.status_code == 2 or call.error_type is not None
-        time = Text(MARK if marked else " ", style=palette.accent)
+        time = _TimeCell(MARK if marked else " ", style=palette.accent)
+        time.sort_key = (call.start_time_unix_nano, call.call_id)
         time.append(fmt.clock_time(call.start_time_unix_nano, self._tz), style=palette.muted)
         preview = Text()
         if call.error_type:
@@ -120,6 +180,6 @@ class CallsTable(DataTable[Text]):
 
     @property
     def near_bottom(self) -> bool:
-        return self.cursor_row >= self.row_count - 10 or (
-            self.max_scroll_y > 0 and self.scroll_y >= self.max_scroll_y - 5
-        )
+        """Close enough to the last row to fetch the next page now, before the user gets there."""
+        scrolled = 0 < self.scroll_y >= self.max_scroll_y - 40  # the wheel moves no cursor
+        return scrolled or self.cursor_row >= self.row_count - 40

@@ -36,5 +36,10 @@ def status_content(state: FollowState) -> Content:
 
 
 class StatusLine(Static):
+    _shown: FollowState | None = None
+
     def show(self, state: FollowState) -> None:
-        self.update(status_content(state))
+        """Redraw only when something changed: this is called on every refresh tick."""
+        if state != self._shown:
+            self._shown = state
+            self.update(status_content(state))

@@ -50,5 +50,10 @@ def totals_content(totals: Totals | None, window_label: str) -> Content:
 class TotalsBar(Static):
     """Totals over a recent window; refreshed at most about once a second under load."""
 
+    _shown: tuple[Totals | None, str] | None = None
+
     def show(self, totals: Totals | None, window_label: str) -> None:
-        self.update(totals_content(totals, window_label))
+        """Redraw only when the figures changed (every second or so under load)."""
+        if (totals, window_label) != self._shown:
+            self._shown = (totals, window_label)
+            self.update(totals_content(totals, window_label))
