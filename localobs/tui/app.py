@@ -115,10 +115,6 @@ class LocalobsApp(App[None]):
             return not isinstance(self.screen, ComponentsScreen)
         return True
 
-    def action_back(self) -> None:
-        if len(self.screen_stack) > 1:
-            self.pop_screen()
-
     def action_components(self) -> None:
         from localobs.tui.screens.components import ComponentsScreen
 

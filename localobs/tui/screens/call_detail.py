@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 from textual import work
@@ -103,7 +103,7 @@ def raw_content(detail: CallDetail) -> Content:
 
 
 def start_export(
-    screen: Screen[object], ctx: ViewerContext, call_id: int, detail: CallDetail | None = None
+    screen: Screen[Any], ctx: ViewerContext, call_id: int, detail: CallDetail | None = None
 ) -> None:
     """Write the call (read first, on the worker, when not given) and say where it went."""
 
