@@ -39,7 +39,8 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
                 event_name = record.event_name or attrs.get("event.name")
                 if not isinstance(event_name, str):
                     event_name = None
-                body = any_value(record.body) if record.HasField("body") else None
+                has_body = record.HasField("body")  # present but empty is stored as null
+                body = any_value(record.body) if has_body else None
                 if event_name and record.trace_id and record.span_id:
                     patch = normalize_log_event(event_name, attrs, body)
                     if patch is not None:
@@ -50,7 +51,7 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
                         record.observed_time_unix_nano,
                         record.severity_number,
                         record.severity_text or None,
-                        None if body is None else dumps(body),
+                        dumps(body) if has_body else None,
                         event_name,
                         optional_hex(record.trace_id),
                         optional_hex(record.span_id),
