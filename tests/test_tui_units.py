@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from localobs.store.calls import CallFilter, CallSummary
+from localobs.store.calls import CallFilter, CallSummary, Part
 from localobs.tui import format as fmt
 from localobs.tui.call_window import CallWindow
-from localobs.tui.conversation import diff_lines
+from localobs.tui.conversation import diff_lines, part_text
 from localobs.tui.refresh import RefreshGate
 from localobs.tui.search_syntax import SearchSyntaxError, parse_search
 
@@ -154,3 +154,11 @@ def test_diff_keeps_every_line_and_marks_the_changes() -> None:
         ("-", "teal"),
         ("+", "red"),
     ]
+
+
+def test_tool_calls_and_results_read_as_text() -> None:
+    call = Part("tool_call", name="get_weather", id="call_1", arguments='{"city": "Paris"}')
+    result = Part("tool_call_response", '{"temp": 21}', id="call_1")
+    assert part_text(call) == '→ tool call get_weather [call_1]\n{"city": "Paris"}'
+    assert part_text(result) == '← tool result [call_1]\n{"temp": 21}'
+    assert part_text(Part("text", "plain")) == "plain"
