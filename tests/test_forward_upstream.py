@@ -182,4 +182,5 @@ def test_a_full_outbox_drops_the_oldest_with_a_counted_warning(tmp_path: Path) -
         node.stop()
     assert node.process.stdout is not None
     output = node.process.stdout.read()
+    assert "undelivered data is kept up to 0.02 MB" in output  # the banner says where it goes
     assert "dropped" in output and "over its limit of 0.02 MB" in output

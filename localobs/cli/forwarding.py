@@ -36,6 +36,12 @@ class ForwardSettings:
     max_mb: float
     max_backoff_s: float
 
+    def banner(self) -> str:
+        return (
+            f"Forwarding everything stored to {', '.join(dict.fromkeys(self.urls))} "
+            f"({self.protocol}); undelivered data is kept up to {self.max_mb:g} MB"
+        )
+
     def start(self, store: Store, warn: Callable[[str], None]) -> Callable[[], None]:
         """Start delivering the outbox of `store`; returns the function that stops it.
 
