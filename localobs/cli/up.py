@@ -115,6 +115,8 @@ def up(
             grpc_server.start()
             running.callback(grpc_server.stop)
         _print_banner(server.url, grpc_server.url if grpc_server else None, db)
+        if forwarding is not None:
+            click.echo(forwarding.banner())
         if demo:
             bot = DemoBot(server.url, db.parent / "demo-bot.log")
             bot.start()
