@@ -18,10 +18,8 @@ import pytest
 from localobs.store import Store
 from tests import tui_data
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
-]
+# A few seconds each: not marked slow, so the real terminal path runs with every test run.
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 REPO = Path(__file__).resolve().parent.parent
 SEND_CALL = """
