@@ -18,7 +18,7 @@ from opentelemetry.trace import Span, SpanKind
 from demo_bot import prompts
 from demo_bot.dataset import CONFERENCE, Session
 from demo_bot.genai import input_messages_json, mark_error, output_messages_json
-from demo_bot.llm import ChatModel
+from demo_bot.llm import ChatModel, ChatResult
 from demo_bot.retriever import Candidate, Retriever
 from demo_bot.telemetry import Telemetry
 
@@ -88,6 +88,13 @@ class FlowState:
     picks: list[Scored] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     strong_match: bool = False
+    llm_calls: int = 0
+    output_tokens: int = 0
+
+    def count(self, result: ChatResult) -> ChatResult:
+        self.llm_calls += 1
+        self.output_tokens += result.output_tokens or 0
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,8 @@ class Answer:
     rounds: int
     keywords: list[str]
     strong_match: bool
+    llm_calls: int
+    output_tokens: int
 
 
 class SessionBot:
@@ -162,6 +171,8 @@ class SessionBot:
                 rounds=state.round,
                 keywords=state.keywords,
                 strong_match=state.strong_match,
+                llm_calls=state.llm_calls,
+                output_tokens=state.output_tokens,
             )
             root.set_attribute("session_bot.rounds", answer.rounds)
             root.set_attribute("session_bot.keywords_used", bool(answer.keywords))
@@ -214,10 +225,12 @@ class SessionBot:
 
     def _verdicts(self, state: FlowState, fresh: list[Candidate], span: Span) -> list[float]:
         sessions = [c.session for c in fresh]
-        result = self._model.complete(
-            prompts.judge_messages(state.question, sessions),
-            max_tokens=prompts.judge_max_tokens(len(sessions)),
-            grammar=prompts.judge_grammar(len(sessions)),
+        result = state.count(
+            self._model.complete(
+                prompts.judge_messages(state.question, sessions),
+                max_tokens=prompts.judge_max_tokens(len(sessions)),
+                grammar=prompts.judge_grammar(len(sessions)),
+            )
         )
         try:
             return prompts.parse_scores(result.text, len(sessions))
@@ -243,10 +256,12 @@ class SessionBot:
         return following
 
     def _keywords(self, state: FlowState, span: Span, _write: Writer) -> Step:
-        result = self._model.complete(
-            prompts.keywords_messages(state.question, state.keywords),
-            max_tokens=prompts.KEYWORDS_MAX_TOKENS,
-            grammar=self._keywords_grammar,
+        result = state.count(
+            self._model.complete(
+                prompts.keywords_messages(state.question, state.keywords),
+                max_tokens=prompts.KEYWORDS_MAX_TOKENS,
+                grammar=self._keywords_grammar,
+            )
         )
         try:
             keywords = prompts.parse_keywords(result.text)
@@ -279,10 +294,12 @@ class SessionBot:
         for number, session in enumerate(sessions, 1):
             write(f"  {number}. {session.listing()}\n")
         write("\n")
-        self._model.stream(
-            prompts.respond_messages(state.question, sessions),
-            write,
-            max_tokens=self.config.max_tokens,
+        state.count(
+            self._model.stream(
+                prompts.respond_messages(state.question, sessions),
+                write,
+                max_tokens=self.config.max_tokens,
+            )
         )
         write("\n")
         if not state.strong_match:
