@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 import threading
 import time
@@ -34,10 +35,12 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
 
     script: ClassVar[list[tuple[int, dict[str, str]]]]
     arrivals: ClassVar[list[float]]
+    received: ClassVar[list[tuple[str, dict[str, str], bytes]]]
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        body = self.rfile.read(int(self.headers["Content-Length"]))
         self.arrivals.append(time.monotonic())
+        self.received.append((self.path, dict(self.headers), body))
         status, headers = self.script.pop(0) if self.script else (200, {})
         self.send_response(status)
         for key, value in headers.items():
@@ -51,7 +54,7 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[tuple[str, type[ScriptedUpstream]]]:
-    handler = type("Handler", (ScriptedUpstream,), {"script": [], "arrivals": []})
+    handler = type("Handler", (ScriptedUpstream,), {"script": [], "arrivals": [], "received": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -70,18 +73,24 @@ def test_http_refusals_are_read_as_the_spec_says(scripted: tuple[str, type]) -> 
             (404, {}),
         ]
     )
-    sender = HttpSender(url, [], gzip=True, timeout_s=5)
+    sender = HttpSender(url + "/otlp/", [("X-Api-Key", "k1")], gzip=True, timeout_s=5)
     errors = []
     for _ in range(4):
         with pytest.raises(DeliveryError) as raised:
             sender.send("traces", trace_request(1).SerializeToString())
         errors.append(raised.value)
-    assert sender.send("traces", trace_request(1).SerializeToString()) is None
+    sent = trace_request(1).SerializeToString()
+    assert sender.send("traces", sent) is None
     sender.close()
     assert (errors[0].invalid, errors[0].retry_after_s) == (False, 7.0)
     assert (errors[1].invalid, errors[1].retry_after_s) == (False, 0.0)  # a date in the past
     assert errors[2].invalid  # the data itself was refused: resending cannot help
     assert (errors[3].invalid, errors[3].retry_after_s) == (False, None)  # retried with backoff
+    path, headers, body = handler.received[-1]
+    assert path == "/otlp/v1/traces"  # the URL is a base, as OTEL_EXPORTER_OTLP_ENDPOINT
+    assert headers["X-Api-Key"] == "k1" and headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"] == "application/x-protobuf"
+    assert gzip.decompress(body) == sent
 
 
 def test_the_forwarder_waits_as_long_as_retry_after_asks(
