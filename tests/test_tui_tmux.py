@@ -108,8 +108,11 @@ def test_localobs_up_shows_calls_from_another_process_and_q_exits(
 
     tmux.run("send-keys", "-t", tmux.session, "q")
     assert exit_code(exit_file) == "0"
-    with socket.socket() as sock:  # the receiver stopped with the process: the port is free
+    with socket.socket() as sock:  # the receiver stopped with the process: nothing listens
+        # SO_REUSEADDR: connections of the export may linger in TIME_WAIT; a listener may not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+        sock.listen()
 
 
 def test_sigterm_stops_the_viewer_and_the_receiver_with_exit_code_0(
