@@ -1,7 +1,8 @@
 """Command line: interactive chat, N sample questions, or an endless loop for `localobs up --demo`.
 
-In the batch modes a first SIGINT/SIGTERM lets the current question finish, then flushes the
-telemetry and exits 0; a second one interrupts at once.
+SIGTERM (how `localobs up --demo` stops the bot) exits at once with status 0: the question in
+progress stops (its spans end with `error.type` SystemExit) and the telemetry is flushed first.
+Ctrl-C does the same in the batch modes; in the chat it only interrupts the current answer.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import itertools
 import signal
 import sys
-import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
@@ -51,20 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _StopFlag:
-    """First signal: stop after the current question. Second: interrupt now."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def __call__(self, signum: int, _frame: FrameType | None) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        self.event.set()
-
-    def install(self) -> None:
-        signal.signal(signal.SIGINT, self)
-        signal.signal(signal.SIGTERM, self)
+def _exit(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _write(text: str) -> None:
@@ -87,13 +76,14 @@ def _ask(bot: SessionBot, telemetry: Telemetry, question: str) -> bool:
 def _run_batch(
     bot: SessionBot, telemetry: Telemetry, questions: Iterable[str], pause: float
 ) -> int:
-    stop = _StopFlag()
-    stop.install()
     failures = 0
-    for number, question in enumerate(questions):
-        if stop.event.is_set() or (number and stop.event.wait(pause)):
-            break
-        failures += not _ask(bot, telemetry, question)
+    try:
+        for number, question in enumerate(questions):
+            if number:
+                time.sleep(pause)
+            failures += not _ask(bot, telemetry, question)
+    except KeyboardInterrupt:
+        print("\n(stopped)", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -117,6 +107,7 @@ def _run_interactive(bot: SessionBot, telemetry: Telemetry) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit)
     telemetry = setup_telemetry(capture_content=capture_content_enabled(args.no_content))
     try:
         bot, times = build_bot(

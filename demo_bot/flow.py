@@ -162,7 +162,7 @@ class SessionBot:
             try:
                 while step is not None:
                     step = self._run_step(step, state, emit)
-            except Exception as exc:
+            except BaseException as exc:  # Ctrl-C and SIGTERM too: the trace says it stopped
                 log.error("question failed: %s", mark_error(root, exc))
                 raise
             answer = Answer(
@@ -194,7 +194,7 @@ class SessionBot:
         ) as span:
             try:
                 return self._steps[step](state, span, write)
-            except Exception as exc:
+            except BaseException as exc:
                 mark_error(span, exc)
                 raise
 

@@ -209,7 +209,7 @@ class ChatModel:
                     outcome = self._run_once(messages, kwargs)
                 else:
                     outcome = self._run_stream(messages, kwargs, on_text, started)
-            except Exception as exc:
+            except BaseException as exc:
                 error_type = mark_error(span, exc)
                 self._metrics.record(
                     CallMeasurements(
