@@ -85,7 +85,7 @@ def receiver_run(bodies: list[bytes], workdir: Path, senders: int) -> tuple[floa
     db = workdir / "receiver.db"
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0"]
+        [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0", "--grpc-port", "0"]
         + ["--db", str(db), "--status-interval", "3600"],
         stdout=subprocess.PIPE,
         text=True,
