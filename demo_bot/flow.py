@@ -310,4 +310,3 @@ class SessionBot:
                 f"search for the keywords: {', '.join(state.keywords)}.\n"
             )
         log.info("answered with %d sessions after %d rounds", len(sessions), state.round)
-        return None

@@ -263,14 +263,16 @@ class ChatModel:
         return outcome
 
     def _count_usage(self, messages: Sequence[Message], text: str) -> tuple[int | None, int]:
-        """Token counts with the model's own tokenizer, for calls that report no usage."""
-        output_tokens = len(self._llm.tokenize(text.encode("utf-8"), add_bos=False)) if text else 0
+        """Token counts with the model's own tokenizer, for streamed calls, which report none.
+
+        The prompt is rendered by the formatter llama.cpp itself used, so the input count is
+        exact; without a chat template in the GGUF it is not reported.
+        """
+        output_tokens = len(self._llm.tokenize(text.encode(), add_bos=False)) if text else 0
         if self._formatter is None:
             return None, output_tokens
-        prompt = self._formatter(messages=list(messages)).prompt
-        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)), (
-            output_tokens
-        )
+        prompt = self._formatter(messages=list(messages)).prompt.encode()
+        return len(self._llm.tokenize(prompt, add_bos=False, special=True)), output_tokens
 
     def _finish(
         self, span: Span, messages: Sequence[Message], outcome: _Outcome, duration: float

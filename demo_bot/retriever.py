@@ -43,6 +43,7 @@ class Retriever:
     def __init__(self, sessions: Sequence[Session], telemetry: Telemetry, threads: int) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # keeps the chat clean
         import torch
         from sentence_transformers import SentenceTransformer
 
