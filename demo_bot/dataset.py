@@ -85,7 +85,7 @@ def load_sessions() -> list[Session]:
 
 def load_topics() -> list[str]:
     """The program's topic vocabulary: the only words the keyword step may propose."""
-    topics = json.loads(_data_text("topics.json"))
+    topics: list[str] = json.loads(_data_text("topics.json"))
     if not all(isinstance(t, str) and t == t.strip().lower() and t for t in topics):
         raise ValueError("topics.json must be a list of non-empty lowercase strings")
     return topics
@@ -93,7 +93,7 @@ def load_topics() -> list[str]:
 
 def load_questions() -> list[str]:
     """The sample questions used by `--questions N` and `--loop`."""
-    questions = json.loads(_data_text("questions.json"))
+    questions: list[str] = json.loads(_data_text("questions.json"))
     if not all(isinstance(q, str) and q.strip() for q in questions):
         raise ValueError("questions.json must be a list of non-empty strings")
     return questions

