@@ -22,7 +22,8 @@ from demo_bot.genai import Message
 
 KEYWORD_COUNT = 3
 VERDICT_SCORES = {"yes": 1.0, "maybe": 0.5, "no": 0.0}
-# Enough tokens for the grammar to close its JSON: at most 4 per verdict, 10 per keyword.
+# Enough tokens for the grammar to close its JSON (measured: 20-36 for 5 verdicts, 20-47 for
+# three topics).
 JUDGE_TOKENS_PER_SESSION = 6
 KEYWORDS_MAX_TOKENS = 64
 

@@ -94,7 +94,6 @@ class Telemetry:
     tracer: trace.Tracer
     meter: metrics.Meter
     capture_content: bool
-    enabled: bool
     _providers: list[_Provider] = field(default_factory=list)
     _handler: logging.Handler | None = None
     genai_metrics: GenAIMetrics = field(init=False)
@@ -103,7 +102,7 @@ class Telemetry:
         self.genai_metrics = GenAIMetrics(self.meter)
 
     def flush(self) -> None:
-        """Push finished spans and logs now, so a viewer shows a question as soon as it ends."""
+        """Export finished spans, logs and metrics now: the viewer shows a question as it ends."""
         for provider in self._providers:
             provider.force_flush()
 
@@ -128,7 +127,6 @@ def setup_telemetry(*, enabled: bool = True, capture_content: bool = True) -> Te
             tracer=trace.NoOpTracer(),
             meter=metrics.NoOpMeter(LOGGER_NAME),
             capture_content=capture_content,
-            enabled=False,
         )
 
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -174,7 +172,6 @@ def setup_telemetry(*, enabled: bool = True, capture_content: bool = True) -> Te
         tracer=tracer_provider.get_tracer(LOGGER_NAME),
         meter=meter_provider.get_meter(LOGGER_NAME),
         capture_content=capture_content,
-        enabled=True,
         _providers=[tracer_provider, logger_provider, meter_provider],
         _handler=handler,
     )
