@@ -136,8 +136,19 @@ async def open_once(db: Path) -> tuple[float, float, float]:
     return rows_s, totals_s, page_s
 
 
+def import_ms() -> float:
+    """Importing the viewer in a fresh interpreter: part of what `localobs up` takes to open."""
+    code = (
+        "import time; t = time.perf_counter(); import localobs.tui.app;"
+        " print((time.perf_counter() - t) * 1000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
 def bench_open(db: Path, runs: int) -> None:
     print("\n== open on", db, f"({db.stat().st_size / 2**20:,.0f} MiB)")
+    print(f"importing the viewer   {summary([import_ms() for _ in range(runs)])}")
     rows, totals, pages = [], [], []
     for _ in range(runs):
         row_s, totals_s, page_s = asyncio.run(open_once(db))
@@ -304,7 +315,7 @@ async def key_latencies(app: LocalobsApp) -> dict[str, list[float]]:
 async def live_run(
     url: str, store: Store, probes: int
 ) -> tuple[list[float], dict[str, list[float]]]:
-    app = LocalobsApp(store, endpoint_url=url)
+    app = LocalobsApp(store, endpoint_url=url, owns_process=True)  # as `localobs up` runs it
     async with app.run_test(size=SIZE):
         await until(lambda: isinstance(app.screen, CallsScreen) and table_of(app).row_count > 0)
         latencies = await probe_latencies(app, url, probes)

@@ -7,6 +7,7 @@ app never writes, and every query runs on a worker thread with its own reader co
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sqlite3
 import time
@@ -31,6 +32,9 @@ TOTALS_WINDOW_S = 3600.0
 
 
 class LocalobsApp(App[None]):
+    """The viewer. `owns_process`: it is the process's main loop (`run_tui`), so it takes SIGTERM
+    and tunes the garbage collector; tests and embedders leave both alone."""
+
     CSS_PATH = "app.tcss"
     TITLE = "localobs"
     COMMANDS = App.COMMANDS | {BindingCommands}
@@ -52,7 +56,7 @@ class LocalobsApp(App[None]):
         export_dir: Path | None = None,
         poll_interval_s: float = POLL_INTERVAL_S,
         totals_window_s: float | None = TOTALS_WINDOW_S,
-        handle_sigterm: bool = False,
+        owns_process: bool = False,
     ) -> None:
         super().__init__()
         factory = source.reader if isinstance(source, Store) else source
@@ -66,9 +70,9 @@ class LocalobsApp(App[None]):
             totals_window_s=totals_window_s,
         )
         self._poll_interval_s = poll_interval_s
-        self._handle_sigterm = handle_sigterm
+        self._owns_process = owns_process
         self._sigterm_before_mount = False
-        if handle_sigterm:
+        if owns_process:
             signal.signal(signal.SIGTERM, self._note_early_sigterm)
         self._watcher: StoreWatcher | None = None
 
@@ -82,13 +86,23 @@ class LocalobsApp(App[None]):
     def on_mount(self) -> None:
         self._watcher = StoreWatcher(self._factory())
         self.set_interval(self._poll_interval_s, self._check_store)
-        if self._handle_sigterm:
+        if self._owns_process:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
             if self._sigterm_before_mount:
                 self.exit()
+            self.call_after_refresh(self._freeze_startup_objects)
+
+    def _freeze_startup_objects(self) -> None:
+        """Exempt what exists once the viewer is up (modules, the app) from garbage collection.
+
+        Rendering makes CPython's full collections frequent; each walks every object, taking
+        100-250 ms under ingest load. Freezing the long-lived ones halves that time.
+        """
+        gc.collect()
+        gc.freeze()
 
     def on_unmount(self) -> None:
-        if self._handle_sigterm:
+        if self._owns_process:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         if self._watcher is not None:
             self._watcher.close()
@@ -103,8 +117,8 @@ class LocalobsApp(App[None]):
         except sqlite3.Error:
             return
         if changed:
-            for screen in self.screen_stack:
-                screen.post_message(StoreChanged())
+            # Only the screen in front: the others catch up when they are shown again.
+            self.screen.post_message(StoreChanged())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
@@ -135,5 +149,5 @@ def run_tui(store: Store, server_url: str | None) -> None:
     """
     # Receiving: totals of the last hour. Viewing a database: totals of all of it.
     window = TOTALS_WINDOW_S if server_url else None
-    LocalobsApp(store, endpoint_url=server_url, totals_window_s=window, handle_sigterm=True).run()
+    LocalobsApp(store, endpoint_url=server_url, totals_window_s=window, owns_process=True).run()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -79,7 +79,7 @@ class RefreshGate:
     """At most one query of a kind in flight; changes seen meanwhile cause exactly one more.
 
     `request()` and `finished()` return True when the caller should start the query now;
-    `min_interval_s` spaces out expensive queries (totals, components), and a query that took
+    `min_interval_s` (which the owner may change) spaces out queries, and a query that took
     `took_s` is not started again for `took_s / max_share` seconds, so one that grows slow (a
     long unfolded tail under heavy ingest) takes at most that share of a core away from ingest.
     `pump()` (called from a timer) starts the one that was held back.
@@ -98,7 +98,7 @@ class RefreshGate:
         self._running = False
         self._dirty = False
         self._last_start = float("-inf")
-        self._spacing = min_interval_s
+        self._work_spacing = 0.0
 
     def request(self, *, skip_interval: bool = False) -> bool:
         """Something changed; `skip_interval` for the user's own actions, which must not wait."""
@@ -109,12 +109,13 @@ class RefreshGate:
 
     def finished(self, took_s: float = 0.0) -> bool:
         self._running = False
-        self._spacing = max(self.min_interval_s, took_s / self._max_share)
+        self._work_spacing = took_s / self._max_share
         return self.pump()
 
     def pump(self) -> bool:
         now = self._monotonic()
-        if self._running or not self._dirty or now - self._last_start < self._spacing:
+        spacing = max(self.min_interval_s, self._work_spacing)
+        if self._running or not self._dirty or now - self._last_start < spacing:
             return False
         self._running = True
         self._dirty = False

@@ -37,6 +37,7 @@ TOP_SIZE = 50  # rows kept while following: enough for a tall terminal, cheap to
 PAGE_SIZE = 100
 _NEW_CALLS_PER_QUERY = 500
 _TOTALS_INTERVAL_S = 1.0
+_COUNT_INTERVAL_S = 0.5
 
 
 def window_label(window_s: float | None) -> str:
@@ -101,7 +102,7 @@ class CallsScreen(Screen[None]):
         self.totals: Totals | None = None
         self._new_gate = RefreshGate()
         self._paging = False
-        self._totals_gate = RefreshGate(min_interval_s=_TOTALS_INTERVAL_S)
+        self._totals_gate = RefreshGate(min_interval_s=_TOTALS_INTERVAL_S, max_share=0.1)
         self._generation = 0
 
     def compose(self) -> ComposeResult:
@@ -192,15 +193,24 @@ class CallsScreen(Screen[None]):
             self.post_message(TopLoaded(page, latest))
 
     @work(thread=True, exclusive=True, group="calls-new")
-    def _load_new(self, flt: CallFilter, after: int) -> None:
+    def _load_new(self, flt: CallFilter, after: int, following: bool) -> None:
+        """Following: the newest page, if anything arrived. Otherwise: what arrived, to count it."""
         try:
             with self.ctx.readers.connection() as conn:
-                calls = calls_after(conn, after, flt, limit=_NEW_CALLS_PER_QUERY)
-                latest = max((call.call_id for call in calls), default=after)
+                latest = latest_call_id(conn) or 0
+                if following:
+                    calls = list_calls(conn, flt, limit=TOP_SIZE) if latest > after else []
+                    more = False
+                else:
+                    calls = calls_after(conn, after, flt, limit=_NEW_CALLS_PER_QUERY)
+                    more = len(calls) >= _NEW_CALLS_PER_QUERY
+                    newest = calls[-1].call_id if calls else after
+                    # Full: continue after the last one next time; else all up to `latest` seen.
+                    latest = newest if more else max(latest, newest)
         except sqlite3.Error as exc:
             self.post_message(QueryFailed("new calls", str(exc)))
             return
-        self.post_message(NewCalls(calls, latest, len(calls) >= _NEW_CALLS_PER_QUERY))
+        self.post_message(NewCalls(calls, max(latest, after), more))
 
     @work(thread=True, exclusive=True, group="calls-page")
     def _load_page(self, flt: CallFilter, before: Cursor, below: bool) -> None:
@@ -238,17 +248,15 @@ class CallsScreen(Screen[None]):
         if latest is not None and message.latest_call_id > latest:
             fresh = [call for call in message.calls if call.call_id > latest]
             self.latest_call_id = message.latest_call_id
-            if self.following and message.more:
-                self._reload()  # a flood: showing the newest page beats replaying every call
-            elif self.following and self.window.add_newest(fresh):
+            if not self.following:
+                self.arrived += len(fresh)
+                if message.more:
+                    self._new_gate.request()  # count the rest of the backlog too
+            elif self.window.add_newest(fresh):
                 if self.table.display:
                     self.table.follow(self.window.rows)
                 else:
                     self._show_rows(at_top=True)  # the first call: the empty state gives way
-            else:
-                self.arrived += len(fresh)
-                if message.more:
-                    self._new_gate.request()  # count the rest of the backlog too
             self._show_status()
         if self._new_gate.finished():
             self._start_new()
@@ -291,7 +299,10 @@ class CallsScreen(Screen[None]):
         if self.latest_call_id is None:
             self._new_gate.finished()
             return
-        self._load_new(self.filter, self.latest_call_id)
+        following = self.following
+        # Counting arrivals for the marker needs no more than two updates a second.
+        self._new_gate.min_interval_s = 0.0 if following else _COUNT_INTERVAL_S
+        self._load_new(self.filter, self.latest_call_id, following)
 
     def _pump_totals(self) -> None:
         if self._totals_gate.pump():

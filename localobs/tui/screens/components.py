@@ -61,7 +61,7 @@ class ComponentsScreen(Screen[None]):
         super().__init__()
         self.ctx = ctx
         self.window_index = window_index
-        self._gate = RefreshGate(min_interval_s=_RELOAD_INTERVAL_S)
+        self._gate = RefreshGate(min_interval_s=_RELOAD_INTERVAL_S, max_share=0.1)
 
     @property
     def window(self) -> tuple[str, float | None]:
