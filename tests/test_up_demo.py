@@ -1,0 +1,67 @@
+"""`localobs up --demo --headless`: the bot is a child process localobs owns, restarts and stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from localobs.store import Store
+from localobs.store.calls import list_calls
+from tests.conftest import start_localobs
+
+pytestmark = pytest.mark.slow
+
+
+def bot_pids(parent: int) -> list[int]:
+    """Processes running `-m demo_bot` whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"demo_bot" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_demo_fills_the_store_restarts_a_dead_bot_and_stops_it_on_exit(tmp_path: Path) -> None:
+    running = start_localobs(tmp_path / "demo.db", "--demo")
+    front = running.process.pid
+    try:
+        wait_for(lambda: bot_pids(front), 30, "the demo bot process")
+        (first_bot,) = bot_pids(front)
+        conn = Store(running.db).reader()
+        wait_for(lambda: len(list_calls(conn)) >= 2, 180, "the bot's calls in the store")
+        calls = list_calls(conn)
+        assert {call.service_name for call in calls} == {"session-bot"}
+        assert any(call.operation == "chat" for call in calls)
+
+        os.kill(first_bot, signal.SIGKILL)
+        wait_for(lambda: bot_pids(front) and bot_pids(front) != [first_bot], 30, "a restarted bot")
+        (second_bot,) = bot_pids(front)
+    finally:
+        exit_code = running.stop(signal.SIGTERM, timeout=60)
+    assert exit_code == 0
+    assert (
+        not Path(f"/proc/{second_bot}").exists()
+        or b"Z" in Path(f"/proc/{second_bot}/stat").read_bytes().split(b")")[1][:3]
+    )
+    assert "restarting" in (tmp_path / "demo-bot.log").read_text()
