@@ -63,24 +63,9 @@ class CallSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class CallDetail:
-    call_id: int
-    trace_id: str
-    span_id: str
-    service_name: str | None
-    operation: str
-    provider: str | None
-    request_model: str | None
-    response_model: str | None
-    start_time_unix_nano: int
-    duration_ms: float
-    ttft_ms: float | None
-    output_tokens_per_s: float | None
-    input_tokens: int | None
-    output_tokens: int | None
-    status_code: int
-    error_type: str | None
-    preview: str
+class CallDetail(CallSummary):
+    """One call in full: its summary, the request and its messages, and the raw span."""
+
     name: str
     span_kind: int
     parent_span_id: str | None

@@ -12,25 +12,10 @@ from typing import Any
 
 import orjson
 
-CALL_FIELDS: tuple[str, ...] = (
-    "span_role",
-    "operation",
-    "provider",
-    "request_model",
-    "response_model",
-    "ttft_ms",
-    "input_tokens",
-    "output_tokens",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "finish_reasons",
-    "error_type",
-    "input_messages",
-    "output_messages",
-    "system_instructions",
-    "dialect",
-)
+from localobs.store.schema import SPAN_COLUMNS
+
+# The GenAI tail of a span row, in the order of the store's columns.
+CALL_FIELDS: tuple[str, ...] = SPAN_COLUMNS[SPAN_COLUMNS.index("span_role") :]
 
 Call = tuple[Any, ...]
 
