@@ -32,28 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import _sender
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
+from bench.receiver_process import start_localobs
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def start(db: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0", "--grpc-port", "0"]
-        + ["--db", str(db), "--status-interval", "3600", *extra],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = ""
-    while "OTEL_EXPORTER_OTLP_ENDPOINT=" not in line:
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit("localobs up did not start")
-    return process, line.strip().split("=", 1)[1]
 
 
 def _get(url: str, path: str) -> bytes:
@@ -67,7 +52,7 @@ def ingest(
     bodies: list[bytes], db: Path, senders: int, *extra: str
 ) -> tuple[float, subprocess.Popen[str]]:
     """Spans/s through a fresh `localobs up` with `extra` options; returns it still running."""
-    process, url = start(db, *extra)
+    process, url = start_localobs(db, *extra)
     _get(url, "/health")
     failures: list[str] = []
     shares = [bodies[index::senders] for index in range(senders)]
@@ -90,7 +75,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 def with_upstream(bodies: list[bytes], workdir: Path, senders: int) -> tuple[float, float]:
     """(spans/s ingested while forwarding to a live upstream, seconds until it held all)."""
-    upstream, upstream_url = start(workdir / "upstream.db")
+    upstream, upstream_url = start_localobs(workdir / "upstream.db")
     began = time.perf_counter()
     per_s, process = ingest(bodies, workdir / "forwarding.db", senders, "--forward", upstream_url)
     total = len(bodies) * SPANS_PER_REQUEST

@@ -15,7 +15,6 @@ import argparse
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import ceiling, receiver_run
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
+from bench.receiver_process import start_localobs
 from localobs.receiver.grpc_server import SERVICES
 
 
@@ -55,17 +55,7 @@ def _sender(target: str, bodies: list[bytes], failures: list[str]) -> None:
 def grpc_run(bodies: list[bytes], workdir: Path, senders: int) -> float:
     """Spans/s through the gRPC listener of `localobs up --headless`."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0"]
-        + ["--grpc-port", str(port), "--db", str(workdir / "grpc.db")]
-        + ["--status-interval", "3600"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    while "OTEL_EXPORTER_OTLP_ENDPOINT=" not in process.stdout.readline():
-        if process.poll() is not None:
-            raise SystemExit("localobs up did not start")
+    process, _url = start_localobs(workdir / "grpc.db", "--grpc-port", str(port))
     target = f"127.0.0.1:{port}"
     with grpc.insecure_channel(target) as channel:
         grpc.channel_ready_future(channel).result(timeout=30)

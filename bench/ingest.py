@@ -18,7 +18,6 @@ import http.client
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
+from bench.receiver_process import start_localobs
 from localobs.receiver.bodies import Format
 from localobs.receiver.pipeline import decode_body
 from localobs.store.database import connect, prepare_database
@@ -84,19 +84,7 @@ def receiver_run(bodies: list[bytes], workdir: Path, senders: int) -> tuple[floa
     """(spans/s, seconds to first /health answer, RSS KiB at the end)."""
     db = workdir / "receiver.db"
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0", "--grpc-port", "0"]
-        + ["--db", str(db), "--status-interval", "3600"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = ""
-    while "OTEL_EXPORTER_OTLP_ENDPOINT=" not in line:
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit("localobs up did not start")
-    url = line.strip().split("=", 1)[1]
+    process, url = start_localobs(db)
     parts = urlsplit(url)
     while True:
         try:
