@@ -1,4 +1,4 @@
-"""Scrolling the calls list pages through keyset queries and keeps a bounded window of rows."""
+"""The calls table: paging through keyset queries with a bounded window; narrow terminals."""
 
 from __future__ import annotations
 
@@ -58,3 +58,20 @@ async def test_end_pages_down_old_pages_are_dropped_and_reloaded(store: Store) -
         await pilot.press("ctrl+home")
         assert str(table.get_row_at(0)[-1]).endswith(f"question {CALLS}")
         await wait_until(pilot, lambda: "live" in str(screen.query_one("#status").render()))
+
+
+async def test_a_narrow_terminal_drops_the_minor_columns_and_keeps_the_message(
+    store: Store,
+) -> None:
+    tui_data.submit(store, tui_data.sample_spans())
+    app = LocalobsApp(store, clock=lambda: tui_data.T0, tz=UTC)
+    async with app.run_test(size=(130, 30)) as pilot:
+        table = app.screen.query_one(CallsTable)
+        await wait_until(pilot, lambda: table.row_count == 7)
+        wide = [column.label.plain for column in table.ordered_columns]
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: len(table.ordered_columns) < len(wide))
+        narrow = [column.label.plain for column in table.ordered_columns]
+        assert table.row_count == 7
+    assert {"op", "ttft", "tok/s"} <= set(wide) - set(narrow)
+    assert narrow[-1] == "last user message" and "model" in narrow
