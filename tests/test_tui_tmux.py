@@ -106,6 +106,18 @@ def test_localobs_up_shows_calls_from_another_process_and_q_exits(
     shown = tmux.wait_for(lambda shown: "Is the tmux test live?" in shown)
     assert "other-process" in shown and "llama-3.1-8b" in shown
 
+    # uvicorn warns about a malformed request: the line goes to the log, not over the screen.
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.sendall(b"NOT HTTP\x00\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
+    log = tmp_path / "localobs.log"
+    deadline = time.monotonic() + 10
+    while "Invalid HTTP request" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the warning did not reach the log file"
+        time.sleep(0.1)
+    assert "Invalid HTTP request" not in tmux.screen()
+
     tmux.run("send-keys", "-t", tmux.session, "q")
     assert exit_code(exit_file) == "0"
     with socket.socket() as sock:  # the receiver stopped with the process: nothing listens

@@ -26,6 +26,7 @@ from localobs.tui.commands import BindingCommands
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
 from localobs.tui.screens.calls import CallsScreen
+from localobs.tui.terminal_logs import logs_to_file
 
 POLL_INTERVAL_S = 0.1
 TOTALS_WINDOW_S = 3600.0
@@ -56,6 +57,7 @@ class LocalobsApp(App[None]):
         export_dir: Path | None = None,
         poll_interval_s: float = POLL_INTERVAL_S,
         totals_window_s: float | None = TOTALS_WINDOW_S,
+        log_path: Path | None = None,
         owns_process: bool = False,
     ) -> None:
         super().__init__()
@@ -68,6 +70,7 @@ class LocalobsApp(App[None]):
             endpoint_url=endpoint_url,
             export_dir=export_dir or Path.cwd(),
             totals_window_s=totals_window_s,
+            log_path=log_path,
         )
         self._poll_interval_s = poll_interval_s
         self._owns_process = owns_process
@@ -138,16 +141,22 @@ class LocalobsApp(App[None]):
         from localobs.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.ctx.endpoint_url))
+            self.push_screen(HelpScreen(self.ctx.endpoint_url, self.ctx.log_path))
 
 
 def run_tui(store: Store, server_url: str | None) -> None:
     """Run the viewer in this (main) thread until `q` or SIGTERM; the caller stops the receiver.
 
     From the first SIGTERM on the process is stopping: later ones are ignored, so the receiver
-    still finishes its in-flight writes and the exit code stays 0.
+    still finishes its in-flight writes and the exit code stays 0. Log records that would be
+    printed on the terminal go to `localobs.log` beside the database meanwhile.
     """
     # Receiving: totals of the last hour. Viewing a database: totals of all of it.
     window = TOTALS_WINDOW_S if server_url else None
-    LocalobsApp(store, endpoint_url=server_url, totals_window_s=window, owns_process=True).run()
+    log_path = store.path.parent / "localobs.log"
+    app = LocalobsApp(
+        store, endpoint_url=server_url, totals_window_s=window, log_path=log_path, owns_process=True
+    )
+    with logs_to_file(log_path):
+        app.run()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -22,5 +22,7 @@ class ViewerContext:
     export_dir: Path
     totals_window_s: float | None
     """The header totals' window; None for all data."""
+    log_path: Path | None = None
+    """Where log records go while the viewer owns the terminal."""
     marked_call_id: int | None = None
     """The call `m` marked, compared with the selected one by `=`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -36,7 +37,7 @@ KEYS = (
 )
 
 
-def help_content(endpoint_url: str | None) -> Content:
+def help_content(endpoint_url: str | None, log_path: Path | None = None) -> Content:
     lines = [Content.styled("localobs: every LLM call, live", "b")]
     for key, text in KEYS:
         if not text:
@@ -49,6 +50,9 @@ def help_content(endpoint_url: str | None) -> Content:
         lines.append(Content.styled("\nSending data here", "b $text-accent"))
         lines.append(Content(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint_url}"))
         lines.append(Content("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"))
+    if log_path:
+        lines.append(Content.styled("\nWarnings", "b $text-accent"))
+        lines.append(Content(f"  the receiver's log lines go to {log_path} meanwhile"))
     return Content("\n").join(lines)
 
 
@@ -58,11 +62,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, endpoint_url: str | None) -> None:
+    def __init__(self, endpoint_url: str | None, log_path: Path | None = None) -> None:
         super().__init__()
         self._endpoint_url = endpoint_url
+        self._log_path = log_path
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(help_content(self._endpoint_url))
+            yield Static(help_content(self._endpoint_url, self._log_path))
         yield Footer(compact=True)
