@@ -56,6 +56,7 @@ from localobs.tui.screens.components import ComponentsScreen
 from localobs.tui.screens.search import SearchScreen
 from localobs.tui.screens.trace import TraceScreen
 from localobs.tui.widgets.calls_table import CallsTable
+from localobs.tui.widgets.waterfall import Waterfall
 
 SIZE = (120, 36)
 _CHARACTERS = {"enter": "\r", "escape": "\x1b", "slash": "/", "down": None, "up": None}
@@ -268,6 +269,13 @@ async def probe_latencies(app: LocalobsApp, url: str, probes: int) -> list[float
     return latencies
 
 
+def waterfall_rows(app: LocalobsApp) -> int:
+    if not isinstance(app.screen, TraceScreen):
+        return 0
+    found = app.screen.query(Waterfall)
+    return found.first().row_count if found else 0
+
+
 def press(app: LocalobsApp, key: str) -> None:
     """Deliver a key as the terminal driver does. (Pilot.press also waits until the process is
     idle, which under ingest load it never is: it would add up to two seconds to every key.)"""
@@ -286,14 +294,7 @@ async def key_latencies(app: LocalobsApp) -> dict[str, list[float]]:
             lambda: isinstance(app.screen, CallDetailScreen) and app.screen.query("#transcript"),
         ),
         ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),
-        (
-            "t",
-            "trace (waterfall shown)",
-            lambda: (
-                isinstance(app.screen, TraceScreen)
-                and app.screen.query_one("#waterfall").row_count > 0
-            ),  # type: ignore[attr-defined]
-        ),
+        ("t", "trace (waterfall shown)", lambda: waterfall_rows(app) > 0),
         ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),
         ("c", "components (screen)", lambda: isinstance(app.screen, ComponentsScreen)),
         ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),

@@ -207,6 +207,10 @@ async def test_components_lists_span_names_and_models(
         await wait_until(pilot, lambda: components.row_count == 3)
         await pilot.press("escape")
         assert isinstance(app.screen, CallsScreen)
+        # Reopened, it keeps the window and shows what it last saw before querying again.
+        await pilot.press("c")
+        assert "all data" in text_of(app, "#components-title")
+        assert app.screen.query_one("#components").row_count == 3
 
 
 async def test_pause_holds_new_calls_back_and_counts_them(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 from localobs.tui.refresh import ReaderPool
 
@@ -26,3 +27,7 @@ class ViewerContext:
     """Where log records go while the viewer owns the terminal."""
     marked_call_id: int | None = None
     """The call `m` marked, compared with the selected one by `=`."""
+    components_window: int = 1
+    """The components screen's window (an index of its WINDOWS), kept when it is reopened."""
+    components_seen: dict[int, tuple[float, Any]] = field(default_factory=dict)
+    """Per window: when the last components query started (monotonic) and its result."""

@@ -26,28 +26,34 @@ class StoreChanged(Message):
 
 
 class ReaderPool:
-    """Reader connections lent to worker threads, one borrower at a time each, reused."""
+    """Reader connections lent to worker threads, one borrower at a time each, reused.
 
-    def __init__(self, factory: ConnectionFactory) -> None:
+    At most `size` exist: a worker beyond that waits for one, so queries left running by screens
+    the user already closed cannot pile up connections (each with its own page cache).
+    """
+
+    def __init__(self, factory: ConnectionFactory, size: int = 4) -> None:
         self._factory = factory
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
         self._closed = False
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self._factory()
-        try:
-            yield conn
-        finally:
+        with self._slots:
             with self._lock:
-                if self._closed:
-                    conn.close()
-                else:
-                    self._idle.append(conn)
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._factory()
+            try:
+                yield conn
+            finally:
+                with self._lock:
+                    if self._closed:
+                        conn.close()
+                    else:
+                        self._idle.append(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -90,6 +96,7 @@ class RefreshGate:
         min_interval_s: float = 0.0,
         *,
         max_share: float = 0.25,
+        last_start: float = float("-inf"),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.min_interval_s = min_interval_s
@@ -97,8 +104,12 @@ class RefreshGate:
         self._monotonic = monotonic
         self._running = False
         self._dirty = False
-        self._last_start = float("-inf")
+        self._last_start = last_start
         self._work_spacing = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self._running
 
     def request(self, *, skip_interval: bool = False) -> bool:
         """Something changed; `skip_interval` for the user's own actions, which must not wait."""

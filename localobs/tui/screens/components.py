@@ -43,6 +43,7 @@ def _share(share: float, style: Style) -> Text:
 @dataclass
 class ComponentsLoaded(Message):
     window_index: int
+    started: float  # time.monotonic() when the query started
     took_s: float
     components: tuple[ComponentStats, ...]
     totals: Totals
@@ -57,10 +58,10 @@ class ComponentsFailed(Message):
 class ComponentsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("w", "next_window", "Window")]
 
-    def __init__(self, ctx: ViewerContext, window_index: int = 1) -> None:
+    def __init__(self, ctx: ViewerContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self.window_index = window_index
+        self.window_index = ctx.components_window
         self._gate = RefreshGate(min_interval_s=_RELOAD_INTERVAL_S, max_share=0.1)
 
     @property
@@ -103,9 +104,23 @@ class ComponentsScreen(Screen[None]):
             ("tok/s", "rate"),
         ):
             models.add_column(label, key=key)
-        self._show_title(loading=True)
-        self._request(skip_interval=True)
+        self._show_window()
         self.set_interval(_RELOAD_INTERVAL_S, self._pump)
+
+    def _show_window(self) -> None:
+        """What was seen of this window lately shows at once (reopening the screen runs no
+        query); a fresh query follows when the last one is old enough."""
+        seen = self.ctx.components_seen.get(self.window_index)
+        if seen is None:
+            self._show_title(loading=True)
+            self._request(skip_interval=True)
+            return
+        started, loaded = seen
+        self._gate = RefreshGate(
+            min_interval_s=_RELOAD_INTERVAL_S, max_share=0.1, last_start=started
+        )
+        self._show(loaded)
+        self._request()
 
     def _show_title(self, loading: bool = False) -> None:
         label, _ = self.window
@@ -133,11 +148,12 @@ class ComponentsScreen(Screen[None]):
     def _load(self, window_index: int) -> None:
         clock = self.ctx.clock
         window_s = WINDOWS[window_index][1]
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.monotonic()
         try:
             with self.ctx.readers.connection() as conn:
                 found = ComponentsLoaded(
                     window_index,
+                    started_at,
                     0.0,
                     component_stats(conn, clock, window_s),
                     totals(conn, clock, window_s, CallFilter()),
@@ -158,11 +174,15 @@ class ComponentsScreen(Screen[None]):
             self._load(self.window_index)
 
     def on_components_loaded(self, message: ComponentsLoaded) -> None:
-        if message.window_index != self.window_index:
+        self.ctx.components_seen[message.window_index] = (message.started, message)
+        if message.window_index != self.window_index:  # the user changed the window meanwhile
             self._gate.request(skip_interval=True)
             self._finished()
             return
         self._finished(message.took_s)
+        self._show(message)
+
+    def _show(self, message: ComponentsLoaded) -> None:
         self._show_title()
         palette = Palette.of(self.app)
         components = self.query_one("#components", DataTable)
@@ -194,5 +214,9 @@ class ComponentsScreen(Screen[None]):
 
     def action_next_window(self) -> None:
         self.window_index = (self.window_index + 1) % len(WINDOWS)
-        self._show_title(loading=True)
-        self._request(skip_interval=True)
+        self.ctx.components_window = self.window_index
+        if self._gate.running:
+            self._show_title(loading=True)
+            self._request(skip_interval=True)  # runs when the query in flight is done
+        else:
+            self._show_window()
