@@ -97,6 +97,7 @@ def up(
             "set a token with --token or LOCALOBS_TOKEN"
         )
     limit = parse_size(max_body)
+    stop_requested = _stop_on_signals()  # from the start: a signal during start-up exits 0 too
     with ExitStack() as running:  # stops what started, in reverse order
         store = open_store(db)
         store.start_writer(forwarding=forwarding is not None)
@@ -126,8 +127,8 @@ def up(
             click.echo("(no terminal for the viewer: running headless)")
             headless = True
         if headless:
-            _run_headless(store, status_interval)
-        else:
+            _run_headless(store, status_interval, stop_requested)
+        elif not stop_requested.is_set():
             from localobs.tui.app import run_tui
 
             run_tui(store, server.url)  # until q or SIGTERM; then the stack stops the receiver
@@ -162,8 +163,8 @@ def _print_banner(url: str, grpc_url: str | None, db: Path) -> None:
         click.echo(f"  (or, for a gRPC exporter: OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url})")
 
 
-def _run_headless(store: Store, status_interval: float) -> None:
-    """Print a status line now and then until SIGINT or SIGTERM."""
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (the viewer installs its own handlers when it runs)."""
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -171,6 +172,11 @@ def _run_headless(store: Store, status_interval: float) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    return stop
+
+
+def _run_headless(store: Store, status_interval: float, stop: threading.Event) -> None:
+    """Print a status line now and then until `stop` is set."""
     while not stop.wait(status_interval):
         conn = store.reader()
         try:
