@@ -64,7 +64,7 @@ def _export_method(
                 _retry_later(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             except StoreUnavailable as exc:
                 _retry_later(context, grpc.StatusCode.UNAVAILABLE, str(exc))
-        return export_response(signal, rejections).SerializeToString()
+        return bytes(export_response(signal, rejections).SerializeToString())
 
     return export
 

@@ -82,7 +82,7 @@ def export_response(signal: Signal, rejections: Rejections) -> Message:
     kind = SIGNALS[signal]
     response = kind.response_type()
     if rejections.count:
-        partial = response.partial_success  # type: ignore[attr-defined]
+        partial = response.partial_success
         setattr(partial, kind.rejected_field, rejections.count)
         partial.error_message = rejections.message
     return response

@@ -86,7 +86,7 @@ def retry_delay_of_info(info: bytes) -> float | None:
         for number, value in _fields(info):
             if number == 1 and isinstance(value, bytes):
                 delay = Duration.FromString(value)
-                return delay.seconds + delay.nanos / 1e9
+                return float(delay.seconds + delay.nanos / 1e9)
     except (ValueError, DecodeError):
         return None
     return None

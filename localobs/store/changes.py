@@ -10,7 +10,7 @@ _RECENT_ROWS = 1000
 def data_version(conn: sqlite3.Connection) -> int:
     """Changes whenever another connection (the writer) commits; constant otherwise. Compare
     values from the same connection only."""
-    return conn.execute("PRAGMA data_version").fetchone()[0]
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def latest_call_id(conn: sqlite3.Connection) -> int:
@@ -22,7 +22,7 @@ def latest_call_id(conn: sqlite3.Connection) -> int:
         (_RECENT_ROWS,),
     ).fetchone()[0]
     if recent is not None:
-        return recent
+        return int(recent)
     found = conn.execute(
         "SELECT max(rowid) FROM spans INDEXED BY llm_calls_list WHERE operation IS NOT NULL"
     ).fetchone()[0]

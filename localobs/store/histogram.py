@@ -57,7 +57,7 @@ def bucket_percentile(counts: dict[int, int], q: float) -> float | None:
             fraction = (rank - below + 0.5) / count
             if low == 0.0:
                 return high * fraction
-            return low * (high / low) ** fraction
+            return float(low * (high / low) ** fraction)
         below += count
     return bucket_bounds(max(counts))[1]
 

@@ -70,8 +70,19 @@ _SPAN_FIELDS = (
 
 
 def _span(row: tuple[Any, ...]) -> SpanSummary:
-    *head, attributes = row
-    return SpanSummary(*head, attributes=orjson.loads(attributes) if attributes else {})
+    trace_id, span_id, parent, name, kind, service, start, end, status, attributes = row
+    return SpanSummary(
+        trace_id,
+        span_id,
+        parent,
+        name,
+        kind,
+        service,
+        start,
+        end,
+        status,
+        orjson.loads(attributes) if attributes else {},
+    )
 
 
 def list_spans(

@@ -221,7 +221,7 @@ def roll_up(conn: sqlite3.Connection, upto_rowid: int, *, max_rows: int = CHUNK_
                 texts.append((row[0], text))
         accumulator.write(conn)
         conn.executemany("INSERT INTO llm_call_text (rowid, text) VALUES (?, ?)", texts)
-        reached = rows[-1][0] if len(rows) == max_rows else max(upto_rowid, rows[-1][0])
+        reached: int = rows[-1][0] if len(rows) == max_rows else max(upto_rowid, rows[-1][0])
         conn.execute(
             "INSERT OR REPLACE INTO derived_state (name, value) VALUES (?, ?)",
             (WATERMARK_KEY, reached),
@@ -322,7 +322,7 @@ class IdleRollups:
         self._failed = False
 
     def _max_rowid(self) -> int:
-        return self._conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()[0]
+        return int(self._conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()[0])
 
     def _settled_rowid(self) -> int:
         """The highest rowid seen at least `settle_s` ago (samples taken on each call)."""

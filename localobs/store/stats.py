@@ -123,10 +123,12 @@ def _tally(tallies: dict[str, _Tally], model: str | None) -> _Tally:
 def _rolled_up_calls(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> int:
     window, window_params = rollup_range(since)
     keys, key_params = rollup_conditions(flt)
-    return conn.execute(
-        f"SELECT coalesce(sum(count), 0) FROM call_rollup WHERE {window} AND {keys}",
-        (*window_params, *key_params),
-    ).fetchone()[0]
+    return int(
+        conn.execute(
+            f"SELECT coalesce(sum(count), 0) FROM call_rollup WHERE {window} AND {keys}",
+            (*window_params, *key_params),
+        ).fetchone()[0]
+    )
 
 
 def _rolled_up(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> dict[str, _Tally]:

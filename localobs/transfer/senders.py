@@ -68,7 +68,7 @@ def _partial_success(signal: Signal, response: bytes) -> str | None:
         message = SIGNALS[signal].response_type.FromString(response)
     except DecodeError:
         return None
-    partial = message.partial_success  # type: ignore[attr-defined]
+    partial = message.partial_success
     rejected = getattr(partial, SIGNALS[signal].rejected_field)
     if rejected or partial.error_message:
         return f"the upstream refused {rejected} items: {partial.error_message}"
@@ -165,9 +165,9 @@ class GrpcSender:
 
 
 def _grpc_error(error: grpc.RpcError) -> DeliveryError:
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    message = f"gRPC {code.name}: {error.details()}"  # type: ignore[attr-defined]
-    trailers = dict(error.trailing_metadata() or ())  # type: ignore[attr-defined]
+    code: grpc.StatusCode = error.code()
+    message = f"gRPC {code.name}: {error.details()}"
+    trailers = dict(error.trailing_metadata() or ())
     delay = None
     if isinstance(details := trailers.get("grpc-status-details-bin"), bytes):
         delay = retry_delay_of_status(details)
