@@ -23,16 +23,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import send_in_parallel, start_localobs
 from bench.ingest import _sender
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
-from bench.receiver_process import start_localobs
 
 
 def free_port() -> int:
@@ -54,15 +53,7 @@ def ingest(
     """Spans/s through a fresh `localobs up` with `extra` options; returns it still running."""
     process, url = start_localobs(db, *extra)
     _get(url, "/health")
-    failures: list[str] = []
-    shares = [bodies[index::senders] for index in range(senders)]
-    threads = [threading.Thread(target=_sender, args=(url, s, failures)) for s in shares]
-    begin = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - begin
+    elapsed, failures = send_in_parallel(_sender, url, bodies, senders)
     if failures:
         raise SystemExit(f"the receiver refused batches: {failures[:3]}")
     return len(bodies) * SPANS_PER_REQUEST / elapsed, process

@@ -17,7 +17,6 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -25,9 +24,9 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import send_in_parallel, start_localobs
 from bench.ingest import ceiling, receiver_run
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
-from bench.receiver_process import start_localobs
 from localobs.receiver.grpc_server import SERVICES
 
 
@@ -59,15 +58,7 @@ def grpc_run(bodies: list[bytes], workdir: Path, senders: int) -> float:
     target = f"127.0.0.1:{port}"
     with grpc.insecure_channel(target) as channel:
         grpc.channel_ready_future(channel).result(timeout=30)
-    failures: list[str] = []
-    shares = [bodies[index::senders] for index in range(senders)]
-    threads = [threading.Thread(target=_sender, args=(target, s, failures)) for s in shares]
-    begin = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - begin
+    elapsed, failures = send_in_parallel(_sender, target, bodies, senders)
     process.terminate()
     process.wait(60)
     if failures:

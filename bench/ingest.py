@@ -20,15 +20,14 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import send_in_parallel, start_localobs
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
-from bench.receiver_process import start_localobs
 from localobs.receiver.bodies import Format
 from localobs.receiver.pipeline import decode_body
 from localobs.store.database import connect, prepare_database
@@ -95,15 +94,7 @@ def receiver_run(bodies: list[bytes], workdir: Path, senders: int) -> tuple[floa
         except OSError:
             time.sleep(0.01)
     health_s = time.perf_counter() - started
-    failures: list[str] = []
-    shares = [bodies[index::senders] for index in range(senders)]
-    threads = [threading.Thread(target=_sender, args=(url, share, failures)) for share in shares]
-    begin = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - begin
+    elapsed, failures = send_in_parallel(_sender, url, bodies, senders)
     rss = _rss_kib(process.pid)
     process.terminate()
     process.wait(60)

@@ -21,25 +21,18 @@ from typing import Any
 import orjson
 
 from localobs.store.rollups import call_changed
+from localobs.store.schema import SPAN_COLUMNS
 
 MAX_PENDING_KEYS = 10_000
 
-# Span columns a patch may fill; the message lists and finish reasons are JSON text in the row.
-_SCALARS = (
-    "span_role",
-    "operation",
-    "provider",
-    "request_model",
-    "response_model",
-    "ttft_ms",
-    "input_tokens",
-    "output_tokens",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "error_type",
-)
+# Span columns a patch may fill: the GenAI tail of the row. The message lists and finish reasons
+# are JSON text in the row; the dialect is decided by the merge.
 _LISTS = ("input_messages", "output_messages", "system_instructions", "finish_reasons")
+_SCALARS = tuple(
+    column
+    for column in SPAN_COLUMNS[SPAN_COLUMNS.index("span_role") :]
+    if column not in _LISTS and column != "dialect"
+)
 _CONTENT = ("input_messages", "output_messages", "system_instructions")
 _COLUMNS = (*_SCALARS, *_LISTS, "dialect")
 _SELECT = f"SELECT rowid, {', '.join(_COLUMNS)} FROM spans WHERE trace_id = ? AND span_id = ?"

@@ -1,9 +1,13 @@
-"""Starting `localobs up --headless` for a benchmark, as a user would run it."""
+"""What the ingest benchmarks share: starting `localobs up --headless` as a user would, and
+sending bodies from concurrent senders."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -26,3 +30,24 @@ def start_localobs(db: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
         if not line:
             raise SystemExit(f"localobs up did not start (exit code {process.wait()})")
     return process, line.strip().split("=", 1)[1]
+
+
+def send_in_parallel(
+    send: Callable[[str, list[bytes], list[str]], None],
+    target: str,
+    bodies: list[bytes],
+    senders: int,
+) -> tuple[float, list[str]]:
+    """Share `bodies` among `senders` threads running `send(target, share, failures)`.
+
+    Returns the seconds from the first request to the last answer, and the failures reported.
+    """
+    failures: list[str] = []
+    shares = [bodies[index::senders] for index in range(senders)]
+    threads = [threading.Thread(target=send, args=(target, s, failures)) for s in shares]
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - begin, failures
