@@ -162,3 +162,15 @@ def test_tool_calls_and_results_read_as_text() -> None:
     assert part_text(call) == '→ tool call get_weather [call_1]\n{"city": "Paris"}'
     assert part_text(result) == '← tool result [call_1]\n{"temp": 21}'
     assert part_text(Part("text", "plain")) == "plain"
+
+
+def test_the_empty_state_and_help_name_both_endpoints_when_grpc_listens() -> None:
+    from localobs.tui.screens.help import help_content
+    from localobs.tui.widgets.empty_state import empty_content
+
+    http, grpc = "http://127.0.0.1:4318", "http://127.0.0.1:4317"
+    for content in (empty_content(http, "", grpc), help_content(http, None, grpc)):
+        text = content.plain
+        assert f"OTEL_EXPORTER_OTLP_ENDPOINT={http}" in text
+        assert f"OTEL_EXPORTER_OTLP_ENDPOINT={grpc}" in text
+    assert grpc not in empty_content(http, "").plain

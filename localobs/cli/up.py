@@ -131,7 +131,8 @@ def up(
         elif not stop_requested.is_set():
             from localobs.tui.app import run_tui
 
-            run_tui(store, server.url)  # until q or SIGTERM; then the stack stops the receiver
+            # Until q or SIGTERM; then the stack stops the receivers.
+            run_tui(store, server.url, grpc_server.url if grpc_server else None)
             click.echo("stopping: finishing in-flight writes")
 
 

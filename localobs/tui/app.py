@@ -53,6 +53,7 @@ class LocalobsApp(App[None]):
         *,
         clock: Callable[[], int] = time.time_ns,
         endpoint_url: str | None = None,
+        grpc_url: str | None = None,
         tz: tzinfo | None = None,
         export_dir: Path | None = None,
         poll_interval_s: float = POLL_INTERVAL_S,
@@ -71,6 +72,7 @@ class LocalobsApp(App[None]):
             export_dir=export_dir or Path.cwd(),
             totals_window_s=totals_window_s,
             log_path=log_path,
+            grpc_url=grpc_url,
         )
         self._poll_interval_s = poll_interval_s
         self._owns_process = owns_process
@@ -141,10 +143,11 @@ class LocalobsApp(App[None]):
         from localobs.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.ctx.endpoint_url, self.ctx.log_path))
+            ctx = self.ctx
+            self.push_screen(HelpScreen(ctx.endpoint_url, ctx.log_path, ctx.grpc_url))
 
 
-def run_tui(store: Store, server_url: str | None) -> None:
+def run_tui(store: Store, server_url: str | None, grpc_url: str | None = None) -> None:
     """Run the viewer in this (main) thread until `q` or SIGTERM; the caller stops the receiver.
 
     From the first SIGTERM on the process is stopping: later ones are ignored, so the receiver
@@ -155,7 +158,12 @@ def run_tui(store: Store, server_url: str | None) -> None:
     window = TOTALS_WINDOW_S if server_url else None
     log_path = store.path.parent / "localobs.log"
     app = LocalobsApp(
-        store, endpoint_url=server_url, totals_window_s=window, log_path=log_path, owns_process=True
+        store,
+        endpoint_url=server_url,
+        grpc_url=grpc_url,
+        totals_window_s=window,
+        log_path=log_path,
+        owns_process=True,
     )
     with logs_to_file(log_path):
         app.run()

@@ -25,6 +25,8 @@ class ViewerContext:
     """The header totals' window; None for all data."""
     log_path: Path | None = None
     """Where log records go while the viewer owns the terminal."""
+    grpc_url: str | None = None
+    """Where the receiver listens for OTLP/gRPC; None when it does not."""
     marked_call_id: int | None = None
     """The call `m` marked, compared with the selected one by `=`."""
     components_window: int = 1

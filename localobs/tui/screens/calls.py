@@ -163,7 +163,9 @@ class CallsScreen(Screen[None]):
         table.display = not empty
         self.query_one(EmptyState).display = empty
         if empty:
-            self.query_one(EmptyState).show(self.ctx.endpoint_url, self.search_text)
+            self.query_one(EmptyState).show(
+                self.ctx.endpoint_url, self.search_text, self.ctx.grpc_url
+            )
         elif self.focused is None:
             table.focus()
 

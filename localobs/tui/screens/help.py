@@ -37,7 +37,9 @@ KEYS = (
 )
 
 
-def help_content(endpoint_url: str | None, log_path: Path | None = None) -> Content:
+def help_content(
+    endpoint_url: str | None, log_path: Path | None = None, grpc_url: str | None = None
+) -> Content:
     lines = [Content.styled("localobs: every LLM call, live", "b")]
     for key, text in KEYS:
         if not text:
@@ -50,6 +52,9 @@ def help_content(endpoint_url: str | None, log_path: Path | None = None) -> Cont
         lines.append(Content.styled("\nSending data here", "b $text-accent"))
         lines.append(Content(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint_url}"))
         lines.append(Content("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"))
+        if grpc_url:
+            grpc_line = f"  or, for a gRPC exporter: OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url}"
+            lines.append(Content(grpc_line))
     if log_path:
         lines.append(Content.styled("\nWarnings", "b $text-accent"))
         lines.append(Content(f"  the receiver's log lines go to {log_path} meanwhile"))
@@ -62,12 +67,15 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, endpoint_url: str | None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, endpoint_url: str | None, log_path: Path | None = None, grpc_url: str | None = None
+    ) -> None:
         super().__init__()
         self._endpoint_url = endpoint_url
         self._log_path = log_path
+        self._grpc_url = grpc_url
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(help_content(self._endpoint_url, self._log_path))
+            yield Static(help_content(self._endpoint_url, self._log_path, self._grpc_url))
         yield Footer(compact=True)

@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 
-def empty_content(endpoint_url: str | None, search: str) -> Content:
+def empty_content(endpoint_url: str | None, search: str, grpc_url: str | None = None) -> Content:
     if search:
         return Content.assemble(
             "No calls match ",
@@ -18,14 +18,24 @@ def empty_content(endpoint_url: str | None, search: str) -> Content:
             "No model calls in this database yet.\n\n"
             "Run `localobs up` to receive them, then point your app at it."
         )
+    if grpc_url is None:
+        protocols = (
+            "\nThe second line is for SDKs whose default is gRPC (Java, Go, .NET): localobs\n"
+            "speaks OTLP over HTTP here."
+        )
+    else:
+        protocols = (
+            "\nThe second line makes any SDK use OTLP/HTTP (JavaScript and the Java agent 2.x do\n"
+            f"anyway). gRPC exporters (opentelemetry-instrument, .NET, most Go) can keep their\n"
+            f"protocol and use OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url} instead."
+        )
     return Content.assemble(
         ("No model calls yet.", "b"),
         " Point your app at this receiver; paste in its shell:\n\n",
         (f"  export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint_url}\n", "$text-accent b"),
         ("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n", "$text-accent b"),
         (
-            "\nThe second line is for SDKs whose default is gRPC (Java, Go, .NET): localobs\n"
-            "speaks OTLP over HTTP. Model calls appear here as they are made: spans with\n"
+            protocols + " Model calls appear here as they are made: spans with\n"
             "GenAI attributes (gen_ai.operation.name, gen_ai.request.model, usage, messages).",
             "$foreground-muted",
         ),
@@ -33,5 +43,5 @@ def empty_content(endpoint_url: str | None, search: str) -> Content:
 
 
 class EmptyState(Static):
-    def show(self, endpoint_url: str | None, search: str) -> None:
-        self.update(empty_content(endpoint_url, search))
+    def show(self, endpoint_url: str | None, search: str, grpc_url: str | None = None) -> None:
+        self.update(empty_content(endpoint_url, search, grpc_url))
