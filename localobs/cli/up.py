@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import sys
 import threading
 from contextlib import ExitStack
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,7 +109,9 @@ def up(
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
         if forwarding is not None:
-            running.callback(forwarding.start(store, warn=partial(click.echo, err=True)))
+            # Through logging: on stderr when headless, into localobs.log while the viewer draws.
+            warn = logging.getLogger("localobs.forward").warning
+            running.callback(forwarding.start(store, warn=warn))
         server.start()
         running.callback(server.stop)
         if grpc_server is not None:
