@@ -10,23 +10,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from tests.otlp_corpus import value as any_value
 
-def kv(key: str, value: Any) -> KeyValue:
-    any_value = AnyValue()
-    if isinstance(value, bool):
-        any_value.bool_value = value
-    elif isinstance(value, int):
-        any_value.int_value = value
-    elif isinstance(value, float):
-        any_value.double_value = value
-    elif isinstance(value, bytes):
-        any_value.bytes_value = value
-    else:
-        any_value.string_value = str(value)
-    return KeyValue(key=key, value=any_value)
+
+def kv(key: str, item: Any) -> KeyValue:
+    return KeyValue(key=key, value=any_value(item))
 
 
 def trace_request(
