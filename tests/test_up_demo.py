@@ -43,11 +43,13 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> No
 
 
 def test_demo_fills_the_store_restarts_a_dead_bot_and_stops_it_on_exit(tmp_path: Path) -> None:
-    running = start_localobs(tmp_path / "demo.db", "--demo")
+    running = start_localobs(tmp_path / "demo.db", "--demo", "--demo-args", "--max-tokens 24")
     front = running.process.pid
     try:
         wait_for(lambda: bot_pids(front), 30, "the demo bot process")
         (first_bot,) = bot_pids(front)
+        command = Path(f"/proc/{first_bot}/cmdline").read_bytes().split(b"\0")
+        assert command[-3:-1] == [b"--max-tokens", b"24"]
         conn = Store(running.db).reader()
         wait_for(lambda: len(list_calls(conn)) >= 2, 180, "the bot's calls in the store")
         calls = list_calls(conn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -74,6 +75,12 @@ def parse_size(text: str) -> int:
     is_flag=True,
     help="Also run the offline demo bot (needs the `demo` extra), restarted if it dies.",
 )
+@click.option(
+    "--demo-args",
+    default="",
+    envvar="LOCALOBS_DEMO_ARGS",
+    help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
+)
 @forward_options
 def up(
     host: str,
@@ -85,6 +92,7 @@ def up(
     token: str | None,
     status_interval: float,
     demo: bool,
+    demo_args: str,
     forwarding: ForwardSettings | None,
 ) -> None:
     """Receive OTLP/HTTP on HOST:PORT and OTLP/gRPC on HOST:GRPC-PORT and store it; stops cleanly
@@ -121,7 +129,9 @@ def up(
         if forwarding is not None:
             click.echo(forwarding.banner())
         if demo:
-            bot = DemoBot(server.url, db.parent / "demo-bot.log")
+            bot = DemoBot(
+                server.url, db.parent / "demo-bot.log", extra_args=tuple(shlex.split(demo_args))
+            )
             bot.start()
             running.callback(bot.stop)
             click.echo(f"demo bot started (its output: {bot.log_path})")
