@@ -6,6 +6,7 @@ import sqlite3
 from concurrent.futures import Future
 from pathlib import Path
 
+from localobs.conditions import Conditions, status_file_for
 from localobs.store.batch import Batch
 from localobs.store.database import connect, prepare_database
 from localobs.store.writer_client import StoreUnavailable, WriterClient
@@ -23,11 +24,13 @@ class Store:
         self.schema_version = prepare_database(self.path)
         self._writer: WriterClient | None = None
         self.forwarding = False
+        self.conditions = Conditions()
 
     def start_writer(self, *, max_pending_bytes: int = 256 << 20, forwarding: bool = False) -> None:
         """`forwarding`: the writer records every batch's rows in the outbox, for delivery."""
         self.forwarding = forwarding
         if self._writer is None:
+            self.conditions.mirror_to(status_file_for(self.path))
             self._writer = WriterClient(self.path, max_pending_bytes=max_pending_bytes)
 
     def submit(self, batch: Batch) -> Future[None]:
@@ -49,3 +52,4 @@ class Store:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            self.conditions.close()
