@@ -20,6 +20,9 @@ import orjson
 
 Level = Literal["info", "warning", "error"]
 STATUS_FILE_SUFFIX = ".status.json"
+# The status file's blocks are allocated once and overwritten in place: a full disk, one of the
+# conditions it must report, would otherwise stop it from being written.
+STATUS_FILE_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,21 @@ class Conditions:
         self._items: dict[str, Condition] = {}
         self._version = 0
         self._status_file: Path | None = None
+        self._status_fd: int | None = None
 
     def mirror_to(self, status_file: Path) -> None:
         """From now on, keep `status_file` up to date (the live process's view, for `info`)."""
         with self._lock:
-            self._status_file = status_file
+            try:
+                fd = os.open(status_file, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return  # `info` then says no process is receiving; nothing else depends on it
+            try:
+                os.posix_fallocate(fd, 0, STATUS_FILE_BYTES)
+            except OSError:
+                os.close(fd)
+                return
+            self._status_file, self._status_fd = status_file, fd
             self._mirror()
 
     @property
@@ -84,21 +97,43 @@ class Conditions:
 
     def close(self) -> None:
         """The process is stopping: its status file no longer describes anything."""
-        if self._status_file is not None:
-            with contextlib.suppress(OSError):
-                self._status_file.unlink()
+        with self._lock:
+            if self._status_file is not None and self._status_fd is not None:
+                with contextlib.suppress(OSError):
+                    self._status_file.unlink()
+                os.close(self._status_fd)
+            self._status_file = self._status_fd = None
 
     def _mirror(self) -> None:
-        """Rewrite the status file (under the lock); failing to is never fatal."""
-        if self._status_file is None:
+        """Overwrite the status file in place (under the lock); failing to is never fatal."""
+        if self._status_fd is None:
             return
-        data = {"pid": os.getpid(), "conditions": [asdict(each) for each in self._items.values()]}
-        temporary = self._status_file.with_name(self._status_file.name + ".tmp")
+        items = [asdict(each) for each in self._items.values()]
+        data = orjson.dumps({"pid": os.getpid(), "conditions": items})
+        if len(data) > STATUS_FILE_BYTES:
+            for each in items:
+                each["details"] = {}
+            data = orjson.dumps({"pid": os.getpid(), "conditions": items})
         with contextlib.suppress(OSError):
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "wb") as out:
-                out.write(orjson.dumps(data))
-            os.replace(temporary, self._status_file)
+            os.pwrite(self._status_fd, data.ljust(STATUS_FILE_BYTES), 0)
+
+
+def degraded(conditions: tuple[Condition, ...]) -> bool:
+    """Whether something stops localobs from doing its job (storing what it is sent)."""
+    return any(each.level == "error" for each in conditions)
+
+
+def describe(condition: Condition, now_unix: float) -> str:
+    """One line for people: the message, for how long, and its details."""
+    seconds = max(0, int(now_unix - condition.since_unix))
+    extra = "; ".join(
+        f"{key.replace('_', ' ')}: {_plain(value)}" for key, value in condition.details.items()
+    )
+    return f"{condition.message} (for {seconds} s{'; ' + extra if extra else ''})"
+
+
+def _plain(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def status_file_for(db_path: Path) -> Path:
@@ -108,9 +143,13 @@ def status_file_for(db_path: Path) -> Path:
 def read_status_file(db_path: Path) -> tuple[Condition, ...] | None:
     """The conditions a live `localobs up` on `db_path` reports; None if none is running."""
     path = status_file_for(db_path)
-    try:
-        data = orjson.loads(path.read_bytes())
-        os.kill(int(data["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        return None
-    return tuple(Condition(**each) for each in data["conditions"])
+    for _attempt in range(3):  # a read can meet a write half done: read again
+        try:
+            data = orjson.loads(path.read_bytes())
+            os.kill(int(data["pid"]), 0)
+            return tuple(Condition(**each) for each in data["conditions"])
+        except orjson.JSONDecodeError:
+            time.sleep(0.01)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,8 @@ import orjson
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.conditions import Condition, read_status_file
+from localobs.conditions import describe as describe_condition
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
 
@@ -35,14 +38,27 @@ def info(db: Path, as_json: bool) -> None:
         "logs": summary.logs,
         "metric_points": summary.metric_points,
     }
+    live = read_status_file(db)
     if as_json:
         data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
+        data["receiving"] = live is not None
+        data["conditions"] = [asdict(each) for each in live or ()]
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
     for key, value in data.items():
         click.echo(f"{key:15} {value}")
     for each in forwarding:
         click.echo(f"{'forwarding':15} {describe(each)}")
+    click.echo(f"{'receiving':15} {_receiving(live)}")
+    now = time.time()
+    for condition in live or ():
+        click.echo(f"{condition.level:15} {describe_condition(condition, now)}")
+
+
+def _receiving(live: tuple[Condition, ...] | None) -> str:
+    if live is None:
+        return "no (no localobs up is running on this database)"
+    return "yes" if not live else f"yes, with {len(live)} condition(s):"
 
 
 def _timestamp(unix_nano: int) -> str:

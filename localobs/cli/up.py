@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import click
 from localobs import __version__
 from localobs.cli.forwarding import ForwardSettings, forward_options
 from localobs.cli.group import db_option, main, open_store
+from localobs.conditions import describe as describe_condition
 from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
@@ -200,4 +202,7 @@ def _run_headless(store: Store, status_interval: float, stop: threading.Event) -
         click.echo(
             f"{stamp} spans={counts.spans} logs={counts.logs} metric_points={counts.metric_points}"
         )
+        now = time.time()
+        for condition in store.conditions.snapshot():
+            click.echo(f"{stamp} {condition.level}: {describe_condition(condition, now)}")
     click.echo("stopping: finishing in-flight writes")

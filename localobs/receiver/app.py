@@ -14,10 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from localobs import __version__
+from localobs.conditions import degraded
 from localobs.receiver.bodies import BodyError, Format, content_format, read_body
 from localobs.receiver.pipeline import decode_body, export_response
 from localobs.receiver.responses import error_response, success_response
-from localobs.store import Signal, Store, StoreBusy, StoreUnavailable
+from localobs.store import BatchRejected, Signal, Store, StoreBusy, StoreUnavailable
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import row_counts
 
@@ -76,6 +77,8 @@ def _export_handler(
                 await asyncio.wrap_future(store.submit(batch))
             except (StoreBusy, StoreUnavailable) as exc:
                 return error_response(503, str(exc), fmt, {"Retry-After": RETRY_AFTER_S})
+            except BatchRejected as exc:
+                return error_response(400, str(exc), fmt)
         return success_response(export_response(signal, rejections), fmt)
 
     return export
@@ -96,9 +99,11 @@ def create_receiver_app(
             forwarding = forwarding_status(conn)
         finally:
             conn.close()
+        conditions = store.conditions.snapshot()
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "degraded" if degraded(conditions) else "ok",
+                "conditions": [asdict(each) for each in conditions],
                 "version": __version__,
                 "counts": {
                     "spans": counts.spans,

@@ -17,7 +17,7 @@ from localobs.receiver.bodies import BodyError, Format
 from localobs.receiver.pipeline import decode_body, export_response
 from localobs.receiver.rpc_status import retry_info, rpc_status
 from localobs.server import PortInUse
-from localobs.store import Signal, Store, StoreBusy, StoreUnavailable
+from localobs.store import BatchRejected, Signal, Store, StoreBusy, StoreUnavailable
 
 RETRY_DELAY_S = 1
 SERVICES: dict[Signal, str] = {
@@ -64,6 +64,8 @@ def _export_method(
                 _retry_later(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             except StoreUnavailable as exc:
                 _retry_later(context, grpc.StatusCode.UNAVAILABLE, str(exc))
+            except BatchRejected as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return bytes(export_response(signal, rejections).SerializeToString())
 
     return export

@@ -31,7 +31,9 @@ class Store:
         self.forwarding = forwarding
         if self._writer is None:
             self.conditions.mirror_to(status_file_for(self.path))
-            self._writer = WriterClient(self.path, max_pending_bytes=max_pending_bytes)
+            self._writer = WriterClient(
+                self.path, max_pending_bytes=max_pending_bytes, conditions=self.conditions
+            )
 
     def submit(self, batch: Batch) -> Future[None]:
         """Hand a batch to the writer; the future completes once it is committed to disk."""
@@ -39,6 +41,10 @@ class Store:
             raise StoreUnavailable("the store was opened without a writer")
         batch.forward = self.forwarding
         return self._writer.submit(batch)
+
+    @property
+    def writer_pid(self) -> int | None:
+        return self._writer.writer_pid if self._writer else None
 
     @property
     def pending_bytes(self) -> int:

@@ -7,71 +7,126 @@ that is waiting in one transaction (group commit), and only then acknowledges th
 answers 200 after the acknowledgement, so a 200 means the data is on disk.
 
 Started by `WriterClient` as `python -m localobs.store.writer_process --db PATH --fd N`; it exits
-when the socket closes, after committing what it received.
+when the socket closes, after committing what it received. No write failure ends it: see
+`writer_health` for what each failure is answered with.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import select
 import socket
 import sqlite3
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from localobs.store.database import connect
 from localobs.store.framing import FrameReader, send_frame
 from localobs.store.ingest import BatchApplier
 from localobs.store.rollups import IdleRollups
+from localobs.store.writer_health import PROBE_INTERVAL_S, WriterHealth
+from localobs.store.writer_protocol import Ack
 
 CHECKPOINT_INTERVAL_S = 0.1
 MAX_FRAMES_PER_COMMIT = 256
 
 
-def _checkpoint_loop(db_path: str, stop: threading.Event) -> None:
-    """Passive WAL checkpoints off the commit path, so commits never pay for them."""
+def _checkpoint_loop(db_path: str, stop: threading.Event, report: _Reporter) -> None:
+    """Passive WAL checkpoints off the commit path, so commits never pay for them.
+
+    A checkpoint that fails (a lock held elsewhere, a full disk) is tried again at the next tick:
+    with automatic checkpoints off, this thread stopping would let the WAL grow without limit.
+    """
     conn = connect(db_path)
+    failing: str | None = None
     try:
         while not stop.wait(CHECKPOINT_INTERVAL_S):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                if failing != str(exc):  # once per kind of failure, not ten times a second
+                    failing = str(exc)
+                    report.send({"log": f"WAL checkpoint failed, retrying: {exc}"})
+            else:
+                failing = None
     finally:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with contextlib.suppress(sqlite3.Error):  # if not, the next start checkpoints it
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
 
 
+class _Reporter:
+    """Status frames to the front, from the main loop and the checkpoint thread alike."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+
+    def send(self, message: Any) -> None:
+        with self._lock:
+            send_frame(self._sock, message)
+
+
 def _commit_group(
-    conn: sqlite3.Connection, applier: BatchApplier, frames: list[tuple[Any, ...]]
-) -> list[tuple[int, str | None]]:
-    """Apply each batch under its own savepoint, so one bad batch fails alone; commit once."""
-    acks: list[tuple[int, str | None]] = []
-    conn.execute("BEGIN IMMEDIATE")
-    for frame in frames:
-        conn.execute("SAVEPOINT batch")
-        try:
-            applier.apply(frame)
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK TO batch")
-            applier.forget()
-            acks.append((frame[0], f"storage error: {exc}"))
-        else:
-            acks.append((frame[0], None))
-        conn.execute("RELEASE batch")
+    conn: sqlite3.Connection,
+    applier: BatchApplier,
+    frames: list[tuple[Any, ...]],
+    health: WriterHealth,
+) -> list[Ack]:
+    """Apply each batch under its own savepoint, so one bad batch fails alone; commit once.
+
+    A failure SQLite answers by rolling back the whole transaction (a full disk, an I/O error),
+    or a failed BEGIN or COMMIT, fails the whole group with a retry answer: nothing of it stayed.
+    """
+    acks: list[Ack] = []
     try:
+        conn.execute("BEGIN IMMEDIATE")
+        for frame in frames:
+            conn.execute("SAVEPOINT batch")
+            try:
+                applier.apply(frame)
+            except Exception as exc:  # whatever one batch raises, it fails alone
+                if not conn.in_transaction:
+                    raise
+                conn.execute("ROLLBACK TO batch")
+                applier.forget()
+                acks.append((frame[0], health.batch_failed(exc)))
+            else:
+                acks.append((frame[0], None))
+            conn.execute("RELEASE batch")
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         applier.forget()
-        return [(batch_id, f"commit failed: {exc}") for batch_id, _ in acks]
+        return health.group_failed(frames, exc)
+    health.committed()
     return acks
+
+
+def _run_idle_step(conn: sqlite3.Connection, rollups: IdleRollups, report: _Reporter) -> None:
+    """Maintenance never ends the writer: a failed step is rolled back and tried again later."""
+    try:
+        rollups.step()
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        report.send({"log": f"maintenance step failed, will retry: {exc}"})
+        time.sleep(PROBE_INTERVAL_S)
 
 
 def serve(db_path: str, sock: socket.socket) -> None:
     conn = connect(db_path)
     conn.execute("PRAGMA wal_autocheckpoint = 0")
+    report = _Reporter(sock)
+    health = WriterHealth(conn, Path(db_path), report.send)
     applier = BatchApplier(conn)
     stop = threading.Event()
     checkpointer = threading.Thread(
-        target=_checkpoint_loop, args=(db_path, stop), name="checkpoint", daemon=True
+        target=_checkpoint_loop, args=(db_path, stop, report), name="checkpoint", daemon=True
     )
     checkpointer.start()
     reader = FrameReader(sock)
@@ -80,18 +135,24 @@ def serve(db_path: str, sock: socket.socket) -> None:
         while True:
             frames = reader.read(block=False)
             if not frames and not reader.closed:
-                timeout = rollups.idle_timeout()
-                if timeout is not None and not select.select([sock], [], [], timeout)[0]:
-                    rollups.step()  # idle: fold a chunk of settled rows for the readers
-                    continue
+                if health.degraded:  # no maintenance until writes work again
+                    if not select.select([sock], [], [], PROBE_INTERVAL_S)[0]:
+                        health.probe()
+                        continue
+                else:
+                    timeout = rollups.idle_timeout()
+                    if timeout is not None and not select.select([sock], [], [], timeout)[0]:
+                        # idle: fold a chunk of settled rows for the readers
+                        _run_idle_step(conn, rollups, report)
+                        continue
                 frames = reader.read(block=True)
             if not frames:
                 break
             for start in range(0, len(frames), MAX_FRAMES_PER_COMMIT):
-                acks = _commit_group(conn, applier, frames[start : start + MAX_FRAMES_PER_COMMIT])
-                send_frame(sock, acks)
-                if rollups.overdue():
-                    rollups.step()
+                group = frames[start : start + MAX_FRAMES_PER_COMMIT]
+                report.send(_commit_group(conn, applier, group, health))
+                if not health.degraded and rollups.overdue():
+                    _run_idle_step(conn, rollups, report)
     finally:
         stop.set()
         checkpointer.join()
