@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -218,3 +219,36 @@ def test_a_full_disk_gets_503_is_shown_and_recovers_once_space_is_freed(
         assert f"{refused_prefix}-0" not in names  # a 503 stored nothing
     finally:
         assert running.stop() == 0
+
+
+def test_an_outside_lock_is_unavailable_with_retry_info_over_grpc(tmp_path: Path) -> None:
+    """Held past the writer's busy timeout by another connection, as the sqlite3 shell would."""
+    import grpc
+    from google.rpc.error_details_pb2 import RetryInfo
+    from google.rpc.status_pb2 import Status
+
+    from localobs.receiver.grpc_server import GrpcReceiver
+    from tests.test_grpc_receiver import export_traces
+
+    store = Store(tmp_path / "grpc-lock.db")
+    store.start_writer()
+    server = GrpcReceiver(store, "127.0.0.1", 0, max_body=1 << 20)
+    server.start()
+    blocker = sqlite3.connect(store.path)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(grpc.RpcError) as raised:
+            export_traces(f"127.0.0.1:{server.port}", trace_request(2).SerializeToString())
+    finally:
+        blocker.rollback()
+        blocker.close()
+    error = raised.value
+    assert error.code() is grpc.StatusCode.UNAVAILABLE
+    assert "locked" in error.details()
+    status = Status.FromString(dict(error.trailing_metadata())["grpc-status-details-bin"])
+    assert status.details[0].Unpack(RetryInfo())
+    wait_for(lambda: store.conditions.get("lock") is None, 5, "the lock to clear")
+    export_traces(f"127.0.0.1:{server.port}", trace_request(2).SerializeToString())
+    assert len(list_spans(store.reader())) == 2
+    server.stop(5)
+    store.close()
