@@ -63,14 +63,12 @@ def describe_exit(status: int) -> str:
 
 def printable(line: str) -> str:
     """The line with control characters written as escapes: log text never drives a terminal."""
-    return "".join(
-        char
-        if char == "\t" or (char.isprintable() and not 0x80 <= ord(char) < 0xA0)
-        else f"\\x{ord(char):02x}"
-        if ord(char) < 0x100
-        else f"\\u{ord(char):04x}"
-        for char in line
-    )
+    return "".join(char if char.isprintable() or char == "\t" else _escape(char) for char in line)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class DemoBot:
@@ -118,7 +116,6 @@ class DemoBot:
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._supervise, name="demo-bot", daemon=True)
-        self.status: DemoStatus | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -241,7 +238,6 @@ class DemoBot:
             exit_status=self._last_exit,
             log_tail=tuple(self._tail) if self._last_exit is not None else (),
         )
-        self.status = status
         details: dict[str, object] = {
             "state": state,
             "restarts": status.restarts,

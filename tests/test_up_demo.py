@@ -59,8 +59,15 @@ def test_demo_fills_the_store_restarts_a_dead_bot_and_stops_it_on_exit(tmp_path:
         assert any(call.operation == "chat" for call in calls)
 
         os.kill(first_bot, signal.SIGKILL)
-        wait_for(lambda: bot_pids(front) and bot_pids(front) != [first_bot], 30, "a restarted bot")
-        (second_bot,) = bot_pids(front)
+        found: list[int] = []
+
+        def restarted() -> bool:
+            # One look at /proc per check: the killed bot vanishes from it between two looks.
+            found[:] = bot_pids(front)
+            return bool(found) and found != [first_bot]
+
+        wait_for(restarted, 30, "a restarted bot")
+        (second_bot,) = found
     finally:
         exit_code = running.stop(signal.SIGTERM, timeout=60)
     assert exit_code == 0

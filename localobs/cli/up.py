@@ -73,7 +73,8 @@ def parse_size(text: str) -> int:
 @click.option(
     "--demo",
     is_flag=True,
-    help="Also run the offline demo bot (needs the `demo` extra), restarted if it dies.",
+    help="Also run the offline demo bot (needs the `demo` extra), restarted if it dies, "
+    "but not after 3 exits soon after its start.",
 )
 @click.option(
     "--demo-args",
