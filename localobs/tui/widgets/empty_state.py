@@ -28,11 +28,14 @@ def empty_content(
         )
     errors = [condition for condition in conditions if condition.level == "error"]
     if errors:
-        problems = _problems(errors)
+        problems = Content("\n\n").join(
+            _with_tail(Content.styled(condition.message, "$text-error b"), condition)
+            for condition in errors
+        )
         if endpoint_url is None:
             return problems
         return Content.assemble(
-            problems, "\nOther apps can still send their calls here; paste in their shell:\n\n"
+            problems, "\n\nOther apps can still send their calls here; paste in their shell:\n\n"
         ) + _instructions(endpoint_url, grpc_url)
     if endpoint_url is None:
         return Content(
@@ -44,28 +47,24 @@ def empty_content(
             ("No model calls yet.", "b"),
             " Point your app at this receiver; paste in its shell:\n\n",
         ) + _instructions(endpoint_url, grpc_url)
-    # Nothing wrong, but worth knowing (e.g. the demo bot still starting): said first.
+    # Nothing wrong now, but worth knowing (e.g. the demo bot starting again): said first.
     return Content("\n").join(
         [
             Content.styled("No model calls yet.", "b"),
-            *(condition_line(condition) for condition in conditions),
+            *(_with_tail(condition_line(condition), condition) for condition in conditions),
             Content("\nPoint your app at this receiver; paste in its shell:\n\n")
             + _instructions(endpoint_url, grpc_url),
         ]
     )
 
 
-def _problems(errors: Sequence[Condition]) -> Content:
-    """Each error, then the last lines of output it carries, shown literally."""
-    parts: list[Content] = []
-    for condition in errors:
-        parts.append(Content.styled(condition.message, "$text-error b"))
-        tail = log_tail(condition)[-EMPTY_TAIL_LINES:]
-        if tail:
-            parts.append(Content.styled("Its last lines:", "$foreground-muted"))
-            parts.extend(Content.styled(f"  {line}", "$foreground-muted") for line in tail)
-        parts.append(Content(""))
-    return Content("\n").join(parts)
+def _with_tail(heading: Content, condition: Condition) -> Content:
+    """`heading`, then the last lines of output the condition carries, shown literally."""
+    lines = [heading]
+    if tail := log_tail(condition)[-EMPTY_TAIL_LINES:]:
+        lines.append(Content.styled("Its last lines:", "$foreground-muted"))
+        lines.extend(Content.styled(f"  {line}", "$foreground-muted") for line in tail)
+    return Content("\n").join(lines)
 
 
 def _instructions(endpoint_url: str, grpc_url: str | None) -> Content:
