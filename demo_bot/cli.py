@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
 
+from demo_bot import READY_LINE, extra_bufts
 from demo_bot.app import build_bot
 from demo_bot.dataset import CONFERENCE, load_questions
 from demo_bot.flow import FlowConfig, SessionBot
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--n-gpu-layers", type=int, default=0, help="layers to offload (-1: all)")
     model.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     model.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
+    model.add_argument(extra_bufts.FLAG, action="store_true", help=extra_bufts.FLAG_HELP)
     model.add_argument(
         "--max-tokens", type=int, default=64, help="budget of the recommendation (default: 64)"
     )
@@ -81,7 +83,13 @@ def _run_batch(
         for number, question in enumerate(questions):
             if number:
                 time.sleep(pause)
-            failures += not _ask(bot, telemetry, question)
+            started = time.perf_counter()
+            answered = _ask(bot, telemetry, question)
+            failures += not answered
+            if number == 0:
+                outcome = "answered" if answered else "failed"
+                took = time.perf_counter() - started
+                print(f"\n{READY_LINE} (first question {outcome} in {took:.1f} s)", file=sys.stderr)
     except KeyboardInterrupt:
         print("\n(stopped)", file=sys.stderr)
     return 1 if failures else 0
@@ -116,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 n_gpu_layers=args.n_gpu_layers,
                 threads=args.threads,
                 seed=args.seed,
+                extra_bufts=args.extra_bufts,
             ),
             FlowConfig(threshold=args.threshold, max_tokens=args.max_tokens),
             telemetry,

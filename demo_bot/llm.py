@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry.trace import Span, SpanKind
 
+from demo_bot.extra_bufts import extra_buffer_types
 from demo_bot.genai import (
     PROVIDER,
     CallMeasurements,
@@ -62,6 +63,8 @@ class ModelOptions:
     threads: int | None = None
     seed: int = 42
     n_ctx: int = 2048
+    extra_bufts: bool = False
+    """llama.cpp's extra CPU buffer types (weight repacking): see demo_bot.extra_bufts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +97,17 @@ class ChatModel:
         path = options.path or default_model_path()
         threads = options.threads or default_threads()
         started = time.perf_counter()
-        # Any: llama_cpp's TypedDict messages and union return types are stricter than needed.
-        self._llm: Any = Llama(
-            model_path=str(path),
-            n_ctx=options.n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_gpu_layers=options.n_gpu_layers,
-            seed=options.seed,
-            verbose=False,
-        )
+        with extra_buffer_types(options.extra_bufts):
+            # Any: llama_cpp's TypedDict messages and union return types are stricter than needed.
+            self._llm: Any = Llama(
+                model_path=str(path),
+                n_ctx=options.n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=options.n_gpu_layers,
+                seed=options.seed,
+                verbose=False,
+            )
         self.load_seconds = time.perf_counter() - started
         self.name = path.name.removesuffix(".gguf")
         self.seed = options.seed

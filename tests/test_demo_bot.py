@@ -159,3 +159,19 @@ def test_an_unsatisfied_question_searches_with_keywords_then_answers_from_the_da
     titles = {s.title for s in load_sessions()}
     assert answer.sessions and all(s.title in titles for s in answer.sessions)
     assert all(s.title in answer.text for s in answer.sessions)
+
+
+def test_models_load_without_llama_cpps_extra_buffer_types_unless_asked() -> None:
+    """With them, llama.cpp repacks weights for AMX and crashes on the first decode on CPUs with
+    AMX (llama.cpp #20824); `--extra-bufts` turns the fast path back on. Loading alone is safe."""
+    import llama_cpp.llama_cpp as native
+
+    from demo_bot.cli import build_parser
+    from demo_bot.llm import ChatModel, ModelOptions
+    from demo_bot.telemetry import setup_telemetry
+
+    telemetry = setup_telemetry(enabled=False)
+    assert ChatModel(ModelOptions(), telemetry)._llm.model_params.use_extra_bufts is False
+    fast = ModelOptions(extra_bufts=build_parser().parse_args(["--extra-bufts"]).extra_bufts)
+    assert ChatModel(fast, telemetry)._llm.model_params.use_extra_bufts is True
+    assert native.llama_model_default_params().use_extra_bufts is True  # only while loading

@@ -20,7 +20,7 @@ from localobs import __version__
 from localobs.cli.forwarding import ForwardSettings, forward_options
 from localobs.cli.group import db_option, main, open_store
 from localobs.conditions import describe as describe_condition
-from localobs.demo_runner import DemoBot
+from localobs.demo_runner import DemoBot, DemoStatus
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
 from localobs.store.queries import row_counts
@@ -75,7 +75,8 @@ def parse_size(text: str) -> int:
 @click.option(
     "--demo",
     is_flag=True,
-    help="Also run the offline demo bot (needs the `demo` extra), restarted if it dies.",
+    help="Also run the offline demo bot (needs the `demo` extra), restarted if it dies, "
+    "but not after 3 exits soon after its start.",
 )
 @click.option(
     "--demo-args",
@@ -130,16 +131,20 @@ def up(
         _print_banner(server.url, grpc_server.url if grpc_server else None, db)
         if forwarding is not None:
             click.echo(forwarding.banner())
+        if not headless and not (sys.stdin.isatty() and sys.stderr.isatty()):
+            click.echo("(no terminal for the viewer: running headless)")
+            headless = True
         if demo:
             bot = DemoBot(
-                server.url, db.parent / "demo-bot.log", extra_args=tuple(shlex.split(demo_args))
+                server.url,
+                db.parent / "demo-bot.log",
+                store.conditions,
+                extra_args=tuple(shlex.split(demo_args)),
+                on_change=_print_demo_status if headless else None,  # the viewer shows it
             )
             bot.start()
             running.callback(bot.stop)
             click.echo(f"demo bot started (its output: {bot.log_path})")
-        if not headless and not (sys.stdin.isatty() and sys.stderr.isatty()):
-            click.echo("(no terminal for the viewer: running headless)")
-            headless = True
         if headless:
             _run_headless(store, status_interval, stop_requested)
         elif not stop_requested.is_set():
@@ -176,6 +181,14 @@ def _print_banner(url: str, grpc_url: str | None, db: Path) -> None:
     click.echo("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
     if grpc_url:
         click.echo(f"  (or, for a gRPC exporter: OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url})")
+
+
+def _print_demo_status(status: DemoStatus) -> None:
+    """Headless: each state change of the demo bot, with its last lines when it died."""
+    click.echo(f"{datetime.now():%H:%M:%S} {status.message}")
+    if status.state in ("crashed", "gave up"):
+        for line in status.log_tail:
+            click.echo(f"    {line}")
 
 
 def _stop_on_signals() -> threading.Event:

@@ -19,14 +19,17 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.reactive import var
+from textual.screen import ModalScreen, Screen
 
+from localobs.conditions import Condition, Conditions
 from localobs.store import Store
 from localobs.tui.commands import BindingCommands
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.terminal_logs import logs_to_file
+from localobs.tui.widgets.conditions_bar import ConditionsBar
 
 POLL_INTERVAL_S = 0.1
 TOTALS_WINDOW_S = 3600.0
@@ -46,6 +49,9 @@ class LocalobsApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
+
+    conditions: var[tuple[Condition, ...]] = var(())
+    """The store's conditions board as of the last poll, the worst first; widgets watch it."""
 
     def __init__(
         self,
@@ -80,6 +86,9 @@ class LocalobsApp(App[None]):
         if owns_process:
             signal.signal(signal.SIGTERM, self._note_early_sigterm)
         self._watcher: StoreWatcher | None = None
+        self._board: Conditions | None = source.conditions if isinstance(source, Store) else None
+        self._board_version = -1
+        self._board_screen: Screen[object] | None = None
 
     def _note_early_sigterm(self, signum: int, frame: FrameType | None) -> None:
         """A SIGTERM before the event loop can take it: exit as soon as the app is mounted."""
@@ -115,6 +124,7 @@ class LocalobsApp(App[None]):
 
     def _check_store(self) -> None:
         """The cheap poll: one PRAGMA; screens only query when it reports a commit."""
+        self._check_conditions()
         if self._watcher is None:
             return
         try:
@@ -124,6 +134,19 @@ class LocalobsApp(App[None]):
         if changed:
             # Only the screen in front: the others catch up when they are shown again.
             self.screen.post_message(StoreChanged())
+
+    def _check_conditions(self) -> None:
+        """The board's cheap poll: its version number. Each screen shown gets a ConditionsBar."""
+        if self._board is None:
+            return
+        if self._board.version != self._board_version:
+            self._board_version = self._board.version
+            self.conditions = self._board.snapshot()
+        screen = self.screen
+        if screen is not self._board_screen:
+            self._board_screen = screen
+            if not isinstance(screen, ModalScreen) and not screen.query(ConditionsBar):
+                screen.mount(ConditionsBar())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
