@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import orjson
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.literal import json_text, visible
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
 
@@ -37,10 +37,10 @@ def info(db: Path, as_json: bool) -> None:
     }
     if as_json:
         data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        click.echo(json_text(data))
         return
     for key, value in data.items():
-        click.echo(f"{key:15} {value}")
+        click.echo(f"{key:15} {visible(str(value))}")
     for each in forwarding:
         click.echo(f"{'forwarding':15} {describe(each)}")
 
@@ -79,10 +79,12 @@ def spans(db: Path, as_json: bool, trace_id: str | None, limit: int) -> None:
             }
             for span in found
         ]
-        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        click.echo(json_text(rows))
         return
     for span in found:
         click.echo(
-            f"{_timestamp(span.start_time_unix_nano)}  {span.trace_id}  {span.span_id}  "
-            f"{span.duration_ms:10.2f} ms  {span.service_name or '-'}  {span.name}"
+            f"{_timestamp(span.start_time_unix_nano)}  {visible(span.trace_id)}  "
+            f"{visible(span.span_id)}  "
+            f"{span.duration_ms:10.2f} ms  {visible(span.service_name or '-')}  "
+            f"{visible(span.name)}"
         )

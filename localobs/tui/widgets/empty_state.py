@@ -5,12 +5,14 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from localobs.tui import format as fmt
+
 
 def empty_content(endpoint_url: str | None, search: str, grpc_url: str | None = None) -> Content:
     if search:
         return Content.assemble(
             "No calls match ",
-            (search, "b"),
+            fmt.shown(search, "b"),
             ".\n\nPress / to change the search, escape to clear it.",
         )
     if endpoint_url is None:
@@ -27,12 +29,12 @@ def empty_content(endpoint_url: str | None, search: str, grpc_url: str | None = 
         protocols = (
             "\nThe second line makes any SDK use OTLP/HTTP (JavaScript and the Java agent 2.x do\n"
             f"anyway). gRPC exporters (opentelemetry-instrument, .NET, most Go) can keep their\n"
-            f"protocol and use OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url} instead."
+            f"protocol and use OTEL_EXPORTER_OTLP_ENDPOINT={fmt.name(grpc_url)} instead."
         )
     return Content.assemble(
         ("No model calls yet.", "b"),
         " Point your app at this receiver; paste in its shell:\n\n",
-        (f"  export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint_url}\n", "$text-accent b"),
+        (f"  export OTEL_EXPORTER_OTLP_ENDPOINT={fmt.name(endpoint_url)}\n", "$text-accent b"),
         ("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n", "$text-accent b"),
         (
             protocols + " Model calls appear here as they are made: spans with\n"
