@@ -40,11 +40,13 @@ def typed(text: str, shown: str) -> bool:
 def assert_nothing_ran(tmux: Tmux, shown: str) -> None:
     """What was drawn before the sent text (the screen's first line) is still there, as is the
     footer drawn after it: an erase would have wiped the one, a cursor move misplaced the other.
-    And no sent control sequence reached the terminal's cells as a style."""
+    No sent control sequence reached the terminal's cells as a style, and the escapes stand out
+    (reverse video) from text that merely looks like one."""
     assert shown.splitlines()[0].strip(), shown
     tmux.wait_for(lambda s: "Quit" in s.rstrip().splitlines()[-1])
     styled = tmux.screen_with_styles()
     assert "\x9b" not in styled and "\x1b[31m" not in styled
+    assert "\x1b[7m\\x1b" in styled
 
 
 def test_every_screen_shows_sent_text_literally(
@@ -108,8 +110,6 @@ def test_every_screen_shows_sent_text_literally(
     assert f"request model     {SHOWN_MODEL}" in shown  # the parameters
     assert f"span              chat {SHOWN_MODEL} (" in shown  # the identity
     assert_nothing_ran(tmux, shown)
-    styled = tmux.screen_with_styles()
-    assert "\x1b[7m\\x1b" in styled  # an escape stands out (reverse video) from typed text
     tmux.keys("a")
     tmux.wait_for(lambda s: "Raw attributes" in s)
     tmux.keys("End")

@@ -1,8 +1,8 @@
 """Short, fixed-width renderings of durations, token counts and times for tables and headers.
 
 Missing values read "—" (not reported), never 0: a producer that does not report usage is not a
-call that used no tokens. Sent text (names, messages, attributes) is shown through `shown`,
-`one_line` and `name`, which never let a control character or markup through (localobs.literal).
+call that used no tokens. Sent text (names, messages, attributes) goes through `name`, `cell`,
+`preview_cell` or `shown`: no control character or markup gets through (localobs.literal).
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
+from rich.style import Style
+from rich.text import Text
 from textual.content import Content
 
-from localobs.literal import pieces, visible
+from localobs.literal import literal, pieces, visible
 
 MISSING = "—"
 
@@ -74,18 +76,20 @@ def timestamp(unix_nano: int, tz: tzinfo | None = None) -> str:
 _BLANKS = re.compile("[ \t\r\n]+")
 
 
-def one_line(text: str | None, width: int) -> str:
-    """A message preview: runs of spaces and line breaks become one space, control characters
-    show as escapes, cut to `width` characters with an ellipsis."""
-    if not text:
-        return ""
-    return visible(_BLANKS.sub(" ", text).strip(), width=width)
-
-
 def name(text: str | None, width: int | None = None) -> str:
     """A sent name (service, model, span, attribute) on one line: a line break in it shows as an
     escape too, so two different names never look alike."""
     return visible(text or "", width=width)
+
+
+def cell(text: str | None, width: int, style: str | Style = "") -> Text:
+    """A table cell of a sent name: as `name`, with its escapes highlighted."""
+    return literal(text or "", style, width=width)
+
+
+def preview_cell(text: str | None, width: int) -> Text:
+    """A message preview: runs of spaces and line breaks become one space, then as `cell`."""
+    return cell(_BLANKS.sub(" ", text or "").strip(), width)
 
 
 def shown(

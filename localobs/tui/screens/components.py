@@ -191,7 +191,7 @@ class ComponentsScreen(Screen[None]):
         components.clear()
         for stats in message.components:
             components.add_row(
-                Text(fmt.name(stats.name, 40)),
+                fmt.cell(stats.name, 40),
                 Text(fmt.count(stats.count), justify="right"),
                 Text(fmt.duration(stats.p50_ms), justify="right"),
                 Text(fmt.duration(stats.p95_ms), justify="right"),
@@ -202,7 +202,7 @@ class ComponentsScreen(Screen[None]):
         models.clear()
         for model in sorted(message.totals.per_model, key=lambda m: m.calls, reverse=True):
             models.add_row(
-                Text(fmt.name(model.model, 28), style=palette.accent),
+                fmt.cell(model.model, 28, palette.accent),
                 Text(str(model.calls), justify="right"),
                 Text(str(model.errors), style=palette.error if model.errors else palette.muted),
                 Text(fmt.tokens_in_out(model.input_tokens, model.output_tokens), justify="right"),
