@@ -6,7 +6,8 @@ CLI and exported files show such text through this module: nothing sent is ever 
 terminal as a command, and nothing is parsed as markup (the Text built here never parses any).
 
 Escaped: C0 controls, DEL, C1 controls (U+0080-U+009F: U+009B is a one-character CSI), and the
-invisible characters that reorder or split lines (bidi overrides and isolates, U+2028/U+2029).
+invisible characters that reorder or split lines (bidi overrides and isolates, U+2028/U+2029), and
+lone surrogates, which cannot be encoded for the terminal at all.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from rich.style import Style
 from rich.text import Text
 
 _CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff]"  # lone surrogates: no terminal can be sent them (not UTF-8)
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 ESCAPE_STYLE = Style(reverse=True)

@@ -27,6 +27,7 @@ OSC8_LINK = "\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\"
         (OSC8_LINK, "\\x1b]8;;http://evil.example\\x1b\\click\\x1b]8;;\\x1b\\"),
         ("user\u202eevil\u2066x\u2069", "user\\u202eevil\\u2066x\\u2069"),
         ("line\u2028split", "line\\u2028split"),
+        ("lone\ud800surrogate", "lone\\ud800surrogate"),
         ("two\nlines\tand\rtab", "two\\nlines\\tand\\rtab"),
         (MARKUP, MARKUP),
         ("plain naïve 日本語 emoji 🙂", "plain naïve 日本語 emoji 🙂"),
