@@ -30,8 +30,15 @@ __all__ = [
 # Internal bookkeeping of normalization (where moved content went), not user data.
 _INTERNAL_ATTRIBUTES = ("localobs.moved",)
 # Numeric attributes shown as timings besides duration and TTFT (llama.cpp's perf counters and
-# the like): keys ending so.
-_TIMING_SUFFIXES = ("_per_s", "_per_second", "_ms", ".time_per_output_token")
+# the like): keys ending so, and the unit that ending means (longer endings first).
+TIMING_UNITS = (
+    ("_tokens_per_s", "tok/s"),
+    ("_tokens_per_second", "tok/s"),
+    ("_per_s", "/s"),
+    ("_per_second", "/s"),
+    ("_ms", "ms"),
+    (".time_per_output_token", "s/tok"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +202,7 @@ def _extra_timings(attributes: dict[str, Any]) -> dict[str, float]:
     return {
         key: float(value)
         for key, value in attributes.items()
-        if key.endswith(_TIMING_SUFFIXES)
+        if key.endswith(tuple(suffix for suffix, _ in TIMING_UNITS))
         and isinstance(value, int | float)
         and not isinstance(value, bool)
     }

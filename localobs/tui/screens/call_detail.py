@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from localobs.literal import json_text
-from localobs.store.calls import CallDetail, get_call
+from localobs.store.calls import TIMING_UNITS, CallDetail, get_call
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
@@ -31,15 +31,6 @@ class DetailLoaded(Message):
 
 
 _LABEL_WIDTH = 18
-# Units of the extra timings, by how their attribute keys end (store/calls.py picks them so).
-_TIMING_UNITS = (
-    ("_tokens_per_s", "tok/s"),
-    ("_tokens_per_second", "tok/s"),
-    ("_per_s", "/s"),
-    ("_per_second", "/s"),
-    ("_ms", "ms"),
-    (".time_per_output_token", "s/tok"),
-)
 
 
 def _row(label: str | Content, value: str | Content) -> Content:
@@ -83,7 +74,7 @@ def speed_rows(detail: CallDetail) -> list[Content]:
 
 def timing_row(key: str, value: float) -> Content:
     """An extra timing attribute: its name in words, its value with its unit, then the key."""
-    suffix, unit = next((each for each in _TIMING_UNITS if key.endswith(each[0])), ("", ""))
+    suffix, unit = next((each for each in TIMING_UNITS if key.endswith(each[0])), ("", ""))
     words = key.removesuffix(suffix).rsplit(".", 1)[-1].replace("_", " ")
     if unit == "ms":
         shown = fmt.duration(value)
