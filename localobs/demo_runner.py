@@ -25,6 +25,7 @@ from typing import IO, Literal
 
 from demo_bot import READY_LINE
 from localobs.conditions import Conditions, Level
+from localobs.literal import visible
 
 SOURCE = "demo"
 LOG_TAIL_LINES = 12
@@ -59,16 +60,6 @@ def describe_exit(status: int) -> str:
         except ValueError:
             pass
     return f"status {status}"
-
-
-def printable(line: str) -> str:
-    """The line with control characters written as escapes: log text never drives a terminal."""
-    return "".join(char if char.isprintable() or char == "\t" else _escape(char) for char in line)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class DemoBot:
@@ -201,7 +192,7 @@ class DemoBot:
                 log.flush()
                 text = line.decode("utf-8", errors="replace").rstrip("\r\n")
                 if text.strip(" ^~"):  # not blank, not one of Python's caret lines
-                    self._tail.append(printable(text))
+                    self._tail.append(visible(text))
                 if not ready and line.startswith(_READY):
                     ready = True
                     self._publish_running(process.pid)

@@ -18,6 +18,7 @@ import pytest
 from localobs.receiver import create_receiver_app
 from localobs.server import ReceiverServer
 from localobs.store import Store
+from tests.tmux_terminal import Tmux
 
 
 @dataclass
@@ -92,3 +93,12 @@ def localobs_up(tmp_path: Path) -> Iterator[LocalobsProcess]:
     running = start_localobs(tmp_path / "localobs.db")
     yield running
     running.stop(signal.SIGKILL if running.process.poll() is None else signal.SIGTERM)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    """A tmux session name for the test to start a command in; the session is killed after."""
+    session = f"localobs-test-{os.getpid()}"
+    terminal = Tmux(session)
+    yield terminal
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -10,13 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from localobs.store import Store
 from tests import tui_data
+from tests.tmux_terminal import Tmux, exit_code
 
 # A few seconds each: not marked slow, so the real terminal path runs with every test run.
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -33,35 +33,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class Tmux:
-    def __init__(self, session: str) -> None:
-        self.session = session
-
-    def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.session)
-
-    def wait_for(self, condition: Callable[[str], bool], timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            shown = self.screen()
-            if condition(shown):
-                return shown
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; the terminal shows:\n{shown}")
-            time.sleep(0.1)
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    session = f"localobs-test-{os.getpid()}"
-    terminal = Tmux(session)
-    yield terminal
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
 
 def start_localobs_up(tmux: Tmux, tmp_path: Path) -> tuple[str, Path]:
@@ -83,13 +54,6 @@ def start_localobs_up(tmux: Tmux, tmp_path: Path) -> tuple[str, Path]:
         )
     )
     return url, exit_file
-
-
-def exit_code(exit_file: Path, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while not exit_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return exit_file.read_text().strip()
 
 
 def test_localobs_up_shows_calls_from_another_process_and_q_exits(

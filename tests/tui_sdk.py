@@ -42,8 +42,9 @@ def chat_call(
     output_tokens: int = 12,
     temperature: float = 0.7,
     error: str | None = None,
+    attributes: dict[str, str] | None = None,
 ) -> str:
-    """One chat span with GenAI semconv attributes; returns its trace id (hex)."""
+    """One chat span with GenAI semconv attributes (and `attributes`); returns its trace id."""
     with tracer.start_as_current_span(f"chat {model}", kind=SpanKind.CLIENT) as span:
         span.set_attributes(
             {
@@ -61,6 +62,7 @@ def chat_call(
                 "gen_ai.input.messages": _messages("user", prompt),
             }
         )
+        span.set_attributes(attributes or {})
         if error:
             span.set_attribute("error.type", error)
             span.set_status(StatusCode.ERROR, error)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.literal import json_text, visible
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import CallSummary, list_calls
 from localobs.store.metrics_query import genai_metric_summary
@@ -35,7 +35,7 @@ def parse_window(text: str) -> float | None:
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    click.echo(json_text(value))
 
 
 def _timestamp(unix_nano: int) -> str:
@@ -69,7 +69,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]
 
 def _status(call: CallSummary) -> str:
     if call.is_error:
-        return f"ERROR {call.error_type}" if call.error_type else "ERROR"
+        return f"ERROR {visible(call.error_type)}" if call.error_type else "ERROR"
     return "ok"
 
 
@@ -108,14 +108,14 @@ def calls(
         [
             _timestamp(call.start_time_unix_nano),
             str(call.call_id),
-            call.service_name or "-",
-            call.model or "-",
+            visible(call.service_name or "-"),
+            visible(call.model or "-"),
             _ms(call.duration_ms),
             _ms(call.ttft_ms),
             _number(call.input_tokens),
             _number(call.output_tokens),
             _status(call),
-            call.preview[:80],
+            visible(call.preview, width=80),
         ]
         for call in found
     ]
@@ -165,7 +165,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
             ["model", "calls", "errors", "in", "out", "p50", "p95", "ttft p50", "tokens/s p50"],
             [
                 [
-                    m.model,
+                    visible(m.model),
                     _number(m.calls),
                     _number(m.errors),
                     _number(m.input_tokens),
@@ -185,7 +185,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
             ["component", "count", "p50", "p95", "total", "share", "self", "self share"],
             [
                 [
-                    c.name,
+                    visible(c.name),
                     _number(c.count),
                     _ms(c.p50_ms),
                     _ms(c.p95_ms),
@@ -203,7 +203,13 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         _table(
             ["metric", "unit", "count", "p50", "p95"],
             [
-                [m.name, m.unit or "-", _number(m.count), _number(m.p50, 3), _number(m.p95, 3)]
+                [
+                    visible(m.name),
+                    visible(m.unit or "-"),
+                    _number(m.count),
+                    _number(m.p50, 3),
+                    _number(m.p95, 3),
+                ]
                 for m in metrics
             ],
             right={2, 3, 4},
@@ -228,21 +234,22 @@ def trace(db: Path, as_json: bool, trace_id: str) -> None:
         _echo_json(tree)
         return
     click.echo(
-        f"trace {tree.trace_id}  {_timestamp(tree.start_unix_nano)} UTC  {_ms(tree.duration_ms)}"
+        f"trace {visible(tree.trace_id)}  {_timestamp(tree.start_unix_nano)} UTC"
+        f"  {_ms(tree.duration_ms)}"
     )
     rows = []
     for span in tree.spans:
         details = []
         if span.model:
-            details.append(span.model)
+            details.append(visible(span.model))
         if span.input_tokens is not None or span.output_tokens is not None:
             details.append(f"{_number(span.input_tokens)} in / {_number(span.output_tokens)} out")
         if span.call_id is not None:
             details.append(f"call {span.call_id}")
         rows.append(
             [
-                ("*" if span.on_critical_path else " ") + "  " * span.depth + span.name,
-                span.service_name or "-",
+                ("*" if span.on_critical_path else " ") + "  " * span.depth + visible(span.name),
+                visible(span.service_name or "-"),
                 _ms(span.start_offset_ms),
                 _ms(span.duration_ms),
                 _ms(span.self_time_ms),

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from localobs.literal import visible
 from localobs.store import Store
 from localobs.store.outbox import UpstreamStatus
 
@@ -150,5 +151,5 @@ def describe(upstream: UpstreamStatus) -> str:
         f"dropped {upstream.dropped_items}"
     )
     if upstream.failing:
-        text += f", failing: {upstream.last_error}"
+        text += f", failing: {visible(str(upstream.last_error))}"
     return text

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import orjson
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
 from localobs.conditions import Condition, read_status_file
 from localobs.conditions import describe as describe_condition
+from localobs.literal import json_text, visible
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
 
@@ -43,16 +43,16 @@ def info(db: Path, as_json: bool) -> None:
         data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
         data["receiving"] = live is not None
         data["conditions"] = [asdict(each) for each in live or ()]
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        click.echo(json_text(data))
         return
     for key, value in data.items():
-        click.echo(f"{key:15} {value}")
+        click.echo(f"{key:15} {visible(str(value))}")
     for each in forwarding:
         click.echo(f"{'forwarding':15} {describe(each)}")
     click.echo(f"{'receiving':15} {_receiving(live)}")
     now = time.time()
     for condition in live or ():
-        click.echo(f"{condition.level:15} {describe_condition(condition, now)}")
+        click.echo(f"{condition.level:15} {visible(describe_condition(condition, now))}")
 
 
 def _receiving(live: tuple[Condition, ...] | None) -> str:
@@ -95,10 +95,12 @@ def spans(db: Path, as_json: bool, trace_id: str | None, limit: int) -> None:
             }
             for span in found
         ]
-        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        click.echo(json_text(rows))
         return
     for span in found:
         click.echo(
-            f"{_timestamp(span.start_time_unix_nano)}  {span.trace_id}  {span.span_id}  "
-            f"{span.duration_ms:10.2f} ms  {span.service_name or '-'}  {span.name}"
+            f"{_timestamp(span.start_time_unix_nano)}  {visible(span.trace_id)}  "
+            f"{visible(span.span_id)}  "
+            f"{span.duration_ms:10.2f} ms  {visible(span.service_name or '-')}  "
+            f"{visible(span.name)}"
         )

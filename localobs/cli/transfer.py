@@ -12,6 +12,7 @@ import click
 
 from localobs.cli.forwarding import header_pairs
 from localobs.cli.group import db_option, main, open_store
+from localobs.literal import visible
 from localobs.store.export import ExportFilter
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
@@ -99,7 +100,7 @@ def export(
     )
     if result.failed:
         for failure in result.failed:
-            click.echo(f"not taken: {failure}", err=True)
+            click.echo(f"not taken: {visible(str(failure))}", err=True)
         raise SystemExit(1)
 
 
@@ -132,6 +133,6 @@ def import_(db: Path, file: Path) -> None:
     if result.rejected:
         click.echo(f"refused {result.rejected} invalid items", err=True)
     for problem in result.problems:
-        click.echo(f"skipped {problem}", err=True)
+        click.echo(f"skipped {visible(str(problem))}", err=True)
     if result.problems:
         raise SystemExit(1)

@@ -13,6 +13,7 @@ import orjson
 
 from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
+from localobs.store.call_speed import REPORTED_SPLIT_SQL, call_speed, is_decode_speed
 from localobs.store.messages import Message, Part, parse_messages, parse_parts, preview
 
 __all__ = [
@@ -29,8 +30,15 @@ __all__ = [
 # Internal bookkeeping of normalization (where moved content went), not user data.
 _INTERNAL_ATTRIBUTES = ("localobs.moved",)
 # Numeric attributes shown as timings besides duration and TTFT (llama.cpp's perf counters and
-# the like): keys ending so.
-_TIMING_SUFFIXES = ("_per_s", "_per_second", "_ms", ".time_per_output_token")
+# the like): keys ending so, and the unit that ending means (longer endings first).
+TIMING_UNITS = (
+    ("_tokens_per_s", "tok/s"),
+    ("_tokens_per_second", "tok/s"),
+    ("_per_s", "/s"),
+    ("_per_second", "/s"),
+    ("_ms", "ms"),
+    (".time_per_output_token", "s/tok"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,11 @@ class CallSummary:
     start_time_unix_nano: int
     duration_ms: float
     ttft_ms: float | None
+    ttft_source: str | None
+    """Where ttft_ms came from: a call_speed.TTFT_* constant."""
     output_tokens_per_s: float | None
+    output_tokens_per_s_source: str | None
+    """A call_speed.SPEED_* constant: SPEED_END_TO_END is throughput, not decode speed."""
     input_tokens: int | None
     output_tokens: int | None
     status_code: int
@@ -60,6 +72,10 @@ class CallSummary:
     @property
     def is_error(self) -> bool:
         return self.status_code == 2 or self.error_type is not None
+
+    @property
+    def is_decode_speed(self) -> bool:
+        return is_decode_speed(self.output_tokens_per_s_source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,24 +109,43 @@ class CallDetail(CallSummary):
         return self.status_code == 2 or self.error_type is not None
 
 
-# Columns of CallSummary, in order; the last is the input messages the preview comes from.
+# Columns CallSummary is made of; input messages give the preview, the reported split the speed.
 _SUMMARY_SQL = f"""
     rowid, trace_id, span_id, service_name, operation, provider, request_model, response_model,
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
-    input_tokens, output_tokens, coalesce(status_code, 0), error_type, input_messages"""
+    input_tokens, output_tokens, coalesce(status_code, 0), error_type, input_messages,
+    {REPORTED_SPLIT_SQL}"""
+_SUMMARY_COLUMNS = 20
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
     (
         call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
-        error_type, input_messages,
+        error_type, input_messages, generation_rate, prompt_tokens, prompt_rate,
     ) = row  # fmt: skip
+    speed = call_speed(ttft_ms, tokens_per_s, generation_rate, prompt_tokens, prompt_rate)
     return CallSummary(
-        call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
-        start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
-        error_type, preview(input_messages),
-    )  # fmt: skip
+        call_id=call_id,
+        trace_id=trace_id,
+        span_id=span_id,
+        service_name=service,
+        operation=operation,
+        provider=provider,
+        request_model=request_model,
+        response_model=response_model,
+        start_time_unix_nano=start,
+        duration_ms=duration_ms,
+        ttft_ms=speed.ttft_ms,
+        ttft_source=speed.ttft_source,
+        output_tokens_per_s=speed.tokens_per_s,
+        output_tokens_per_s_source=speed.tokens_per_s_source,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        status_code=status,
+        error_type=error_type,
+        preview=preview(input_messages),
+    )
 
 
 def list_calls(
@@ -167,7 +202,7 @@ def _extra_timings(attributes: dict[str, Any]) -> dict[str, float]:
     return {
         key: float(value)
         for key, value in attributes.items()
-        if key.endswith(_TIMING_SUFFIXES)
+        if key.endswith(tuple(suffix for suffix, _ in TIMING_UNITS))
         and isinstance(value, int | float)
         and not isinstance(value, bool)
     }
@@ -184,11 +219,11 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     ).fetchone()
     if row is None:
         return None
-    summary = _summary(row[:17])
+    summary = _summary(row[:_SUMMARY_COLUMNS])
     (
         name, kind, parent, status_message, role, temperature, top_p, max_tokens, finish_reasons,
         output_messages, system_instructions, dialect, attributes, events, resource_id,
-    ) = row[17:]  # fmt: skip
+    ) = row[_SUMMARY_COLUMNS:]  # fmt: skip
     resource = conn.execute(
         "SELECT attributes FROM resources WHERE resource_id = ?", (resource_id,)
     ).fetchone()
@@ -208,7 +243,7 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
         top_p=top_p,
         max_tokens=max_tokens,
         finish_reasons=[str(reason) for reason in reasons] if isinstance(reasons, list) else [],
-        input_messages=parse_messages(row[16]),
+        input_messages=parse_messages(row[16]),  # the summary's input_messages column
         output_messages=parse_messages(output_messages),
         system_instructions=parse_parts(system_instructions),
         dialect=dialect,

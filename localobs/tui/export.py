@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
+from localobs.literal import json_text
 from localobs.store.calls import CallDetail
 
 
 def call_json(detail: CallDetail) -> bytes:
-    return orjson.dumps(detail, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    """The call as JSON in which no control character is raw: `cat` of the file is safe too."""
+    return json_text(detail).encode()
 
 
 def export_call(detail: CallDetail, directory: Path) -> Path:

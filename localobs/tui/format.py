@@ -1,12 +1,20 @@
 """Short, fixed-width renderings of durations, token counts and times for tables and headers.
 
 Missing values read "—" (not reported), never 0: a producer that does not report usage is not a
-call that used no tokens.
+call that used no tokens. Sent text (names, messages, attributes) goes through `name`, `cell`,
+`preview_cell` or `shown`: no control character or markup gets through (localobs.literal).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
+
+from rich.style import Style
+from rich.text import Text
+from textual.content import Content
+
+from localobs.literal import literal, pieces, visible
 
 MISSING = "—"
 
@@ -45,6 +53,13 @@ def rate(tokens_per_s: float | None) -> str:
     return f"{tokens_per_s:.1f}" if tokens_per_s < 100 else f"{tokens_per_s:.0f}"
 
 
+def speed(tokens_per_s: float | None, is_decode: bool) -> str:
+    """A call's tokens per second; "~" marks end-to-end throughput (prefill included), which
+    reads far lower than decode speed (call_speed.py)."""
+    shown = rate(tokens_per_s)
+    return shown if is_decode or tokens_per_s is None else f"~{shown}"
+
+
 def percent(share: float | None) -> str:
     return MISSING if share is None else f"{share * 100:.0f}%"
 
@@ -58,12 +73,35 @@ def timestamp(unix_nano: int, tz: tzinfo | None = None) -> str:
     return datetime.fromtimestamp(unix_nano / 1e9, tz).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def one_line(text: str | None, width: int) -> str:
-    """Whitespace collapsed, cut to `width` characters with an ellipsis."""
-    if not text:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: max(width - 1, 0)] + "…"
+_BLANKS = re.compile("[ \t\r\n]+")
+
+
+def name(text: str | None, width: int | None = None) -> str:
+    """A sent name (service, model, span, attribute) on one line: a line break in it shows as an
+    escape too, so two different names never look alike."""
+    return visible(text or "", width=width)
+
+
+def cell(text: str | None, width: int, style: str | Style = "") -> Text:
+    """A table cell of a sent name: as `name`, with its escapes highlighted."""
+    return literal(text or "", style, width=width)
+
+
+def preview_cell(text: str | None, width: int) -> Text:
+    """A message preview: runs of spaces and line breaks become one space, then as `cell`."""
+    return cell(_BLANKS.sub(" ", text or "").strip(), width)
+
+
+def shown(
+    text: str | None, style: str = "", *, newlines: bool = False, width: int | None = None
+) -> Content:
+    """Sent text as Content, exactly as sent: markup is not parsed, escapes stand out."""
+    parts = [
+        (piece, "reverse") if escaped else piece
+        for piece, escaped in pieces(text or "", newlines=newlines, width=width)
+    ]
+    content = Content.assemble(*parts)
+    return content.stylize_before(style) if style else content
 
 
 def bar(fraction: float, width: int) -> str:

@@ -6,7 +6,6 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import orjson
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,7 +15,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from localobs.store.calls import CallDetail, get_call
+from localobs.literal import json_text
+from localobs.store.calls import TIMING_UNITS, CallDetail, get_call
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
@@ -30,16 +30,60 @@ class DetailLoaded(Message):
     error: str | None = None
 
 
-def _row(label: str, value: str) -> Content:
-    return Content.assemble((f"{label:<18}", "$foreground-muted"), value)
+_LABEL_WIDTH = 18
 
 
-def _value(value: object) -> str:
+def _row(label: str | Content, value: str | Content) -> Content:
+    label = Content(label) if isinstance(label, str) else label
+    return Content.assemble(label.pad_right(_LABEL_WIDTH - label.cell_length), value).stylize(
+        "$foreground-muted", 0, max(label.cell_length, _LABEL_WIDTH)
+    )
+
+
+def _value(value: object) -> Content:
     if value is None or value == "" or value == []:
-        return fmt.MISSING
+        return Content(fmt.MISSING)
     if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+        return Content(f"{value:g}")
+    return fmt.shown(str(value))
+
+
+def _source(text: str | None) -> Content:
+    return Content.styled(f"  ({text})" if text else "", "$foreground-muted")
+
+
+def speed_rows(detail: CallDetail) -> list[Content]:
+    """TTFT and tokens per second, each saying where it came from; a figure over the whole
+    duration is called throughput, never decode speed."""
+    rate = (
+        Content(fmt.MISSING)
+        if detail.output_tokens_per_s is None
+        else Content(f"{fmt.rate(detail.output_tokens_per_s)} tok/s")
+    )
+    return [
+        _row(
+            "time to first tok",
+            Content.assemble(fmt.duration(detail.ttft_ms), _source(detail.ttft_source)),
+        ),
+        _row(
+            "decode speed" if detail.is_decode_speed else "throughput",
+            Content.assemble(rate, _source(detail.output_tokens_per_s_source)),
+        ),
+    ]
+
+
+def timing_row(key: str, value: float) -> Content:
+    """An extra timing attribute: its name in words, its value with its unit, then the key."""
+    suffix, unit = next((each for each in TIMING_UNITS if key.endswith(each[0])), ("", ""))
+    words = key.removesuffix(suffix).rsplit(".", 1)[-1].replace("_", " ")
+    if unit == "ms":
+        shown = fmt.duration(value)
+    elif unit == "s/tok":
+        shown = f"{fmt.duration(value * 1000)}/tok"
+    else:
+        shown = f"{fmt.rate(value)} {unit}"
+    label = fmt.shown(words, width=_LABEL_WIDTH - 1)
+    return _row(label, Content.assemble(shown, _source(fmt.name(key))))
 
 
 def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
@@ -59,37 +103,30 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
         Content.styled("Timings", "b $text-accent"),
         _row("start", fmt.timestamp(detail.start_time_unix_nano, ctx.tz)),
         _row("duration", fmt.duration(detail.duration_ms)),
-        _row("time to first tok", fmt.duration(detail.ttft_ms)),
-        _row("decode speed", f"{fmt.rate(detail.output_tokens_per_s)} tok/s"),
+        *speed_rows(detail),
     ]
-    for name, value in sorted(detail.extra_timings.items()):
-        lines.append(_row(name.replace("_", " "), _value(value)))
+    for key, value in sorted(detail.extra_timings.items()):
+        lines.append(timing_row(key, value))
     lines += [
         Content.styled("Outcome", "b $text-accent"),
-        _row("finish reason", ", ".join(detail.finish_reasons) or fmt.MISSING),
-        Content.assemble(
-            (f"{'status':<18}", "$foreground-muted"),
-            ("error", "b $text-error") if errored else "ok",
-        ),
+        _row("finish reason", fmt.shown(", ".join(detail.finish_reasons) or fmt.MISSING)),
+        _row("status", Content.styled("error", "b $text-error") if errored else "ok"),
     ]
     if detail.error_type:
-        lines.append(
-            Content.assemble(
-                (f"{'error':<18}", "$foreground-muted"), (detail.error_type, "$text-error")
-            )
-        )
+        lines.append(_row("error", fmt.shown(detail.error_type, "$text-error")))
     lines += [
         Content.styled("Identity", "b $text-accent"),
         _row("service", _value(detail.service_name)),
         _row("operation", _value(detail.operation)),
-        _row("span", f"{detail.name} ({detail.span_id})"),
-        _row("trace", detail.trace_id),
+        _row("span", Content.assemble(fmt.shown(detail.name), f" ({fmt.name(detail.span_id)})")),
+        _row("trace", fmt.shown(detail.trace_id)),
         _row("format", _value(detail.dialect)),
     ]
     return Content("\n").join(lines)
 
 
 def raw_content(detail: CallDetail) -> Content:
+    """The span's attributes, events and resource as JSON, whose escaping keeps controls out."""
     raw = {
         "attributes": detail.attributes,
         "events": detail.events,
@@ -98,7 +135,7 @@ def raw_content(detail: CallDetail) -> Content:
     return Content.assemble(
         ("Raw attributes", "b $text-accent"),
         "\n",
-        Content(orjson.dumps(raw, option=orjson.OPT_INDENT_2, default=str).decode()),
+        fmt.shown(json_text(raw, default=str), newlines=True),
     )
 
 
@@ -117,9 +154,12 @@ def start_export(
                 raise LookupError(f"call {call_id} is not in the database")
             path = export_call(found, ctx.export_dir)
         except (OSError, LookupError, sqlite3.Error) as exc:
-            screen.app.call_from_thread(screen.notify, f"Export failed: {exc}", severity="error")
+            message = f"Export failed: {fmt.name(str(exc))}"
+            screen.app.call_from_thread(screen.notify, message, severity="error", markup=False)
             return
-        screen.app.call_from_thread(screen.notify, f"Wrote {path}", title="Exported", timeout=8)
+        screen.app.call_from_thread(
+            screen.notify, f"Wrote {fmt.name(str(path))}", title="Exported", timeout=8, markup=False
+        )
 
     screen.run_worker(write, thread=True, group="export")
 
@@ -162,15 +202,19 @@ class CallDetailScreen(Screen[None]):
         detail = message.detail
         if detail is None:
             title.update(
-                Content.styled(message.error or f"call {self.call_id} not found", "$text-error")
+                fmt.shown(message.error or f"call {self.call_id} not found", "$text-error")
             )
             return
         self.detail = detail
         errored = detail.status_code == 2 or detail.error_type is not None
         title.update(
             Content.assemble(
-                (detail.model or "unknown model", "b $text-accent"),
-                f" · {detail.operation or '?'} · {detail.service_name or '?'} · ",
+                fmt.shown(detail.model or "unknown model", "b $text-accent"),
+                " · ",
+                fmt.shown(detail.operation or "?"),
+                " · ",
+                fmt.shown(detail.service_name or "?"),
+                " · ",
                 fmt.timestamp(detail.start_time_unix_nano, self.ctx.tz),
                 f" · {fmt.duration(detail.duration_ms)}",
                 f" · {fmt.tokens_in_out(detail.input_tokens, detail.output_tokens)} tok",

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer
 from localobs.store.calls import CallFilter, CallSummary, calls_after, list_calls
 from localobs.store.changes import latest_call_id
 from localobs.store.stats import Totals, totals
+from localobs.tui import format as fmt
 from localobs.tui.call_window import CallWindow, Cursor
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import RefreshGate, StoreChanged
@@ -287,7 +288,8 @@ class CallsScreen(Screen[None]):
             self._totals_gate.finished()
         elif message.what == "older calls":
             self._paging = False
-        self.notify(f"reading {message.what} failed: {message.error}", severity="error")
+        error = fmt.name(message.error)
+        self.notify(f"reading {message.what} failed: {error}", severity="error", markup=False)
 
     # -- live updates and paging -------------------------------------------------------------
 

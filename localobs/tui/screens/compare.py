@@ -26,8 +26,8 @@ from localobs.tui.theme import Palette
 
 _FIELDS: tuple[tuple[str, Callable[[CallDetail], str]], ...] = (
     ("call", lambda d: str(d.call_id)),
-    ("service", lambda d: d.service_name or fmt.MISSING),
-    ("model", lambda d: d.model or fmt.MISSING),
+    ("service", lambda d: fmt.name(d.service_name) or fmt.MISSING),
+    ("model", lambda d: fmt.name(d.model) or fmt.MISSING),
     ("temperature", lambda d: fmt.MISSING if d.temperature is None else f"{d.temperature:g}"),
     ("top_p", lambda d: fmt.MISSING if d.top_p is None else f"{d.top_p:g}"),
     ("max tokens", lambda d: fmt.count(d.max_tokens)),
@@ -35,9 +35,9 @@ _FIELDS: tuple[tuple[str, Callable[[CallDetail], str]], ...] = (
     ("output tokens", lambda d: fmt.count(d.output_tokens)),
     ("duration", lambda d: fmt.duration(d.duration_ms)),
     ("ttft", lambda d: fmt.duration(d.ttft_ms)),
-    ("tok/s", lambda d: fmt.rate(d.output_tokens_per_s)),
-    ("finish", lambda d: ", ".join(d.finish_reasons) or fmt.MISSING),
-    ("error", lambda d: d.error_type or "—"),
+    ("tok/s", lambda d: fmt.speed(d.output_tokens_per_s, d.is_decode_speed)),
+    ("finish", lambda d: fmt.name(", ".join(d.finish_reasons)) or fmt.MISSING),
+    ("error", lambda d: fmt.name(d.error_type) or fmt.MISSING),
 )
 
 
@@ -58,7 +58,7 @@ def diff_content(first: CallDetail, second: CallDetail) -> Content:
         )
     ]
     for tag, line in diff_lines(transcript_lines(first), transcript_lines(second)):
-        lines.append(Content.styled(f"{tag} {line}", styles[tag]))
+        lines.append(fmt.shown(f"{tag} {line}", styles[tag], newlines=True))
     return Content("\n").join(lines)
 
 
@@ -92,7 +92,7 @@ class CompareScreen(Screen[None]):
         title = self.query_one("#compare-title", Static)
         first, second = message.first, message.second
         if first is None or second is None:
-            title.update(Content.styled(message.error or "a call was not found", "$text-error"))
+            title.update(fmt.shown(message.error or "a call was not found", "$text-error"))
             return
         title.update(
             Content.assemble(

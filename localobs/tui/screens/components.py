@@ -167,7 +167,9 @@ class ComponentsScreen(Screen[None]):
 
     def on_components_failed(self, message: ComponentsFailed) -> None:
         self._finished()
-        self.notify(f"reading components failed: {message.error}", severity="error")
+        self.notify(
+            f"reading components failed: {fmt.name(message.error)}", severity="error", markup=False
+        )
 
     def _finished(self, took_s: float = 0.0) -> None:
         if self._gate.finished(took_s):
@@ -189,7 +191,7 @@ class ComponentsScreen(Screen[None]):
         components.clear()
         for stats in message.components:
             components.add_row(
-                Text(fmt.one_line(stats.name, 40)),
+                fmt.cell(stats.name, 40),
                 Text(fmt.count(stats.count), justify="right"),
                 Text(fmt.duration(stats.p50_ms), justify="right"),
                 Text(fmt.duration(stats.p95_ms), justify="right"),
@@ -200,7 +202,7 @@ class ComponentsScreen(Screen[None]):
         models.clear()
         for model in sorted(message.totals.per_model, key=lambda m: m.calls, reverse=True):
             models.add_row(
-                Text(fmt.one_line(model.model, 28), style=palette.accent),
+                fmt.cell(model.model, 28, palette.accent),
                 Text(str(model.calls), justify="right"),
                 Text(str(model.errors), style=palette.error if model.errors else palette.muted),
                 Text(fmt.tokens_in_out(model.input_tokens, model.output_tokens), justify="right"),

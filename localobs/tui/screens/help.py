@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from localobs.tui import format as fmt
 from localobs.tui.search_syntax import SYNTAX_HELP
 
 KEYS = (
@@ -50,14 +51,14 @@ def help_content(
     lines.append(Content(f"  {SYNTAX_HELP}"))
     if endpoint_url:
         lines.append(Content.styled("\nSending data here", "b $text-accent"))
-        lines.append(Content(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint_url}"))
+        lines.append(fmt.shown(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint_url}"))
         lines.append(Content("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"))
         if grpc_url:
             grpc_line = f"  or, for a gRPC exporter: OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url}"
-            lines.append(Content(grpc_line))
+            lines.append(fmt.shown(grpc_line))
     if log_path:
         lines.append(Content.styled("\nWarnings", "b $text-accent"))
-        lines.append(Content(f"  the receiver's log lines go to {log_path} meanwhile"))
+        lines.append(fmt.shown(f"  the receiver's log lines go to {log_path} meanwhile"))
     return Content("\n").join(lines)
 
 

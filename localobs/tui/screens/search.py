@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
+from localobs.tui import format as fmt
 from localobs.tui.search_syntax import SYNTAX_HELP, SearchSyntaxError, parse_search
 
 _EXAMPLES = (
@@ -52,7 +53,7 @@ class SearchScreen(ModalScreen[str | None]):
         try:
             parse_search(text, self._clock)
         except SearchSyntaxError as exc:
-            return Content.styled(str(exc), "$text-error")
+            return fmt.shown(str(exc), "$text-error")
         return Content("")
 
     def action_apply(self) -> None:
@@ -60,7 +61,7 @@ class SearchScreen(ModalScreen[str | None]):
         try:
             parse_search(text, self._clock)
         except SearchSyntaxError as exc:
-            self.query_one("#search-error", Static).update(Content.styled(str(exc), "$text-error"))
+            self.query_one("#search-error", Static).update(fmt.shown(str(exc), "$text-error"))
             return
         self.dismiss(text)
 

@@ -37,9 +37,10 @@ class TraceLoaded(Message):
 def span_detail(span: TraceSpan) -> Content:
     status = Content.styled("error", "b $text-error") if span.is_error else Content("ok")
     lines = [
-        Content.assemble((span.name, "b"), f"  ({span.span_id})"),
+        Content.assemble(fmt.shown(span.name, "b"), "  (", fmt.shown(span.span_id), ")"),
         Content.assemble(
-            f"service {span.service_name or fmt.MISSING}",
+            "service ",
+            fmt.shown(span.service_name or fmt.MISSING),
             f"   start +{fmt.duration(span.start_offset_ms)}",
             f"   duration {fmt.duration(span.duration_ms)}",
             f"   self {fmt.duration(span.self_time_ms)}",
@@ -52,7 +53,10 @@ def span_detail(span: TraceSpan) -> Content:
         lines.append(
             Content.assemble(
                 ("model call ", "$text-accent b"),
-                f"{span.operation or '?'} {span.model or '?'} ",
+                fmt.shown(span.operation or "?"),
+                " ",
+                fmt.shown(span.model or "?"),
+                " ",
                 f"{fmt.tokens_in_out(span.input_tokens, span.output_tokens)} tokens",
                 ("   enter opens the call", "$foreground-muted"),
             )
@@ -107,7 +111,7 @@ class TraceScreen(Screen[None]):
         tree = message.tree
         if tree is None:
             title.update(
-                Content.styled(message.error or f"trace {self.trace_id} not found", "$text-error")
+                fmt.shown(message.error or f"trace {self.trace_id} not found", "$text-error")
             )
             return
         self.trace = tree
@@ -116,7 +120,7 @@ class TraceScreen(Screen[None]):
         title.update(
             Content.assemble(
                 ("trace ", "$foreground-muted"),
-                (tree.trace_id, "b"),
+                fmt.shown(tree.trace_id, "b"),
                 f"  {len(tree.spans)} spans  {calls} model calls  {fmt.duration(tree.duration_ms)}",
                 (f"  {errors} errors ✗" if errors else "", "b $text-error"),
                 ("   ▶ critical path", "$text-accent"),

@@ -156,20 +156,23 @@ class CallsTable(DataTable[Text]):
         time.append(fmt.clock_time(call.start_time_unix_nano, self._tz), style=palette.muted)
         preview = Text()
         if call.error_type:
-            preview.append(f"{call.error_type} ", style=palette.error)
-        preview.append(fmt.one_line(call.preview, 80))
+            preview.append_text(fmt.cell(call.error_type, 40, palette.error))
+            preview.append(" ", style=palette.error)
+        preview.append_text(fmt.preview_cell(call.preview, 80))
         cells = {
             "time": time,
-            "service": Text(fmt.one_line(call.service_name, 16 if self._wide else 10)),
-            "operation": Text(fmt.one_line(call.operation, 8)),
-            "model": Text(fmt.one_line(call.model, 18 if self._wide else 14), Style(bold=True)),
+            "service": fmt.cell(call.service_name, 16 if self._wide else 10),
+            "operation": fmt.cell(call.operation, 8),
+            "model": fmt.cell(call.model, 18 if self._wide else 14, Style(bold=True)),
             "status": Text("err", style=palette.error) if error else Text("ok", palette.success),
             "duration": Text(fmt.duration(call.duration_ms), justify="right"),
             "ttft": Text(fmt.duration(call.ttft_ms), justify="right"),
             "tokens": Text(
                 fmt.tokens_in_out(call.input_tokens, call.output_tokens), justify="right"
             ),
-            "rate": Text(fmt.rate(call.output_tokens_per_s), justify="right"),
+            "rate": Text(
+                fmt.speed(call.output_tokens_per_s, call.is_decode_speed), justify="right"
+            ),
             "preview": preview,
         }
         return [cells[str(column.key.value)] for column in self.ordered_columns]

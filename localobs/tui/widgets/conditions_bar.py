@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from localobs.conditions import Condition, Level
+from localobs.tui import format as fmt
 
 LEVEL_STYLE: dict[Level, tuple[str, str]] = {
     "error": ("✖", "$text-error"),
@@ -32,7 +33,7 @@ def log_tail(condition: Condition) -> list[str]:
 def condition_line(condition: Condition) -> Content:
     mark, style = LEVEL_STYLE[condition.level]
     return Content.assemble(
-        (f"{mark} {condition.source}: ", f"{style} b"), (condition.message, style)
+        (f"{mark} {condition.source}: ", f"{style} b"), fmt.shown(condition.message, style)
     )
 
 
@@ -42,7 +43,7 @@ def bar_content(conditions: Sequence[Condition]) -> Content:
         lines.append(condition_line(condition))
         if condition.level == "error":
             lines.extend(
-                Content.styled(f"    {line}", "$foreground-muted")
+                Content.assemble("    ", fmt.shown(line, "$foreground-muted"))
                 for line in log_tail(condition)[-BAR_TAIL_LINES:]
             )
     return Content("\n").join(lines)

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from localobs.conditions import Condition
+from localobs.tui import format as fmt
 from localobs.tui.widgets.conditions_bar import condition_line, log_tail
 
 EMPTY_TAIL_LINES = 8
@@ -23,7 +24,7 @@ def empty_content(
     if search:
         return Content.assemble(
             "No calls match ",
-            (search, "b"),
+            fmt.shown(search, "b"),
             ".\n\nPress / to change the search, escape to clear it.",
         )
     errors = [condition for condition in conditions if condition.level == "error"]
@@ -77,10 +78,10 @@ def _instructions(endpoint_url: str, grpc_url: str | None) -> Content:
         protocols = (
             "\nThe second line makes any SDK use OTLP/HTTP (JavaScript and the Java agent 2.x do\n"
             f"anyway). gRPC exporters (opentelemetry-instrument, .NET, most Go) can keep their\n"
-            f"protocol and use OTEL_EXPORTER_OTLP_ENDPOINT={grpc_url} instead."
+            f"protocol and use OTEL_EXPORTER_OTLP_ENDPOINT={fmt.name(grpc_url)} instead."
         )
     return Content.assemble(
-        (f"  export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint_url}\n", "$text-accent b"),
+        (f"  export OTEL_EXPORTER_OTLP_ENDPOINT={fmt.name(endpoint_url)}\n", "$text-accent b"),
         ("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n", "$text-accent b"),
         (
             protocols + " Model calls appear here as they are made: spans with\n"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from textual.content import Content
 from textual.widgets import Static
 
+from localobs.tui import format as fmt
+
 
 @dataclass(frozen=True)
 class FollowState:
@@ -29,9 +31,9 @@ def status_content(state: FollowState) -> Content:
         hint = "p resumes" if state.paused else "home jumps to them"
         parts.append(Content.styled(f"  ▲ {state.arrived} new calls ({hint})", "$text-accent b"))
     if state.search:
-        parts.append(Content.assemble("  search: ", (state.search, "b"), " (esc clears)"))
+        parts.append(Content.assemble("  search: ", fmt.shown(state.search, "b"), " (esc clears)"))
     elif state.endpoint_url and not state.arrived:
-        parts.append(Content.styled(f"  receiving on {state.endpoint_url}", "$foreground-muted"))
+        parts.append(fmt.shown(f"  receiving on {state.endpoint_url}", "$foreground-muted"))
     return Content("").join(parts)
 
 

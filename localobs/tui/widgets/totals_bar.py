@@ -13,7 +13,7 @@ _MAX_MODELS = 3
 
 def _model_line(stats: ModelStats) -> Content:
     return Content.assemble(
-        (fmt.one_line(stats.model, 24), "$text-accent"),
+        fmt.shown(stats.model, "$text-accent", width=24),
         f"  {stats.calls} calls",
         (f" {stats.errors} err" if stats.errors else "", "$text-error"),
         f"  tok {fmt.tokens_in_out(stats.input_tokens, stats.output_tokens)}",

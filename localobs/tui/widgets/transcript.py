@@ -7,6 +7,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from localobs.tui import format as fmt
 from localobs.tui.conversation import Turn
 
 _ROLE_CLASSES = {"system", "user", "assistant", "tool"}
@@ -19,10 +20,10 @@ class MessageView(Static):
         role_class = turn.role if turn.role in _ROLE_CLASSES else "other"
         super().__init__(
             Content.assemble(
-                (turn.role, "b"),
-                (f"  {turn.note}" if turn.note else "", "$foreground-muted"),
+                fmt.shown(turn.role, "b"),
+                fmt.shown(f"  {turn.note}" if turn.note else "", "$foreground-muted"),
                 "\n",
-                Content(turn.text or "(empty)"),
+                fmt.shown(turn.text, newlines=True) if turn.text else Content("(empty)"),
             ),
             classes=f"message role-{role_class}",
         )

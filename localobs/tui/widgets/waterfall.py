@@ -28,6 +28,7 @@ def timeline_bar(span: TraceSpan, trace_ms: float, width: int) -> str:
 
 
 def span_label(span: TraceSpan) -> str:
+    """The span's name, with the model (unless the name says it) and tokens of a model call."""
     if span.call_id is None:
         return span.name
     tokens = fmt.tokens_in_out(span.input_tokens, span.output_tokens)
@@ -80,7 +81,7 @@ class Waterfall(DataTable[Text]):
         label = Text(indent)
         label.append(marker, palette.error if span.is_error else palette.accent)
         room = max(name_width - len(indent) - len(marker), 8)
-        label.append(fmt.one_line(span_label(span), room), name_style)
+        label.append_text(fmt.cell(span_label(span), room, name_style))
         if span.is_error:
             bar_style = palette.error
         elif span.on_critical_path:
@@ -89,7 +90,7 @@ class Waterfall(DataTable[Text]):
             bar_style = palette.muted
         return [
             label,
-            Text(fmt.one_line(span.service_name, 16), style=palette.muted),
+            fmt.cell(span.service_name, 16, palette.muted),
             Text(fmt.duration(span.duration_ms), justify="right"),
             Text(fmt.duration(span.self_time_ms), justify="right"),
             Text(timeline_bar(span, trace_ms, bar_width), style=bar_style),
