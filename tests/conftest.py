@@ -83,7 +83,9 @@ def start_localobs(db: Path, *extra: str, env: dict[str, str] | None = None) -> 
         if match := _ENDPOINT_LINE.search(line):
             url = match.group(1)
     assert url, "localobs up printed no endpoint line"
-    httpx.get(f"{url}/health", timeout=10).raise_for_status()
+    token = extra[extra.index("--token") + 1] if "--token" in extra else None
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    httpx.get(f"{url}/health", headers=auth, timeout=10).raise_for_status()
     return LocalobsProcess(process, url, db)
 
 

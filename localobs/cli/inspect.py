@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import orjson
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.redaction import masked_status
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
 
@@ -36,7 +36,7 @@ def info(db: Path, as_json: bool) -> None:
         "metric_points": summary.metric_points,
     }
     if as_json:
-        data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
+        data["forwarding"] = [masked_status(each) for each in forwarding]
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
     for key, value in data.items():

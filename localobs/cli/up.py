@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 import signal
 import sys
@@ -11,30 +10,18 @@ import threading
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from localobs import __version__
 from localobs.cli.forwarding import ForwardSettings, forward_options
 from localobs.cli.group import db_option, main, open_store
+from localobs.cli.receiver_options import ReceiverSettings, parse_size, receiver_options
 from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
 from localobs.store.queries import row_counts
-
-if TYPE_CHECKING:
-    from localobs.receiver.grpc_server import GrpcReceiver
-
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KIB|MB|MIB|GB|GIB)?\s*$", re.IGNORECASE)
-_UNITS = {"B": 1, "KB": 10**3, "KIB": 2**10, "MB": 10**6, "MIB": 2**20, "GB": 10**9, "GIB": 2**30}
-
-
-def parse_size(text: str) -> int:
-    match = _SIZE.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a size such as 64MiB or 1000000")
-    return int(match.group(1)) * _UNITS[(match.group(2) or "B").upper()]
 
 
 @main.command()
@@ -82,6 +69,7 @@ def parse_size(text: str) -> int:
     help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
 )
 @forward_options
+@receiver_options
 def up(
     host: str,
     port: int,
@@ -94,6 +82,7 @@ def up(
     demo: bool,
     demo_args: str,
     forwarding: ForwardSettings | None,
+    receiver: ReceiverSettings,
 ) -> None:
     """Receive OTLP/HTTP on HOST:PORT and OTLP/gRPC on HOST:GRPC-PORT and store it; stops cleanly
     on Ctrl-C or SIGTERM."""
@@ -111,9 +100,25 @@ def up(
         store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
         try:
-            app = create_receiver_app(store, max_body=limit, token=token)
-            server = ReceiverServer(app, host, port)
-            grpc_server = _grpc_receiver(store, host, grpc_port, limit, token)
+            budget, allowed = receiver.memory_budget(), receiver.allowed_hosts(host)
+            app = create_receiver_app(
+                store, max_body=limit, token=token, budget=budget, allowed_hosts=allowed
+            )
+            server = ReceiverServer(app, host, port, receiver.limits)
+            grpc_server = None
+            if grpc_port:
+                from localobs.receiver.grpc_server import GrpcReceiver
+
+                grpc_server = GrpcReceiver(
+                    store,
+                    host,
+                    grpc_port,
+                    max_body=limit,
+                    token=token,
+                    budget=budget,
+                    allowed_hosts=allowed,
+                    idle_timeout_s=receiver.limits.idle_timeout_s,
+                )
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
         if forwarding is not None:
@@ -146,16 +151,6 @@ def up(
             # Until q or SIGTERM; then the stack stops the receivers.
             run_tui(store, server.url, grpc_server.url if grpc_server else None)
             click.echo("stopping: finishing in-flight writes")
-
-
-def _grpc_receiver(
-    store: Store, host: str, port: int, max_body: int, token: str | None
-) -> GrpcReceiver | None:
-    if port == 0:
-        return None
-    from localobs.receiver.grpc_server import GrpcReceiver
-
-    return GrpcReceiver(store, host, port, max_body=max_body, token=token)
 
 
 def _print_banner(url: str, grpc_url: str | None, db: Path) -> None:
