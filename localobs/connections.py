@@ -24,10 +24,11 @@ from typing import Any, ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-# Connections accepted in one go before any of them is looked at (asyncio's accept loop), and
-# descriptors kept for everything else (SQLite, gRPC, logs, pipes): the cap leaves room for both.
-ACCEPT_BURST = 128
-_RESERVED_FILES = ACCEPT_BURST + 128
+# Connections accepted in one go (asyncio's accept loop). Accepting runs up to about four bursts
+# ahead of `connection_made`, where the cap is applied; the cap leaves room for those and for
+# every other descriptor (SQLite, gRPC, logs, pipes).
+ACCEPT_BURST = 16
+_RESERVED_FILES = 4 * ACCEPT_BURST + 192
 _MOST_CONNECTIONS = 4096
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -60,8 +61,17 @@ class LocalobsProcess:
         return self.process.wait(timeout)
 
 
-def start_localobs(db: Path, *extra: str, env: dict[str, str] | None = None) -> LocalobsProcess:
-    """Start `localobs up --headless` on an ephemeral port and wait until it answers /health."""
+def start_localobs(
+    db: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None
+) -> LocalobsProcess:
+    """Start `localobs up --headless` on an ephemeral port and wait until it answers /health.
+
+    `open_files` sets both its soft and hard limit on open files, as a desktop's `ulimit -n`."""
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = subprocess.Popen(
         [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0", "--db", str(db)]
         + ["--grpc-port", "0"]  # off unless a test asks for it: 4317 may be taken
@@ -70,6 +80,7 @@ def start_localobs(db: Path, *extra: str, env: dict[str, str] | None = None) -> 
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=limit_open_files,
     )
     assert process.stdout is not None
     url = None

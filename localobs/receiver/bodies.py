@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator
 from enum import Enum
@@ -70,6 +71,7 @@ async def read_body(
             while data:
                 piece, data = _inflate_step(decompressor, data, limit - size)
                 size = _keep(parts, piece, size, limit, hold)
+                await asyncio.sleep(0)  # a small chunk may inflate for long: let others run
     except OverBudget as exc:
         raise BodyError(503, str(exc)) from exc
     if decompressor is not None and not decompressor.eof:
