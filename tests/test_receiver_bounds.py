@@ -6,7 +6,9 @@ Real `localobs up` processes on loopback ports; memory is the process's peak res
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
 import gzip
 import random
 import resource
@@ -23,6 +25,7 @@ import httpx
 import pytest
 from google.rpc.error_details_pb2 import RetryInfo
 
+from localobs.connections import QuietLoopErrors
 from tests.conftest import LocalobsProcess, start_localobs
 from tests.otlp_samples import trace_request
 from tests.test_grpc_receiver import export_traces
@@ -210,3 +213,23 @@ def test_idle_and_slow_connections_neither_deafen_nor_flood_it(tmp_path: Path) -
     assert code == 0
     time.sleep(0.5)  # the drain thread reads the last lines
     assert len(output) < 20, f"{len(output)} lines of output, e.g. {output[:5]}"
+
+
+def test_event_loop_errors_are_logged_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    """What asyncio reports for each failed accept once descriptors run out (the cap above keeps
+    it from happening; should something else exhaust them, the log still does not flood)."""
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(QuietLoopErrors(interval_s=60))
+    try:
+        for _ in range(4600):
+            loop.call_exception_handler(
+                {
+                    "message": "socket.accept() out of system resource",
+                    "exception": OSError(errno.EMFILE, "Too many open files"),
+                }
+            )
+        loop.call_exception_handler({"message": "something else"})
+    finally:
+        loop.close()
+    messages = [record.getMessage() for record in caplog.records if record.name == "asyncio"]
+    assert messages == ["socket.accept() out of system resource", "something else"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from localobs.redaction import mask_credentials, masked
+from localobs.credentials import mask_credentials, masked
 from localobs.store import Store
 from localobs.store.outbox import UpstreamStatus
 

@@ -10,7 +10,7 @@ import orjson
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
-from localobs.redaction import masked_status
+from localobs.credentials import masked_status
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
 

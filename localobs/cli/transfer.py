@@ -12,6 +12,7 @@ import click
 
 from localobs.cli.forwarding import header_pairs
 from localobs.cli.group import db_option, main, open_store
+from localobs.credentials import mask_credentials
 from localobs.store.export import ExportFilter
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
@@ -88,7 +89,7 @@ def export(
                 result = export_to_endpoint(conn, selection, sender)
             finally:
                 sender.close()
-            target = f"{url} ({protocol})"
+            target = f"{mask_credentials(url)} ({protocol})"
     finally:
         conn.close()
     items = result.items

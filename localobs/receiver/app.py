@@ -12,13 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from localobs import __version__
+from localobs.credentials import masked_status
 from localobs.receiver.bodies import BodyError, Format, content_format, read_body
 from localobs.receiver.budget import MemoryBudget
 from localobs.receiver.envelope import Rejections
 from localobs.receiver.guards import AllowedHosts, bearer_matches
 from localobs.receiver.pipeline import decode_body, export_response
 from localobs.receiver.responses import error_response, success_response
-from localobs.redaction import masked_status
 from localobs.store import Batch, Signal, Store, StoreBusy, StoreUnavailable
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import row_counts

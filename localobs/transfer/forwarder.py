@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localobs.redaction import mask_credentials
+from localobs.credentials import mask_credentials
 from localobs.store.database import connect
 from localobs.store.export import stored_range
 from localobs.store.outbox import (

@@ -1,4 +1,4 @@
-"""Hiding secrets that URLs carry (`http://user:password@host`) in anything shown or logged.
+"""Hiding the credentials that URLs carry (`http://user:password@host`) in anything shown or logged.
 
 Forward URLs may hold credentials; the banner, `localobs info`, /health and log lines all pass
 their text through `mask_credentials`, the one place that knows what a credential looks like.
