@@ -62,15 +62,18 @@ class LocalobsProcess:
 
 
 def start_localobs(
-    db: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None
+    db: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    open_files: tuple[int, int] | None = None,
 ) -> LocalobsProcess:
     """Start `localobs up --headless` on an ephemeral port and wait until it answers /health.
 
-    `open_files` sets both its soft and hard limit on open files, as a desktop's `ulimit -n`."""
+    `open_files`: its (soft, hard) limit on open files, as a desktop's `ulimit -n`."""
 
     def limit_open_files() -> None:
         if open_files is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
 
     process = subprocess.Popen(
         [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0", "--db", str(db)]

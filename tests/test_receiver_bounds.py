@@ -108,6 +108,16 @@ def test_the_budget_is_an_option_and_gRPC_honours_it_too(tmp_path: Path) -> None
         assert running.stop() == 0
 
 
+def test_the_soft_open_file_limit_is_raised_to_the_hard_one(tmp_path: Path) -> None:
+    running = start_localobs(tmp_path / "limit.db", open_files=(1024, 4096))
+    try:
+        limits = Path(f"/proc/{running.process.pid}/limits").read_text().splitlines()
+        (open_files,) = [line.split()[3:5] for line in limits if line.startswith("Max open files")]
+        assert open_files == ["4096", "4096"]
+    finally:
+        assert running.stop() == 0
+
+
 @dataclass
 class HealthProbe:
     """Asks /health over a new connection every 0.1 s, each with a 1 s timeout."""
@@ -172,7 +182,7 @@ def test_idle_and_slow_connections_neither_deafen_nor_flood_it(tmp_path: Path) -
         str(timeout_s),
         "--read-timeout",
         str(timeout_s),
-        open_files=1024,
+        open_files=(1024, 1024),  # soft and hard: raising the soft limit is no way out
     )
     output = drain(running)
     address = ("127.0.0.1", int(running.url.rsplit(":", 1)[1]))
