@@ -25,10 +25,11 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 # Connections accepted in one go (asyncio's accept loop). Accepting runs up to about four bursts
-# ahead of `connection_made`, where the cap is applied; the cap leaves room for those and for
-# every other descriptor (SQLite, gRPC, logs, pipes).
+# ahead of `connection_made`, where the cap is applied; the cap leaves room for those, for the
+# gRPC listener's connections (grpc holds no more) and for the rest (SQLite, logs, pipes).
 ACCEPT_BURST = 16
-_RESERVED_FILES = 4 * ACCEPT_BURST + 192
+GRPC_CONNECTIONS = 128
+_RESERVED_FILES = 4 * ACCEPT_BURST + GRPC_CONNECTIONS + 96
 _MOST_CONNECTIONS = 4096
 
 

@@ -169,19 +169,23 @@ def drain(running: LocalobsProcess) -> list[str]:
 
 
 def test_idle_and_slow_connections_neither_deafen_nor_flood_it(tmp_path: Path) -> None:
-    """With `ulimit -n 1024` (soft and hard), 1,100 idle sockets, slow headers and a stalled
-    body: /health answers within 1 s throughout, all of them get closed, the log stays short."""
+    """With `ulimit -n 1024` (soft and hard), 1,100 idle sockets, slow headers, a stalled body
+    and 200 idle sockets on the gRPC port: /health answers within 1 s throughout, the HTTP ones
+    all get closed, the log stays short."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 1400:
         pytest.skip(f"this test needs 1,400 open files, the hard limit is {hard}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1400), hard))
     timeout_s = 3.0
+    grpc_port = free_port()
     running = start_localobs(
         tmp_path / "fd.db",
         "--idle-timeout",
         str(timeout_s),
         "--read-timeout",
         str(timeout_s),
+        "--grpc-port",
+        str(grpc_port),
         open_files=(1024, 1024),  # soft and hard: raising the soft limit is no way out
     )
     output = drain(running)
@@ -196,8 +200,10 @@ def test_idle_and_slow_connections_neither_deafen_nor_flood_it(tmp_path: Path) -
             b"Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n0123456789"
         )
         slow = [socket.create_connection(address) for _ in range(5)]
+        # The gRPC listener holds a bounded number (grpc never closes silent ones: not checked).
+        on_grpc = [socket.create_connection(("127.0.0.1", grpc_port)) for _ in range(200)]
         idle = [socket.create_connection(address, timeout=5) for _ in range(1100)]
-        sockets = [stalled, *slow, *idle]
+        sockets = [stalled, *slow, *idle, *on_grpc]
         head = b"POST /v1/traces HTTP/1.1\r\nHost: localhost\r\n"
         for index in range(int(timeout_s * 2) + 2):  # a byte a second, past the timeout
             for each in slow:
@@ -205,7 +211,7 @@ def test_idle_and_slow_connections_neither_deafen_nor_flood_it(tmp_path: Path) -
                     each.send(head[index : index + 1])
             time.sleep(1.0)
         deadline = time.monotonic() + timeout_s + 5
-        while time.monotonic() < deadline and not all(map(is_closed_by_peer, sockets)):
+        while time.monotonic() < deadline and not all(map(is_closed_by_peer, [stalled, *idle])):
             time.sleep(0.5)
         assert is_closed_by_peer(stalled), "the stalled body is still open"
         assert all(map(is_closed_by_peer, slow)), "slow headers are still open"

@@ -117,7 +117,6 @@ def up(
                     token=token,
                     budget=budget,
                     allowed_hosts=allowed,
-                    idle_timeout_s=receiver.limits.idle_timeout_s,
                 )
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from localobs.connections import GRPC_CONNECTIONS
 from localobs.receiver.bodies import BodyError, Format
 from localobs.receiver.budget import MemoryBudget, OverBudget
 from localobs.receiver.guards import AllowedHosts, bearer_matches
@@ -114,7 +115,6 @@ class GrpcReceiver:
         token: str | None = None,
         budget: MemoryBudget | None = None,
         allowed_hosts: AllowedHosts | None = None,
-        idle_timeout_s: float = 30.0,
         workers: int = 8,
     ) -> None:
         budget = budget or MemoryBudget()
@@ -137,9 +137,9 @@ class GrpcReceiver:
                 ("grpc.max_receive_message_length", max_body),
                 # Without this a second localobs (or a collector) could share the port silently.
                 ("grpc.so_reuseport", 0),
-                # Connections that hold a socket without calling are closed, as on OTLP/HTTP.
-                ("grpc.max_connection_idle_ms", int(idle_timeout_s * 1000)),
-                ("grpc.server_handshake_timeout_ms", int(idle_timeout_s * 1000)),
+                # Beyond this grpc closes new connections at once: idle sockets on the gRPC port
+                # cannot exhaust the descriptors OTLP/HTTP and /health need.
+                ("grpc.max_allowed_incoming_connections", GRPC_CONNECTIONS),
             ],
         )
         self.host = host
