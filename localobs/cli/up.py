@@ -10,7 +10,7 @@ import threading
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,11 @@ from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
 from localobs.store.queries import row_counts
+
+if TYPE_CHECKING:
+    from localobs.receiver.budget import MemoryBudget
+    from localobs.receiver.grpc_server import GrpcReceiver
+    from localobs.receiver.guards import AllowedHosts
 
 
 @main.command()
@@ -105,19 +110,9 @@ def up(
                 store, max_body=limit, token=token, budget=budget, allowed_hosts=allowed
             )
             server = ReceiverServer(app, host, port, receiver.limits)
-            grpc_server = None
-            if grpc_port:
-                from localobs.receiver.grpc_server import GrpcReceiver
-
-                grpc_server = GrpcReceiver(
-                    store,
-                    host,
-                    grpc_port,
-                    max_body=limit,
-                    token=token,
-                    budget=budget,
-                    allowed_hosts=allowed,
-                )
+            grpc_server = _grpc_receiver(
+                store, host, grpc_port, limit, token, budget=budget, allowed_hosts=allowed
+            )
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
         if forwarding is not None:
@@ -150,6 +145,31 @@ def up(
             # Until q or SIGTERM; then the stack stops the receivers.
             run_tui(store, server.url, grpc_server.url if grpc_server else None)
             click.echo("stopping: finishing in-flight writes")
+
+
+def _grpc_receiver(
+    store: Store,
+    host: str,
+    port: int,
+    max_body: int,
+    token: str | None,
+    *,
+    budget: MemoryBudget,
+    allowed_hosts: AllowedHosts,
+) -> GrpcReceiver | None:
+    if port == 0:
+        return None
+    from localobs.receiver.grpc_server import GrpcReceiver
+
+    return GrpcReceiver(
+        store,
+        host,
+        port,
+        max_body=max_body,
+        token=token,
+        budget=budget,
+        allowed_hosts=allowed_hosts,
+    )
 
 
 def _print_banner(url: str, grpc_url: str | None, db: Path) -> None:
