@@ -167,3 +167,22 @@ def test_forward_credentials_are_masked_in_banner_info_health_and_logs(tmp_path:
     assert masked in banner
     for text in [health, *info, *output]:
         assert "hunter2" not in text
+
+
+def test_export_to_a_url_with_credentials_masks_them(tmp_path: Path) -> None:
+    running = start_localobs(tmp_path / "export.db")
+    try:
+        assert post_trace(running.url, "localhost").status_code == 200
+    finally:
+        assert running.stop() == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "localobs", "export", "--db", str(tmp_path / "export.db")]
+        + ["--to", f"http://user:hunter2@127.0.0.1:{free_port()}"],  # nothing listens
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "http://user:***@127.0.0.1:" in result.stdout
+    assert "not taken" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr

@@ -100,7 +100,7 @@ def export(
     )
     if result.failed:
         for failure in result.failed:
-            click.echo(f"not taken: {failure}", err=True)
+            click.echo(f"not taken: {mask_credentials(failure)}", err=True)
         raise SystemExit(1)
 
 
