@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -61,8 +62,20 @@ class LocalobsProcess:
         return self.process.wait(timeout)
 
 
-def start_localobs(db: Path, *extra: str, env: dict[str, str] | None = None) -> LocalobsProcess:
-    """Start `localobs up --headless` on an ephemeral port and wait until it answers /health."""
+def start_localobs(
+    db: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    open_files: tuple[int, int] | None = None,
+) -> LocalobsProcess:
+    """Start `localobs up --headless` on an ephemeral port and wait until it answers /health.
+
+    `open_files`: its (soft, hard) limit on open files, as a desktop's `ulimit -n`."""
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
     process = subprocess.Popen(
         [sys.executable, "-m", "localobs", "up", "--headless", "--port", "0", "--db", str(db)]
         + ["--grpc-port", "0"]  # off unless a test asks for it: 4317 may be taken
@@ -71,6 +84,7 @@ def start_localobs(db: Path, *extra: str, env: dict[str, str] | None = None) -> 
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=limit_open_files,
     )
     assert process.stdout is not None
     url = None
@@ -84,7 +98,9 @@ def start_localobs(db: Path, *extra: str, env: dict[str, str] | None = None) -> 
         if match := _ENDPOINT_LINE.search(line):
             url = match.group(1)
     assert url, "localobs up printed no endpoint line"
-    httpx.get(f"{url}/health", timeout=10).raise_for_status()
+    token = extra[extra.index("--token") + 1] if "--token" in extra else None
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    httpx.get(f"{url}/health", headers=auth, timeout=10).raise_for_status()
     return LocalobsProcess(process, url, db)
 
 

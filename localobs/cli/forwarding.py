@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from localobs.credentials import mask_credentials, masked
 from localobs.literal import visible
 from localobs.store import Store
 from localobs.store.outbox import UpstreamStatus
@@ -38,8 +39,9 @@ class ForwardSettings:
     max_backoff_s: float
 
     def banner(self) -> str:
+        urls = ", ".join(mask_credentials(url) for url in dict.fromkeys(self.urls))
         return (
-            f"Forwarding everything stored to {', '.join(dict.fromkeys(self.urls))} "
+            f"Forwarding everything stored to {urls} "
             f"({self.protocol}); undelivered data is kept up to {self.max_mb:g} MB"
         )
 
@@ -144,7 +146,9 @@ def forward_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def describe(upstream: UpstreamStatus) -> str:
-    """One line of forwarding state, for `localobs info` (and the TUI header)."""
+    """One line of forwarding state, for `localobs info` (and the TUI header); credentials
+    masked."""
+    upstream = masked(upstream)
     text = (
         f"{upstream.upstream}: delivered {upstream.delivered_items} items, "
         f"pending {upstream.pending_items} ({upstream.pending_bytes / 1e6:.1f} MB), "

@@ -13,6 +13,7 @@ from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
 from localobs.conditions import Condition, read_status_file
 from localobs.conditions import describe as describe_condition
+from localobs.credentials import masked_status
 from localobs.literal import json_text, visible
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
@@ -40,7 +41,7 @@ def info(db: Path, as_json: bool) -> None:
     }
     live = read_status_file(db)
     if as_json:
-        data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
+        data["forwarding"] = [masked_status(each) for each in forwarding]
         data["receiving"] = live is not None
         data["conditions"] = [asdict(each) for each in live or ()]
         click.echo(json_text(data))

@@ -12,6 +12,7 @@ import click
 
 from localobs.cli.forwarding import header_pairs
 from localobs.cli.group import db_option, main, open_store
+from localobs.credentials import mask_credentials
 from localobs.literal import visible
 from localobs.store.export import ExportFilter
 
@@ -89,7 +90,7 @@ def export(
                 result = export_to_endpoint(conn, selection, sender)
             finally:
                 sender.close()
-            target = f"{url} ({protocol})"
+            target = f"{mask_credentials(url)} ({protocol})"
     finally:
         conn.close()
     items = result.items
@@ -100,7 +101,7 @@ def export(
     )
     if result.failed:
         for failure in result.failed:
-            click.echo(f"not taken: {visible(str(failure))}", err=True)
+            click.echo(f"not taken: {visible(mask_credentials(str(failure)))}", err=True)
         raise SystemExit(1)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 import signal
 import sys
@@ -19,6 +18,7 @@ import click
 from localobs import __version__
 from localobs.cli.forwarding import ForwardSettings, forward_options
 from localobs.cli.group import db_option, main, open_store
+from localobs.cli.receiver_options import ReceiverSettings, parse_size, receiver_options
 from localobs.conditions import describe as describe_condition
 from localobs.demo_runner import DemoBot, DemoStatus
 from localobs.server import PortInUse, ReceiverServer, is_loopback
@@ -26,17 +26,9 @@ from localobs.store import Store
 from localobs.store.queries import row_counts
 
 if TYPE_CHECKING:
+    from localobs.receiver.budget import MemoryBudget
     from localobs.receiver.grpc_server import GrpcReceiver
-
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KIB|MB|MIB|GB|GIB)?\s*$", re.IGNORECASE)
-_UNITS = {"B": 1, "KB": 10**3, "KIB": 2**10, "MB": 10**6, "MIB": 2**20, "GB": 10**9, "GIB": 2**30}
-
-
-def parse_size(text: str) -> int:
-    match = _SIZE.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a size such as 64MiB or 1000000")
-    return int(match.group(1)) * _UNITS[(match.group(2) or "B").upper()]
+    from localobs.receiver.guards import AllowedHosts
 
 
 @main.command()
@@ -85,6 +77,7 @@ def parse_size(text: str) -> int:
     help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
 )
 @forward_options
+@receiver_options
 def up(
     host: str,
     port: int,
@@ -97,6 +90,7 @@ def up(
     demo: bool,
     demo_args: str,
     forwarding: ForwardSettings | None,
+    receiver: ReceiverSettings,
 ) -> None:
     """Receive OTLP/HTTP on HOST:PORT and OTLP/gRPC on HOST:GRPC-PORT and store it; stops cleanly
     on Ctrl-C or SIGTERM."""
@@ -114,9 +108,14 @@ def up(
         store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
         try:
-            app = create_receiver_app(store, max_body=limit, token=token)
-            server = ReceiverServer(app, host, port)
-            grpc_server = _grpc_receiver(store, host, grpc_port, limit, token)
+            budget, allowed = receiver.memory_budget(), receiver.allowed_hosts(host)
+            app = create_receiver_app(
+                store, max_body=limit, token=token, budget=budget, allowed_hosts=allowed
+            )
+            server = ReceiverServer(app, host, port, receiver.limits)
+            grpc_server = _grpc_receiver(
+                store, host, grpc_port, limit, token, budget=budget, allowed_hosts=allowed
+            )
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
         if forwarding is not None:
@@ -156,13 +155,28 @@ def up(
 
 
 def _grpc_receiver(
-    store: Store, host: str, port: int, max_body: int, token: str | None
+    store: Store,
+    host: str,
+    port: int,
+    max_body: int,
+    token: str | None,
+    *,
+    budget: MemoryBudget,
+    allowed_hosts: AllowedHosts,
 ) -> GrpcReceiver | None:
     if port == 0:
         return None
     from localobs.receiver.grpc_server import GrpcReceiver
 
-    return GrpcReceiver(store, host, port, max_body=max_body, token=token)
+    return GrpcReceiver(
+        store,
+        host,
+        port,
+        max_body=max_body,
+        token=token,
+        budget=budget,
+        allowed_hosts=allowed_hosts,
+    )
 
 
 def _print_banner(url: str, grpc_url: str | None, db: Path) -> None:

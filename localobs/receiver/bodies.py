@@ -1,10 +1,16 @@
-"""Reading request bodies: content types, decompression, and the size limit."""
+"""Reading request bodies: content types, decompression, the size limit and the memory budget."""
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator
 from enum import Enum
+
+from localobs.receiver.budget import BodyHold, OverBudget
+
+# Inflate at most this much per step, so that the budget is checked before memory is taken.
+_INFLATE_STEP = 1 << 20
 
 
 class Format(Enum):
@@ -44,39 +50,52 @@ def _decompressor(encoding: str) -> zlib._Decompress | None:
     raise BodyError(415, f"unsupported Content-Encoding {encoding!r}: use gzip or deflate")
 
 
-async def read_body(chunks: AsyncIterator[bytes], encoding: str | None, limit: int) -> bytes:
-    """The decompressed body, refused with 413 as soon as it would exceed `limit` bytes.
+async def read_body(
+    chunks: AsyncIterator[bytes], encoding: str | None, limit: int, hold: BodyHold
+) -> bytes:
+    """The decompressed body, refused with 413 as soon as it would exceed `limit` bytes, and
+    with 503 as soon as it would take the memory budget (`hold`'s) beyond its limit.
 
     Decompression is bounded per step (`max_length`), so a gzip bomb never expands in memory
-    beyond the limit.
+    beyond either limit.
     """
     decompressor = _decompressor(encoding or "")
     parts: list[bytes] = []
     size = 0
-    async for chunk in chunks:
-        pieces = [chunk] if decompressor is None else _inflate(decompressor, chunk, limit - size)
-        for piece in pieces:
-            size += len(piece)
-            if size > limit:
-                raise BodyError(413, f"request body exceeds the limit of {limit} bytes")
-            parts.append(piece)
+    try:
+        async for chunk in chunks:
+            if decompressor is None:
+                size = _keep(parts, chunk, size, limit, hold)
+                continue
+            data = chunk
+            while data:
+                piece, data = _inflate_step(decompressor, data, limit - size)
+                size = _keep(parts, piece, size, limit, hold)
+                await asyncio.sleep(0)  # a small chunk may inflate for long: let others run
+    except OverBudget as exc:
+        raise BodyError(503, str(exc)) from exc
     if decompressor is not None and not decompressor.eof:
         raise BodyError(400, f"truncated {encoding} body: the compressed stream ends early")
     return b"".join(parts)
 
 
-def _inflate(decompressor: zlib._Decompress, data: bytes, room: int) -> list[bytes]:
-    pieces = []
+def _keep(parts: list[bytes], piece: bytes, size: int, limit: int, hold: BodyHold) -> int:
+    """Append `piece` after checking both limits; the new size."""
+    size += len(piece)
+    if size > limit:
+        raise BodyError(413, f"request body exceeds the limit of {limit} bytes")
+    hold.add(len(piece))
+    parts.append(piece)
+    return size
+
+
+def _inflate_step(decompressor: zlib._Decompress, data: bytes, room: int) -> tuple[bytes, bytes]:
+    """At most one step of output (one byte past `room`, to notice a body over the limit) and
+    the input left for the next step."""
+    if decompressor.eof:
+        raise BodyError(400, "data after the end of the compressed stream")
     try:
-        while data:
-            if decompressor.eof:
-                raise BodyError(400, "data after the end of the compressed stream")
-            piece = decompressor.decompress(data, max(room, 0) + 1)
-            pieces.append(piece)
-            room -= len(piece)
-            if room < 0:
-                break
-            data = decompressor.unconsumed_tail
+        piece = decompressor.decompress(data, min(max(room, 0) + 1, _INFLATE_STEP))
     except zlib.error as exc:
         raise BodyError(400, f"the body is not valid compressed data: {exc}") from exc
-    return pieces
+    return piece, decompressor.unconsumed_tail

@@ -2,18 +2,21 @@
 
 Requests arrive as raw bytes (no request deserializer) and go through the very `decode_body` that
 OTLP/HTTP bodies go through; OK is answered only after the store committed the batch. grpcio
-itself decompresses gzip requests and refuses messages over `max_body` with RESOURCE_EXHAUSTED.
+itself decompresses gzip requests and refuses messages over `max_body` with RESOURCE_EXHAUSTED;
+the memory budget shared with OTLP/HTTP refuses one beyond it the same way, with a retry delay.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from localobs.connections import GRPC_CONNECTIONS
 from localobs.receiver.bodies import BodyError, Format
+from localobs.receiver.budget import MemoryBudget, OverBudget
+from localobs.receiver.guards import AllowedHosts, bearer_matches
 from localobs.receiver.pipeline import decode_body, export_response
 from localobs.receiver.rpc_status import retry_info, rpc_status
 from localobs.server import PortInUse
@@ -40,23 +43,49 @@ def _retry_later(context: grpc.ServicerContext, code: grpc.StatusCode, message: 
     context.abort(code, message)
 
 
-def _export_method(
-    store: Store, signal: Signal, token: str | None
-) -> Callable[[bytes, grpc.ServicerContext], bytes]:
-    expected = f"Bearer {token}" if token else None
+def _authority(context: grpc.ServicerContext) -> str | None:
+    """The call's :authority. grpcio keeps it out of the metadata and exposes it only on its
+    private call details; None where a grpcio version lacks them (then the check is skipped:
+    browsers, the reason for the check, cannot make gRPC calls anyway)."""
+    details = getattr(getattr(context, "_rpc_event", None), "call_details", None)
+    host = getattr(details, "host", None)
+    return host.decode("latin-1") if isinstance(host, bytes) else None
 
+
+def _check_caller(
+    context: grpc.ServicerContext, token: str | None, allowed_hosts: AllowedHosts
+) -> None:
+    """Abort the RPC unless it addresses an allowed name and carries the token (when set)."""
+    authority = _authority(context)
+    if authority is not None and not allowed_hosts.allows(authority):
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, allowed_hosts.refusal(authority))
+    if token is not None:
+        given = dict(context.invocation_metadata()).get("authorization", "")
+        if not isinstance(given, str) or not bearer_matches(given, token):
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or wrong bearer token in the 'authorization' metadata",
+            )
+
+
+def _export_method(
+    store: Store,
+    signal: Signal,
+    token: str | None,
+    budget: MemoryBudget,
+    allowed_hosts: AllowedHosts,
+) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def export(request: bytes, context: grpc.ServicerContext) -> bytes:
-        if expected is not None:
-            given = dict(context.invocation_metadata()).get("authorization", "")
-            if not isinstance(given, str) or not hmac.compare_digest(given, expected):
-                context.abort(
-                    grpc.StatusCode.UNAUTHENTICATED,
-                    "missing or wrong bearer token in the 'authorization' metadata",
-                )
-        try:
-            batch, rejections = decode_body(signal, request, Format.PROTOBUF)
-        except BodyError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+        _check_caller(context, token, allowed_hosts)
+        with budget.hold() as hold:
+            try:
+                hold.add(len(request))
+            except OverBudget as exc:
+                _retry_later(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            try:
+                batch, rejections = decode_body(signal, request, Format.PROTOBUF)
+            except BodyError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         if batch.rows or batch.resources:
             try:
                 store.submit(batch).result()
@@ -86,14 +115,18 @@ class GrpcReceiver:
         *,
         max_body: int,
         token: str | None = None,
+        budget: MemoryBudget | None = None,
+        allowed_hosts: AllowedHosts | None = None,
         workers: int = 8,
     ) -> None:
+        budget = budget or MemoryBudget()
+        allowed_hosts = allowed_hosts or AllowedHosts(host)
         handlers = [
             grpc.method_handlers_generic_handler(
                 service,
                 {
                     "Export": grpc.unary_unary_rpc_method_handler(
-                        _export_method(store, signal, token)
+                        _export_method(store, signal, token, budget, allowed_hosts)
                     )
                 },
             )
@@ -106,6 +139,9 @@ class GrpcReceiver:
                 ("grpc.max_receive_message_length", max_body),
                 # Without this a second localobs (or a collector) could share the port silently.
                 ("grpc.so_reuseport", 0),
+                # Beyond this grpc closes new connections at once: idle sockets on the gRPC port
+                # cannot exhaust the descriptors OTLP/HTTP and /health need.
+                ("grpc.max_allowed_incoming_connections", GRPC_CONNECTIONS),
             ],
         )
         self.host = host

@@ -20,6 +20,7 @@ _RPC_CODES = {
     401: 16,  # UNAUTHENTICATED
     413: 8,  # RESOURCE_EXHAUSTED
     415: 3,
+    421: 7,  # PERMISSION_DENIED: a Host the receiver does not answer to
     500: 13,  # INTERNAL
     503: 14,  # UNAVAILABLE
 }

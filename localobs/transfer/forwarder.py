@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localobs.credentials import mask_credentials
 from localobs.store.database import connect
 from localobs.store.export import stored_range
 from localobs.store.outbox import (
@@ -62,7 +63,7 @@ class ForwardOptions:
 
 
 def drop_warning(dropped: Dropped, reason: str) -> str:
-    return (
+    return mask_credentials(
         f"forwarding to {dropped.upstream}: dropped {dropped.batches} undelivered batches "
         f"({dropped.items} items): {reason} ({dropped.total_batches} dropped so far)"
     )
@@ -131,7 +132,7 @@ class Forwarder:
                         self._stop.wait(min(wait_s, options.max_retry_after_s))
                         break  # read again: the size limit may have moved the cursor meanwhile
                 except sqlite3.OperationalError as exc:  # the database stayed locked: retry
-                    log.warning("forwarding to %s: %s", upstream.url, exc)
+                    log.warning(mask_credentials(f"forwarding to {upstream.url}: {exc}"))
                     self._stop.wait(options.max_backoff_s)
         finally:
             sender.close()
