@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from localobs.private_files import private_opener
+
 
 class DemoBot:
     """Keeps `python -m demo_bot --loop` running until `stop`; its output goes to `log_path`."""
@@ -58,7 +60,7 @@ class DemoBot:
 
     def _supervise(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        with open(self.log_path, "ab", opener=private_opener) as log:
             while not self._stopping.is_set():
                 process = self._spawn(log)
                 if process is None:

@@ -11,8 +11,10 @@ import orjson
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.conditions import read_status_file
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
+from localobs.store.redactions import RedactionSummary, redaction_summary
 
 
 @main.command()
@@ -25,8 +27,12 @@ def info(db: Path, as_json: bool) -> None:
     try:
         summary = database_summary(conn)
         forwarding = forwarding_status(conn)
+        redactions = redaction_summary(conn)
     finally:
         conn.close()
+    live = read_status_file(db)
+    # None: no `localobs up` runs on this database; else whether the one running redacts.
+    live_redacts = None if live is None else all(each.source != "redaction" for each in live)
     data = {
         "db": str(db),
         "schema_version": summary.schema_version,
@@ -37,12 +43,35 @@ def info(db: Path, as_json: bool) -> None:
     }
     if as_json:
         data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
+        data["redaction"] = {
+            "live_receiver_redacts": live_redacts,
+            "credentials_redacted": redactions.total,
+            "by_kind": dict(redactions.by_kind),
+            "unredacted_batches": redactions.unredacted_batches,
+        }
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
     for key, value in data.items():
         click.echo(f"{key:15} {value}")
     for each in forwarding:
         click.echo(f"{'forwarding':15} {describe(each)}")
+    click.echo(f"{'redaction':15} {_describe_redaction(redactions, live_redacts)}")
+
+
+def _describe_redaction(summary: RedactionSummary, live_redacts: bool | None) -> str:
+    kinds = ", ".join(f"{count} {kind}" for kind, count in summary.by_kind)
+    replaced = f"{summary.total} credentials replaced" + (f" ({kinds})" if kinds else "")
+    parts: list[str] = []
+    if live_redacts is False:
+        parts.append("off in the running localobs up (--no-redact)")
+    elif summary.complete:
+        parts.append("on")
+    if not summary.complete:
+        parts.append(
+            f"{summary.unredacted_batches} stored batches were not redacted (--no-redact) "
+            "and may hold credentials"
+        )
+    return "; ".join([*parts, replaced])
 
 
 def _timestamp(unix_nano: int) -> str:

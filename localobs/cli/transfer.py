@@ -12,6 +12,7 @@ import click
 
 from localobs.cli.forwarding import header_pairs
 from localobs.cli.group import db_option, main, open_store
+from localobs.private_files import private_opener
 from localobs.store.export import ExportFilter
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
@@ -78,7 +79,13 @@ def export(
     conn = open_store(db).reader()
     try:
         if path is not None:
-            with click.open_file(str(path), "wb") as out:
+            # The file holds prompts: readable by the user only, like the database.
+            opened = (
+                click.open_file("-", "wb")
+                if str(path) == "-"
+                else open(path, "wb", opener=private_opener)  # noqa: SIM115
+            )
+            with opened as out:
                 result = export_to_file(conn, selection, out)
             target = "standard output" if str(path) == "-" else str(path)
         else:
@@ -92,11 +99,21 @@ def export(
     finally:
         conn.close()
     items = result.items
+    to_stdout = path is not None and str(path) == "-"
     click.echo(
         f"exported {items['traces']} spans, {items['logs']} logs and {items['metrics']} metric "
         f"points in {result.requests} requests to {target}",
-        err=path is not None and str(path) == "-",
+        err=to_stdout,
     )
+    redaction = result.redaction
+    if redaction.complete:
+        note = f"content redacted at ingest ({redaction.total} credentials replaced)"
+    else:
+        note = (
+            f"content NOT fully redacted: {redaction.unredacted_batches} batches were stored "
+            "with --no-redact and may hold credentials"
+        )
+    click.echo(note, err=to_stdout)
     if result.failed:
         for failure in result.failed:
             click.echo(f"not taken: {failure}", err=True)

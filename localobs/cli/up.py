@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KIB|MB|MIB|GB|GIB)?\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 10**3, "KIB": 2**10, "MB": 10**6, "MIB": 2**20, "GB": 10**9, "GIB": 2**30}
 
+NO_REDACTION = "redaction off (--no-redact): credentials in telemetry are stored as sent"
+
 
 def parse_size(text: str) -> int:
     match = _SIZE.match(text)
@@ -81,6 +83,13 @@ def parse_size(text: str) -> int:
     envvar="LOCALOBS_DEMO_ARGS",
     help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
 )
+@click.option(
+    "--no-redact",
+    is_flag=True,
+    envvar="LOCALOBS_NO_REDACT",
+    help="Store credentials found in telemetry (API keys, tokens, private keys) as sent, "
+    "instead of replacing them with [redacted:KIND].",
+)
 @forward_options
 def up(
     host: str,
@@ -93,6 +102,7 @@ def up(
     status_interval: float,
     demo: bool,
     demo_args: str,
+    no_redact: bool,
     forwarding: ForwardSettings | None,
 ) -> None:
     """Receive OTLP/HTTP on HOST:PORT and OTLP/gRPC on HOST:GRPC-PORT and store it; stops cleanly
@@ -110,10 +120,12 @@ def up(
         store = open_store(db)
         store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
+        if no_redact:
+            store.conditions.set("redaction", "info", NO_REDACTION)
         try:
-            app = create_receiver_app(store, max_body=limit, token=token)
+            app = create_receiver_app(store, max_body=limit, token=token, redact=not no_redact)
             server = ReceiverServer(app, host, port)
-            grpc_server = _grpc_receiver(store, host, grpc_port, limit, token)
+            grpc_server = _grpc_receiver(store, host, grpc_port, limit, token, not no_redact)
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
         if forwarding is not None:
@@ -126,6 +138,8 @@ def up(
             grpc_server.start()
             running.callback(grpc_server.stop)
         _print_banner(server.url, grpc_server.url if grpc_server else None, db)
+        if no_redact:
+            click.echo(NO_REDACTION)
         if forwarding is not None:
             click.echo(forwarding.banner())
         if demo:
@@ -149,13 +163,13 @@ def up(
 
 
 def _grpc_receiver(
-    store: Store, host: str, port: int, max_body: int, token: str | None
+    store: Store, host: str, port: int, max_body: int, token: str | None, redact: bool
 ) -> GrpcReceiver | None:
     if port == 0:
         return None
     from localobs.receiver.grpc_server import GrpcReceiver
 
-    return GrpcReceiver(store, host, port, max_body=max_body, token=token)
+    return GrpcReceiver(store, host, port, max_body=max_body, token=token, redact=redact)
 
 
 def _print_banner(url: str, grpc_url: str | None, db: Path) -> None:

@@ -57,7 +57,7 @@ class _BearerToken:
 
 
 def _export_handler(
-    store: Store, signal: Signal, max_body: int
+    store: Store, signal: Signal, max_body: int, redact: bool
 ) -> Callable[[Request], Awaitable[Response]]:
     async def export(request: Request) -> Response:
         try:
@@ -68,7 +68,7 @@ def _export_handler(
             body = await read_body(
                 request.stream(), request.headers.get("content-encoding"), max_body
             )
-            batch, rejections = decode_body(signal, body, fmt)
+            batch, rejections = decode_body(signal, body, fmt, redact=redact)
         except BodyError as exc:
             return error_response(exc.status, exc.message, fmt)
         if batch.rows or batch.resources:
@@ -82,12 +82,17 @@ def _export_handler(
 
 
 def create_receiver_app(
-    store: Store, *, max_body: int = DEFAULT_MAX_BODY, token: str | None = None
+    store: Store,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    token: str | None = None,
+    redact: bool = True,
 ) -> ASGIApp:
-    """The receiver for `store` (whose writer must be started). `token` turns on bearer auth."""
+    """The receiver for `store` (whose writer must be started). `token` turns on bearer auth;
+    `redact` replaces credentials in telemetry before it is stored."""
     app = FastAPI(title="localobs receiver", version=__version__, docs_url=None, redoc_url=None)
     for path, signal in _PATHS.items():
-        app.add_api_route(path, _export_handler(store, signal, max_body), methods=["POST"])
+        app.add_api_route(path, _export_handler(store, signal, max_body, redact), methods=["POST"])
 
     async def health() -> JSONResponse:
         conn = store.reader()

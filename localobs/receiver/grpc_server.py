@@ -41,7 +41,7 @@ def _retry_later(context: grpc.ServicerContext, code: grpc.StatusCode, message: 
 
 
 def _export_method(
-    store: Store, signal: Signal, token: str | None
+    store: Store, signal: Signal, token: str | None, redact: bool
 ) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     expected = f"Bearer {token}" if token else None
 
@@ -54,7 +54,7 @@ def _export_method(
                     "missing or wrong bearer token in the 'authorization' metadata",
                 )
         try:
-            batch, rejections = decode_body(signal, request, Format.PROTOBUF)
+            batch, rejections = decode_body(signal, request, Format.PROTOBUF, redact=redact)
         except BodyError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         if batch.rows or batch.resources:
@@ -85,13 +85,14 @@ class GrpcReceiver:
         max_body: int,
         token: str | None = None,
         workers: int = 8,
+        redact: bool = True,
     ) -> None:
         handlers = [
             grpc.method_handlers_generic_handler(
                 service,
                 {
                     "Export": grpc.unary_unary_rpc_method_handler(
-                        _export_method(store, signal, token)
+                        _export_method(store, signal, token, redact)
                     )
                 },
             )
