@@ -28,7 +28,7 @@ from localobs.receiver.envelope import Rejections, body_digest
 from localobs.receiver.logs import decode_logs
 from localobs.receiver.metrics import decode_metrics
 from localobs.receiver.otlp_json import JsonBodyError, parse_json
-from localobs.receiver.redact import redact_batch
+from localobs.receiver.redact import decode_redacted
 from localobs.receiver.traces import decode_traces
 from localobs.store import Batch, Signal
 
@@ -78,10 +78,11 @@ def decode_body(
             raise BodyError(
                 400, f"the body is not a valid {kind.request_type.__name__}: {exc}"
             ) from exc
-    batch, rejections = kind.decode(message, body_digest(body))
-    batch.weight = len(body)
     if redact:
-        batch.redactions = redact_batch(batch, body, fmt)
+        batch, rejections = decode_redacted(kind.decode, message, body_digest(body), body, fmt)
+    else:
+        batch, rejections = kind.decode(message, body_digest(body))
+    batch.weight = len(body)
     return batch, rejections
 
 

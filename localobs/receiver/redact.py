@@ -21,10 +21,14 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from ahocorasick_rs import MATCHKIND_LEFTMOST_FIRST, AhoCorasick, BytesAhoCorasick
+from ahocorasick_rs import MATCHKIND_LEFTMOST_FIRST, BytesAhoCorasick
+from google.protobuf.message import Message
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from localobs.receiver.bodies import Format
+from localobs.receiver.envelope import Rejections
 from localobs.store.batch import Batch, Row
 
 # Not preceded by a character that could belong to the same token ("task-..." is no "sk-" key),
@@ -82,7 +86,7 @@ FORMATS: tuple[CredentialFormat, ...] = (
         "aws-secret-key",
         ("secret_access_key", "SECRET_ACCESS_KEY", "ecretAccessKey"),
         r"(?:(?:aws_)?secret_access_key|(?:AWS_)?SECRET_ACCESS_KEY|[Ss]ecretAccessKey)"
-        r"(?:\\?[\"'])?[ \t]*[:=][ \t]*(?:\\?[\"'])?"
+        r"(?:\\*[\"'])?[ \t]*[:=][ \t]*(?:\\*[\"'])?"
         r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
     ),
     # The whole block; a block cut short (by a length limit) up to where its base64 ends.
@@ -108,15 +112,19 @@ FORMATS: tuple[CredentialFormat, ...] = (
 )
 
 _LITERALS = [(literal, each) for each in FORMATS for literal in each.literals]
-# Leftmost-first matching is what lets the library use its SIMD searcher; any literal present
-# gives at least one match, which is all the body check needs.
-_BODY_LITERALS = BytesAhoCorasick(
+# Leftmost-first matching is what lets the library use its SIMD searcher (bytes: searching a str
+# is several times slower). No literal starts inside another, so each present is reported.
+_SEARCH = BytesAhoCorasick(
     [literal.encode() for literal, _ in _LITERALS], matchkind=MATCHKIND_LEFTMOST_FIRST
 )
-# Per string, overlapping matches: every format whose literal occurs is tried.
-_TEXT_LITERALS = AhoCorasick([literal for literal, _ in _LITERALS])
 # In OTLP/JSON a string can spell a literal with \u escapes (or "://" as ":\/\/").
 _JSON_ESCAPES = (b"\\u", b"\\/")
+# Where resources and scopes sit in each request type.
+_ENVELOPES = {
+    "ExportTraceServiceRequest": ("resource_spans", "scope_spans"),
+    "ExportLogsServiceRequest": ("resource_logs", "scope_logs"),
+    "ExportMetricsServiceRequest": ("resource_metrics", "scope_metrics"),
+}
 
 
 def mark(kind: str) -> str:
@@ -144,12 +152,12 @@ def body_may_hold_credentials(body: bytes, fmt: Format) -> bool:
     """False when no string decoded from `body` can hold a credential (one pass, no decoding)."""
     if fmt is Format.JSON and any(escape in body for escape in _JSON_ESCAPES):
         return True
-    return bool(_BODY_LITERALS.find_matches_as_indexes(body))
+    return bool(_SEARCH.find_matches_as_indexes(body))
 
 
 def redact_text(text: str, counts: Counter[str]) -> str:
     """`text` with each credential replaced by its mark, counted per kind in `counts`."""
-    hits = _TEXT_LITERALS.find_matches_as_indexes(text, overlapping=True)
+    hits = _SEARCH.find_matches_as_indexes(text.encode())
     if not hits:
         return text
     formats = sorted({_LITERALS[index][1] for index, _, _ in hits}, key=lambda f: _ORDER[f.kind])
@@ -160,23 +168,58 @@ def redact_text(text: str, counts: Counter[str]) -> str:
     return text
 
 
+def _redact_any_value(value: AnyValue, counts: Counter[str]) -> None:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        text = redact_text(value.string_value, counts)
+        if text is not value.string_value:
+            value.string_value = text
+    elif kind == "array_value":
+        for item in value.array_value.values:
+            _redact_any_value(item, counts)
+    elif kind == "kvlist_value":
+        for pair in value.kvlist_value.values:
+            _redact_any_value(pair.value, counts)
+
+
+def _redact_envelopes(request: Message, counts: Counter[str]) -> None:
+    """Resources and scopes in the request itself: their ids are digests of their content, which
+    must be that of the redacted content (a digest of a weak password could be brute-forced)."""
+    resource_field, scope_field = _ENVELOPES[request.DESCRIPTOR.name]
+    for envelope in getattr(request, resource_field):
+        for pair in envelope.resource.attributes:
+            _redact_any_value(pair.value, counts)
+        for scoped in getattr(envelope, scope_field):
+            for pair in scoped.scope.attributes:
+                _redact_any_value(pair.value, counts)
+
+
 def _redact_rows(rows: list[Row], counts: Counter[str]) -> None:
+    """Each row's strings are searched together, then one by one where a literal was found."""
     for number, row in enumerate(rows):
-        cleaned = tuple(
-            redact_text(value, counts) if isinstance(value, str) else value for value in row
-        )
-        if cleaned != row:
-            rows[number] = cleaned
+        strings = "\x00".join([value for value in row if type(value) is str])
+        if _SEARCH.find_matches_as_indexes(strings.encode()):
+            rows[number] = tuple(
+                redact_text(value, counts) if type(value) is str else value for value in row
+            )
 
 
-def redact_batch(batch: Batch, body: bytes, fmt: Format) -> dict[str, int]:
-    """Redact every string the batch will store, in place; returns the count per kind.
+Decoder = Callable[[Any, str], tuple[Batch, Rejections]]
 
-    `body` is the request the batch was decoded from: when it holds no literal of any format,
-    nothing in the batch is looked at.
-    """
+
+def decode_redacted(
+    decode: Decoder, request: Message, digest: str, body: bytes, fmt: Format
+) -> tuple[Batch, Rejections]:
+    """`decode(request, digest)` with every string the batch will store redacted; the batch
+    carries the count per kind. `body` is the request's: when it holds no literal of any format,
+    nothing more is looked at."""
     counts: Counter[str] = Counter()
-    if body_may_hold_credentials(body, fmt):
-        for rows in (batch.rows, batch.resources, batch.scopes, batch.genai):
+    suspect = body_may_hold_credentials(body, fmt)
+    if suspect:
+        _redact_envelopes(request, counts)
+    batch, rejections = decode(request, digest)
+    if suspect:
+        for rows in (batch.rows, batch.genai):
             _redact_rows(rows, counts)
-    return dict(counts)
+    batch.redactions = dict(counts)
+    return batch, rejections
