@@ -1,6 +1,7 @@
 """Ingest throughput of `localobs up --headless` against the raw SQLite ceiling of the same rows.
 
     .venv/bin/python bench/ingest.py [--spans 200000] [--runs 5] [--senders 4]
+    .venv/bin/python bench/ingest.py --compare-redaction [--spans 100000] [--runs 6]
 
 Each run measures, back to back on this machine: (1) the ceiling: the very rows the receiver
 would build, pre-flattened, inserted with executemany (same schema and indexes, fresh WAL file,
@@ -9,6 +10,8 @@ request) POSTed by concurrent senders to a fresh `localobs up --headless`, timed
 request to the last 200. It prints spans/s, the ceiling and their ratio per run and the median
 ratio (the machine is shared and noisy: judge the median). Also: seconds from start to a /health
 answer, and the RSS of the receiver's processes at the end (with --rss, after 1 M spans).
+With --compare-redaction each run times the receiver twice on the same bodies, with redaction on
+(the default) and with --no-redact, in alternating order, and prints what redaction costs.
 """
 
 from __future__ import annotations
@@ -79,11 +82,13 @@ def _sender(url: str, bodies: list[bytes], failures: list[str]) -> None:
     conn.close()
 
 
-def receiver_run(bodies: list[bytes], workdir: Path, senders: int) -> tuple[float, float, int]:
-    """(spans/s, seconds to first /health answer, RSS KiB at the end)."""
-    db = workdir / "receiver.db"
+def receiver_run(
+    bodies: list[bytes], workdir: Path, senders: int, *extra: str
+) -> tuple[float, float, int]:
+    """(spans/s, seconds to first /health answer, RSS KiB at the end); `extra`: options of up."""
+    db = workdir / f"receiver{''.join(extra)}.db"
     started = time.perf_counter()
-    process, url = start_localobs(db)
+    process, url = start_localobs(db, *extra)
     parts = urlsplit(url)
     while True:
         try:
@@ -109,7 +114,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--compare-redaction",
+        action="store_true",
+        help="in each run, also run the receiver with --no-redact (which one goes first "
+        "alternates) and report redaction's cost as the ratio of the two",
+    )
     args = parser.parse_args()
+    if args.compare_redaction:
+        compare_redaction(args)
+        return
     rng = random.Random(args.seed)
     requests = max(1, args.spans // SPANS_PER_REQUEST)
     print(f"building {requests} requests of {SPANS_PER_REQUEST} spans ...", flush=True)
@@ -130,6 +144,36 @@ def main() -> None:
         f"median ratio {statistics.median(ratios):.2f} "
         f"(range {min(ratios):.2f}-{max(ratios):.2f}) over {len(ratios)} runs, "
         f"{requests * SPANS_PER_REQUEST} spans a run, {args.senders} senders"
+    )
+
+
+def compare_redaction(args: argparse.Namespace) -> None:
+    """Receiver throughput with redaction on (the default) and off, interleaved, on the same
+    bodies in each run: the machine's load drifts, so only figures of one run are compared."""
+    rng = random.Random(args.seed)
+    requests = max(1, args.spans // SPANS_PER_REQUEST)
+    costs = []
+    for run in range(1, args.runs + 1):
+        bodies = [trace_body(rng) for _ in range(requests)]
+        figures: dict[str, float] = {}
+        with tempfile.TemporaryDirectory(prefix="localobs-bench-") as tmp:
+            rows_per_s = ceiling(bodies, Path(tmp))
+            order = ("on", "off") if run % 2 else ("off", "on")
+            for mode in order:
+                extra = ("--no-redact",) if mode == "off" else ()
+                figures[mode] = receiver_run(bodies, Path(tmp), args.senders, *extra)[0]
+        cost = 1 - figures["on"] / figures["off"]
+        costs.append(cost)
+        print(
+            f"run {run}: redaction on {figures['on']:8.0f} spans/s (ratio "
+            f"{figures['on'] / rows_per_s:.2f})   off {figures['off']:8.0f} spans/s (ratio "
+            f"{figures['off'] / rows_per_s:.2f})   on costs {cost:+.1%}",
+            flush=True,
+        )
+    print(
+        f"redaction costs {statistics.median(costs):+.1%} of the ingest rate, median of "
+        f"{len(costs)} runs (range {min(costs):+.1%} to {max(costs):+.1%}), "
+        f"{requests * SPANS_PER_REQUEST} spans a run"
     )
 
 
