@@ -29,6 +29,9 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
 from bench.harness import send_in_parallel, start_localobs
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
 from localobs.receiver.bodies import Format
@@ -147,11 +150,44 @@ def main() -> None:
     )
 
 
+def _with_literal(body: bytes) -> bytes:
+    """The body with one ordinary word that holds a format's literal ("task-" holds "sk-"): no
+    credential, but the whole batch takes redaction's slow path."""
+    request = ExportTraceServiceRequest.FromString(body)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.add(key="note", value=AnyValue(string_value="a task-list"))
+    return request.SerializeToString()
+
+
+def decode_cpu_cost(bodies: list[bytes], rounds: int = 15) -> None:
+    """The receiver's front CPU time per span, decoding with and without redaction, alternating:
+    CPU time of this process barely moves with the machine's load, unlike wall-clock rates.
+    Also bodies that take the slow path (a literal in one span of each)."""
+    suspect = [_with_literal(body) for body in bodies]
+    cases = {"off": (bodies, False), "on": (bodies, True), "on, slow path": (suspect, True)}
+    cpu_us: dict[str, list[float]] = {case: [] for case in cases}
+    spans = len(bodies) * SPANS_PER_REQUEST
+    for _ in range(rounds):
+        for case, (sent, redact) in cases.items():
+            started = time.process_time()
+            for body in sent:
+                decode_body("traces", body, Format.PROTOBUF, redact=redact)
+            cpu_us[case].append((time.process_time() - started) / spans * 1e6)
+    off = statistics.median(cpu_us["off"])
+    figures = "   ".join(
+        f"{case} {statistics.median(cpu_us[case]):.2f} us"
+        + (f" ({statistics.median(cpu_us[case]) / off - 1:+.1%})" if case != "off" else "")
+        for case in cases
+    )
+    print(f"front CPU per span, decoding ({rounds} alternating rounds): {figures}", flush=True)
+
+
 def compare_redaction(args: argparse.Namespace) -> None:
     """Receiver throughput with redaction on (the default) and off, interleaved, on the same
     bodies in each run: the machine's load drifts, so only figures of one run are compared."""
     rng = random.Random(args.seed)
     requests = max(1, args.spans // SPANS_PER_REQUEST)
+    decode_cpu_cost([trace_body(rng) for _ in range(20)])
     costs = []
     for run in range(1, args.runs + 1):
         bodies = [trace_body(rng) for _ in range(requests)]

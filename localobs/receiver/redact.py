@@ -7,12 +7,14 @@ formats; each found is replaced by `[redacted:<kind>]`, and the batch counts the
 
 Ingest runs at ~40 k spans/s, so clean text must cost almost nothing: one Aho-Corasick pass (SIMD,
 ~0.1 ns a byte) over the request body looks for a literal that each format contains, and a body
-without any, nearly every body, is not looked at again. Otherwise each string that holds a literal
-goes through the regular expression of that literal's format.
+without any, nearly every body, is not looked at again. Otherwise resources and scopes are redacted
+in the request itself (their ids are digests of their content), and after decoding each row's
+strings are searched together, then each string holding a literal goes through the regular
+expression of that literal's format.
 
-The strings searched are the stored column values, JSON text included, so no pattern takes a `"`
-or a lone backslash: a match never ends inside a JSON string's escape sequence. The marks match no
-pattern, so redacting redacted text (an export imported again) changes and counts nothing.
+Rows hold the stored column values, JSON text included, so no pattern takes a `"` or a lone
+backslash: a match never ends inside a JSON string's escape sequence. The marks match no pattern,
+so redacting redacted text (an export imported again) changes and counts nothing.
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ FORMATS: tuple[CredentialFormat, ...] = (
 
 _LITERALS = [(literal, each) for each in FORMATS for literal in each.literals]
 # Leftmost-first matching is what lets the library use its SIMD searcher (bytes: searching a str
-# is several times slower). No literal starts inside another, so each present is reported.
+# is several times slower). Where two literals start alike ("sk-ant-", "sk-") the longer comes
+# first and wins, which names the right format; no literal begins inside another.
 _SEARCH = BytesAhoCorasick(
     [literal.encode() for literal, _ in _LITERALS], matchkind=MATCHKIND_LEFTMOST_FIRST
 )
