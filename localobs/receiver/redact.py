@@ -174,9 +174,10 @@ def redact_text(text: str, counts: Counter[str]) -> str:
 def _redact_any_value(value: AnyValue, counts: Counter[str]) -> None:
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        text = redact_text(value.string_value, counts)
-        if text is not value.string_value:
-            value.string_value = text
+        text = value.string_value
+        redacted = redact_text(text, counts)
+        if redacted != text:
+            value.string_value = redacted
     elif kind == "array_value":
         for item in value.array_value.values:
             _redact_any_value(item, counts)
@@ -193,7 +194,10 @@ def _redact_envelopes(request: Message, counts: Counter[str]) -> None:
         for pair in envelope.resource.attributes:
             _redact_any_value(pair.value, counts)
         for scoped in getattr(envelope, scope_field):
-            for pair in scoped.scope.attributes:
+            scope = scoped.scope
+            scope.name = redact_text(scope.name, counts)
+            scope.version = redact_text(scope.version, counts)
+            for pair in scope.attributes:
                 _redact_any_value(pair.value, counts)
 
 
