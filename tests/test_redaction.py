@@ -225,6 +225,13 @@ def test_no_redact_stores_credentials_as_sent_and_says_so(tmp_path: Path, how: s
     assert "content NOT fully redacted" in exported.stdout
     for line in out.read_bytes().splitlines():
         assert json.loads(line)["localobs"]["contentRedacted"] is False
+    # Importing goes through the same redaction, unless told otherwise.
+    if how == "--no-redact":
+        redacted, kept = tmp_path / "redacted.db", tmp_path / "kept.db"
+        assert localobs("import", str(out), "--db", str(redacted)).returncode == 0
+        assert localobs("import", str(out), "--db", str(kept), "--no-redact").returncode == 0
+        assert [kind for kind in KINDS if stored_as_is(kind, stored_text(redacted))] == []
+        assert [kind for kind in KINDS if not stored_as_is(kind, stored_text(kept))] == []
 
 
 def test_exports_say_the_content_was_redacted_and_import_back_unchanged(

@@ -123,7 +123,13 @@ def export(
 @main.command("import")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-def import_(db: Path, file: Path) -> None:
+@click.option(
+    "--no-redact",
+    is_flag=True,
+    envvar="LOCALOBS_NO_REDACT",
+    help="Store credentials found in the file as they are, instead of [redacted:KIND].",
+)
+def import_(db: Path, file: Path, no_redact: bool) -> None:
     """Store OTLP JSON lines (from `localobs export --file`, or the Collector's file exporter)."""
     from localobs.transfer.importer import import_lines
 
@@ -131,12 +137,12 @@ def import_(db: Path, file: Path) -> None:
     store.start_writer()
     try:
         if str(file) == "-":
-            result = import_lines(store, sys.stdin.buffer)
+            result = import_lines(store, sys.stdin.buffer, redact=not no_redact)
         else:
             opener = gzip.open if file.suffix == ".gz" else open
             try:
                 with opener(file, "rb") as source:
-                    result = import_lines(store, source)
+                    result = import_lines(store, source, redact=not no_redact)
             except OSError as exc:
                 raise click.ClickException(f"cannot read {file}: {exc}") from exc
     finally:
