@@ -9,6 +9,7 @@ so once: the next start finds nothing to change.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -37,8 +38,8 @@ def tighten(paths: Iterable[Path]) -> list[Path]:
             if mode & _OTHERS:
                 path.chmod(PRIVATE_DIR if stat.S_ISDIR(mode) else PRIVATE_FILE)
                 changed.append(path)
-        except (FileNotFoundError, PermissionError):
-            continue  # missing, or another user's file: nothing localobs may change
+        except OSError:
+            continue  # missing, another user's, or on a read-only disk: nothing to change
     if changed:
         _say_tightened(changed)
     return changed
@@ -49,8 +50,9 @@ def private_opener(path: str, flags: int) -> int:
     tightened (and it says so) before anything is written to it."""
     descriptor = os.open(path, flags, PRIVATE_FILE)
     if os.fstat(descriptor).st_mode & _OTHERS:
-        os.fchmod(descriptor, PRIVATE_FILE)
-        _say_tightened([Path(path)])
+        with contextlib.suppress(OSError):  # another user's file: theirs to change
+            os.fchmod(descriptor, PRIVATE_FILE)
+            _say_tightened([Path(path)])
     return descriptor
 
 
