@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from localobs.receiver.grpc_server import GrpcReceiver
 from localobs.receiver.redact import FORMATS, redact_text
 from tests.conftest import RunningReceiver, start_localobs
+from tests.test_grpc_up import free_port
 
 # Built from parts so that this file holds no credential-shaped string a scanner would flag.
 SECRETS: dict[str, str] = {
@@ -198,19 +199,23 @@ def test_credentials_are_replaced_by_a_mark_before_anything_is_stored(
 @pytest.mark.parametrize("how", ["--no-redact", "LOCALOBS_NO_REDACT"])
 def test_no_redact_stores_credentials_as_sent_and_says_so(tmp_path: Path, how: str) -> None:
     db = tmp_path / "raw.db"
+    grpc_port = free_port()
+    listen = ("--grpc-port", str(grpc_port))
     if how == "--no-redact":
-        running = start_localobs(db, "--no-redact")
+        running = start_localobs(db, *listen, "--no-redact")
     else:
-        running = start_localobs(db, env={"LOCALOBS_NO_REDACT": "1"})
+        running = start_localobs(db, *listen, env={"LOCALOBS_NO_REDACT": "1"})
     try:
-        emit(
+        emit(  # spans over HTTP, logs over gRPC: both listeners take the setting
             OTLPSpanExporter(endpoint=f"{running.url}/v1/traces"),
-            OTLPLogExporter(endpoint=f"{running.url}/v1/logs"),
+            GrpcLogExporter(endpoint=f"http://127.0.0.1:{grpc_port}", insecure=True),
         )
         live = info_json(db)["redaction"]
         assert live["live_receiver_redacts"] is False
     finally:
         assert running.stop() == 0
+    assert running.process.stdout is not None
+    assert "redaction off (--no-redact)" in running.process.stdout.read()
     text = stored_text(db)
     assert [kind for kind in KINDS if not stored_as_is(kind, text)] == []
     assert "[redacted:" not in text
