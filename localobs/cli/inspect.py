@@ -10,7 +10,7 @@ import click
 import orjson
 
 from localobs.cli.forwarding import describe
-from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.cli.group import NO_REDACTION_SOURCE, db_option, json_option, main, open_store
 from localobs.conditions import read_status_file
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
@@ -30,9 +30,7 @@ def info(db: Path, as_json: bool) -> None:
         redactions = redaction_summary(conn)
     finally:
         conn.close()
-    live = read_status_file(db)
-    # None: no `localobs up` runs on this database; else whether the one running redacts.
-    live_redacts = None if live is None else all(each.source != "redaction" for each in live)
+    live_redacts = _live_redacts(db)
     data = {
         "db": str(db),
         "schema_version": summary.schema_version,
@@ -56,6 +54,14 @@ def info(db: Path, as_json: bool) -> None:
     for each in forwarding:
         click.echo(f"{'forwarding':15} {describe(each)}")
     click.echo(f"{'redaction':15} {_describe_redaction(redactions, live_redacts)}")
+
+
+def _live_redacts(db: Path) -> bool | None:
+    """Whether the `localobs up` running on `db` redacts; None when none runs."""
+    live = read_status_file(db)
+    if live is None:
+        return None
+    return all(each.source != NO_REDACTION_SOURCE for each in live)
 
 
 def _describe_redaction(summary: RedactionSummary, live_redacts: bool | None) -> str:

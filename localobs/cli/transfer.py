@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from localobs.cli.forwarding import header_pairs
-from localobs.cli.group import db_option, main, open_store
+from localobs.cli.group import db_option, main, no_redact_option, open_store
 from localobs.private_files import private_opener
 from localobs.store.export import ExportFilter
 
@@ -123,12 +123,7 @@ def export(
 @main.command("import")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option(
-    "--no-redact",
-    is_flag=True,
-    envvar="LOCALOBS_NO_REDACT",
-    help="Store credentials found in the file as they are, instead of [redacted:KIND].",
-)
+@no_redact_option
 def import_(db: Path, file: Path, no_redact: bool) -> None:
     """Store OTLP JSON lines (from `localobs export --file`, or the Collector's file exporter)."""
     from localobs.transfer.importer import import_lines

@@ -17,7 +17,14 @@ import click
 
 from localobs import __version__
 from localobs.cli.forwarding import ForwardSettings, forward_options
-from localobs.cli.group import db_option, main, open_store
+from localobs.cli.group import (
+    NO_REDACTION,
+    NO_REDACTION_SOURCE,
+    db_option,
+    main,
+    no_redact_option,
+    open_store,
+)
 from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
@@ -28,8 +35,6 @@ if TYPE_CHECKING:
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KIB|MB|MIB|GB|GIB)?\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 10**3, "KIB": 2**10, "MB": 10**6, "MIB": 2**20, "GB": 10**9, "GIB": 2**30}
-
-NO_REDACTION = "redaction off (--no-redact): credentials in telemetry are stored as sent"
 
 
 def parse_size(text: str) -> int:
@@ -83,13 +88,7 @@ def parse_size(text: str) -> int:
     envvar="LOCALOBS_DEMO_ARGS",
     help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
 )
-@click.option(
-    "--no-redact",
-    is_flag=True,
-    envvar="LOCALOBS_NO_REDACT",
-    help="Store credentials found in telemetry (API keys, tokens, private keys) as sent, "
-    "instead of replacing them with [redacted:KIND].",
-)
+@no_redact_option
 @forward_options
 def up(
     host: str,
@@ -121,7 +120,7 @@ def up(
         store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
         if no_redact:
-            store.conditions.set("redaction", "info", NO_REDACTION)
+            store.conditions.set(NO_REDACTION_SOURCE, "info", NO_REDACTION)
         try:
             app = create_receiver_app(store, max_body=limit, token=token, redact=not no_redact)
             server = ReceiverServer(app, host, port)

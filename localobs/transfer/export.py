@@ -33,7 +33,7 @@ class ExportResult:
     failed: list[str] = field(default_factory=list)
 
 
-def redaction_note(summary: RedactionSummary) -> dict[str, Any]:
+def _redaction_note(summary: RedactionSummary) -> dict[str, Any]:
     """What each exported line says about redaction, under the top-level key "localobs"."""
     note: dict[str, Any] = {
         "contentRedacted": summary.complete,
@@ -69,7 +69,7 @@ def export_to_file(
     conn: sqlite3.Connection, selection: ExportFilter, out: IO[bytes]
 ) -> ExportResult:
     result = ExportResult(redaction_summary(conn))
-    note = redaction_note(result.redaction)
+    note = _redaction_note(result.redaction)
     for page, request in requests(conn, selection):
         out.write(to_json_line(request, note))
         result.items[page.signal] += len(page.rows)
