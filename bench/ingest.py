@@ -1,6 +1,7 @@
 """Ingest throughput of `localobs up --headless` against the raw SQLite ceiling of the same rows.
 
     .venv/bin/python bench/ingest.py [--spans 200000] [--runs 5] [--senders 4]
+    .venv/bin/python bench/ingest.py --compare-redaction [--spans 100000] [--runs 6]
 
 Each run measures, back to back on this machine: (1) the ceiling: the very rows the receiver
 would build, pre-flattened, inserted with executemany (same schema and indexes, fresh WAL file,
@@ -9,6 +10,8 @@ request) POSTed by concurrent senders to a fresh `localobs up --headless`, timed
 request to the last 200. It prints spans/s, the ceiling and their ratio per run and the median
 ratio (the machine is shared and noisy: judge the median). Also: seconds from start to a /health
 answer, and the RSS of the receiver's processes at the end (with --rss, after 1 M spans).
+With --compare-redaction each run times the receiver twice on the same bodies, with redaction on
+(the default) and with --no-redact, in alternating order, and prints what redaction costs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from bench.harness import send_in_parallel, start_localobs
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
@@ -79,11 +85,13 @@ def _sender(url: str, bodies: list[bytes], failures: list[str]) -> None:
     conn.close()
 
 
-def receiver_run(bodies: list[bytes], workdir: Path, senders: int) -> tuple[float, float, int]:
-    """(spans/s, seconds to first /health answer, RSS KiB at the end)."""
-    db = workdir / "receiver.db"
+def receiver_run(
+    bodies: list[bytes], workdir: Path, senders: int, *extra: str
+) -> tuple[float, float, int]:
+    """(spans/s, seconds to first /health answer, RSS KiB at the end); `extra`: options of up."""
+    db = workdir / f"receiver{''.join(extra)}.db"
     started = time.perf_counter()
-    process, url = start_localobs(db)
+    process, url = start_localobs(db, *extra)
     parts = urlsplit(url)
     while True:
         try:
@@ -109,7 +117,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--compare-redaction",
+        action="store_true",
+        help="in each run, also run the receiver with --no-redact (which one goes first "
+        "alternates) and report redaction's cost as the ratio of the two",
+    )
     args = parser.parse_args()
+    if args.compare_redaction:
+        compare_redaction(args)
+        return
     rng = random.Random(args.seed)
     requests = max(1, args.spans // SPANS_PER_REQUEST)
     print(f"building {requests} requests of {SPANS_PER_REQUEST} spans ...", flush=True)
@@ -130,6 +147,69 @@ def main() -> None:
         f"median ratio {statistics.median(ratios):.2f} "
         f"(range {min(ratios):.2f}-{max(ratios):.2f}) over {len(ratios)} runs, "
         f"{requests * SPANS_PER_REQUEST} spans a run, {args.senders} senders"
+    )
+
+
+def _with_literal(body: bytes) -> bytes:
+    """The body with one ordinary word that holds a format's literal ("task-" holds "sk-"): no
+    credential, but the whole batch takes redaction's slow path."""
+    request = ExportTraceServiceRequest.FromString(body)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.add(key="note", value=AnyValue(string_value="a task-list"))
+    return request.SerializeToString()
+
+
+def decode_cpu_cost(bodies: list[bytes], rounds: int = 15) -> None:
+    """The receiver's front CPU time per span, decoding with and without redaction, alternating:
+    CPU time of this process barely moves with the machine's load, unlike wall-clock rates.
+    Also bodies that take the slow path (a literal in one span of each)."""
+    suspect = [_with_literal(body) for body in bodies]
+    cases = {"off": (bodies, False), "on": (bodies, True), "on, slow path": (suspect, True)}
+    cpu_us: dict[str, list[float]] = {case: [] for case in cases}
+    spans = len(bodies) * SPANS_PER_REQUEST
+    for _ in range(rounds):
+        for case, (sent, redact) in cases.items():
+            started = time.process_time()
+            for body in sent:
+                decode_body("traces", body, Format.PROTOBUF, redact=redact)
+            cpu_us[case].append((time.process_time() - started) / spans * 1e6)
+    off = statistics.median(cpu_us["off"])
+    figures = "   ".join(
+        f"{case} {statistics.median(cpu_us[case]):.2f} us"
+        + (f" ({statistics.median(cpu_us[case]) / off - 1:+.1%})" if case != "off" else "")
+        for case in cases
+    )
+    print(f"front CPU per span, decoding ({rounds} alternating rounds): {figures}", flush=True)
+
+
+def compare_redaction(args: argparse.Namespace) -> None:
+    """Receiver throughput with redaction on (the default) and off, interleaved, on the same
+    bodies in each run: the machine's load drifts, so only figures of one run are compared."""
+    rng = random.Random(args.seed)
+    requests = max(1, args.spans // SPANS_PER_REQUEST)
+    decode_cpu_cost([trace_body(rng) for _ in range(20)])
+    costs = []
+    for run in range(1, args.runs + 1):
+        bodies = [trace_body(rng) for _ in range(requests)]
+        figures: dict[str, float] = {}
+        with tempfile.TemporaryDirectory(prefix="localobs-bench-") as tmp:
+            rows_per_s = ceiling(bodies, Path(tmp))
+            order = ("on", "off") if run % 2 else ("off", "on")
+            for mode in order:
+                extra = ("--no-redact",) if mode == "off" else ()
+                figures[mode] = receiver_run(bodies, Path(tmp), args.senders, *extra)[0]
+        cost = 1 - figures["on"] / figures["off"]
+        costs.append(cost)
+        print(
+            f"run {run}: redaction on {figures['on']:8.0f} spans/s (ratio "
+            f"{figures['on'] / rows_per_s:.2f})   off {figures['off']:8.0f} spans/s (ratio "
+            f"{figures['off'] / rows_per_s:.2f})   on costs {cost:+.1%}",
+            flush=True,
+        )
+    print(
+        f"redaction costs {statistics.median(costs):+.1%} of the ingest rate, median of "
+        f"{len(costs)} runs (range {min(costs):+.1%} to {max(costs):+.1%}), "
+        f"{requests * SPANS_PER_REQUEST} spans a run"
     )
 
 

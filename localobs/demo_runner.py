@@ -26,6 +26,7 @@ from typing import IO, Literal
 from demo_bot import READY_LINE
 from localobs.conditions import Conditions, Level
 from localobs.literal import visible
+from localobs.private_files import private_opener
 
 SOURCE = "demo"
 LOG_TAIL_LINES = 12
@@ -135,7 +136,7 @@ class DemoBot:
     def _supervise(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         fast_failures = 0
-        with self.log_path.open("ab") as log:
+        with open(self.log_path, "ab", opener=private_opener) as log:
             while not self._stopping.is_set():
                 started = time.monotonic()
                 process = self._spawn(log)

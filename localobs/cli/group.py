@@ -33,3 +33,13 @@ db_option = click.option(
     help="SQLite database file.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+no_redact_option = click.option(
+    "--no-redact",
+    is_flag=True,
+    envvar="LOCALOBS_NO_REDACT",
+    help="Store credentials found in telemetry (API keys, tokens, private keys, passwords in "
+    "URLs) as they are, instead of replacing them with [redacted:KIND].",
+)
+# The condition a `localobs up --no-redact` sets on its board, which `info` reads.
+NO_REDACTION_SOURCE = "redaction"
+NO_REDACTION = "redaction off (--no-redact): credentials in telemetry are stored as sent"

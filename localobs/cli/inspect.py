@@ -10,13 +10,14 @@ from pathlib import Path
 import click
 
 from localobs.cli.forwarding import describe
-from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.cli.group import NO_REDACTION_SOURCE, db_option, json_option, main, open_store
 from localobs.conditions import Condition, read_status_file
 from localobs.conditions import describe as describe_condition
 from localobs.credentials import masked_status
 from localobs.literal import json_text, visible
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
+from localobs.store.redactions import RedactionSummary, redaction_summary
 
 
 @main.command()
@@ -29,8 +30,10 @@ def info(db: Path, as_json: bool) -> None:
     try:
         summary = database_summary(conn)
         forwarding = forwarding_status(conn)
+        redactions = redaction_summary(conn)
     finally:
         conn.close()
+    live_redacts = _live_redacts(db)
     data = {
         "db": str(db),
         "schema_version": summary.schema_version,
@@ -44,6 +47,12 @@ def info(db: Path, as_json: bool) -> None:
         data["forwarding"] = [masked_status(each) for each in forwarding]
         data["receiving"] = live is not None
         data["conditions"] = [asdict(each) for each in live or ()]
+        data["redaction"] = {
+            "live_receiver_redacts": live_redacts,
+            "credentials_redacted": redactions.total,
+            "by_kind": dict(redactions.by_kind),
+            "unredacted_batches": redactions.unredacted_batches,
+        }
         click.echo(json_text(data))
         return
     for key, value in data.items():
@@ -55,11 +64,37 @@ def info(db: Path, as_json: bool) -> None:
     for condition in live or ():
         click.echo(f"{condition.level:15} {visible(describe_condition(condition, now))}")
 
+    click.echo(f"{'redaction':15} {_describe_redaction(redactions, live_redacts)}")
+
 
 def _receiving(live: tuple[Condition, ...] | None) -> str:
     if live is None:
         return "no (no localobs up is running on this database)"
     return "yes" if not live else f"yes, with {len(live)} condition(s):"
+
+
+def _live_redacts(db: Path) -> bool | None:
+    """Whether the `localobs up` running on `db` redacts; None when none runs."""
+    live = read_status_file(db)
+    if live is None:
+        return None
+    return all(each.source != NO_REDACTION_SOURCE for each in live)
+
+
+def _describe_redaction(summary: RedactionSummary, live_redacts: bool | None) -> str:
+    kinds = ", ".join(f"{count} {kind}" for kind, count in summary.by_kind)
+    replaced = f"{summary.total} credentials replaced" + (f" ({kinds})" if kinds else "")
+    parts: list[str] = []
+    if live_redacts is False:
+        parts.append("off in the running localobs up (--no-redact)")
+    elif summary.complete:
+        parts.append("on")
+    if not summary.complete:
+        parts.append(
+            f"{summary.unredacted_batches} stored batches were not redacted (--no-redact) "
+            "and may hold credentials"
+        )
+    return "; ".join([*parts, replaced])
 
 
 def _timestamp(unix_nano: int) -> str:

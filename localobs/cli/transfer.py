@@ -11,9 +11,10 @@ from pathlib import Path
 import click
 
 from localobs.cli.forwarding import header_pairs
-from localobs.cli.group import db_option, main, open_store
+from localobs.cli.group import db_option, main, no_redact_option, open_store
 from localobs.credentials import mask_credentials
 from localobs.literal import visible
+from localobs.private_files import private_opener
 from localobs.store.export import ExportFilter
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
@@ -80,7 +81,13 @@ def export(
     conn = open_store(db).reader()
     try:
         if path is not None:
-            with click.open_file(str(path), "wb") as out:
+            # The file holds prompts: readable by the user only, like the database.
+            opened = (
+                click.open_file("-", "wb")
+                if str(path) == "-"
+                else open(path, "wb", opener=private_opener)  # noqa: SIM115
+            )
+            with opened as out:
                 result = export_to_file(conn, selection, out)
             target = "standard output" if str(path) == "-" else str(path)
         else:
@@ -94,11 +101,21 @@ def export(
     finally:
         conn.close()
     items = result.items
+    to_stdout = path is not None and str(path) == "-"
     click.echo(
         f"exported {items['traces']} spans, {items['logs']} logs and {items['metrics']} metric "
         f"points in {result.requests} requests to {target}",
-        err=path is not None and str(path) == "-",
+        err=to_stdout,
     )
+    redaction = result.redaction
+    if redaction.complete:
+        note = f"content redacted at ingest ({redaction.total} credentials replaced)"
+    else:
+        note = (
+            f"content NOT fully redacted: {redaction.unredacted_batches} batches were stored "
+            "with --no-redact and may hold credentials"
+        )
+    click.echo(note, err=to_stdout)
     if result.failed:
         for failure in result.failed:
             click.echo(f"not taken: {visible(mask_credentials(str(failure)))}", err=True)
@@ -108,7 +125,8 @@ def export(
 @main.command("import")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-def import_(db: Path, file: Path) -> None:
+@no_redact_option
+def import_(db: Path, file: Path, no_redact: bool) -> None:
     """Store OTLP JSON lines (from `localobs export --file`, or the Collector's file exporter)."""
     from localobs.transfer.importer import import_lines
 
@@ -116,12 +134,12 @@ def import_(db: Path, file: Path) -> None:
     store.start_writer()
     try:
         if str(file) == "-":
-            result = import_lines(store, sys.stdin.buffer)
+            result = import_lines(store, sys.stdin.buffer, redact=not no_redact)
         else:
             opener = gzip.open if file.suffix == ".gz" else open
             try:
                 with opener(file, "rb") as source:
-                    result = import_lines(store, source)
+                    result = import_lines(store, source, redact=not no_redact)
             except OSError as exc:
                 raise click.ClickException(f"cannot read {file}: {exc}") from exc
     finally:

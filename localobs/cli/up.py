@@ -17,7 +17,14 @@ import click
 
 from localobs import __version__
 from localobs.cli.forwarding import ForwardSettings, forward_options
-from localobs.cli.group import db_option, main, open_store
+from localobs.cli.group import (
+    NO_REDACTION,
+    NO_REDACTION_SOURCE,
+    db_option,
+    main,
+    no_redact_option,
+    open_store,
+)
 from localobs.cli.receiver_options import ReceiverSettings, parse_size, receiver_options
 from localobs.conditions import describe as describe_condition
 from localobs.demo_runner import DemoBot, DemoStatus
@@ -76,6 +83,7 @@ if TYPE_CHECKING:
     envvar="LOCALOBS_DEMO_ARGS",
     help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
 )
+@no_redact_option
 @forward_options
 @receiver_options
 def up(
@@ -89,6 +97,7 @@ def up(
     status_interval: float,
     demo: bool,
     demo_args: str,
+    no_redact: bool,
     forwarding: ForwardSettings | None,
     receiver: ReceiverSettings,
 ) -> None:
@@ -107,14 +116,28 @@ def up(
         store = open_store(db)
         store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
+        if no_redact:
+            store.conditions.set(NO_REDACTION_SOURCE, "info", NO_REDACTION)
         try:
             budget, allowed = receiver.memory_budget(), receiver.allowed_hosts(host)
             app = create_receiver_app(
-                store, max_body=limit, token=token, budget=budget, allowed_hosts=allowed
+                store,
+                max_body=limit,
+                token=token,
+                budget=budget,
+                allowed_hosts=allowed,
+                redact=not no_redact,
             )
             server = ReceiverServer(app, host, port, receiver.limits)
             grpc_server = _grpc_receiver(
-                store, host, grpc_port, limit, token, budget=budget, allowed_hosts=allowed
+                store,
+                host,
+                grpc_port,
+                limit,
+                token,
+                budget=budget,
+                allowed_hosts=allowed,
+                redact=not no_redact,
             )
         except PortInUse as exc:
             raise click.ClickException(str(exc)) from exc
@@ -128,6 +151,8 @@ def up(
             grpc_server.start()
             running.callback(grpc_server.stop)
         _print_banner(server.url, grpc_server.url if grpc_server else None, db)
+        if no_redact:
+            click.echo(NO_REDACTION)
         if forwarding is not None:
             click.echo(forwarding.banner())
         if not headless and not (sys.stdin.isatty() and sys.stderr.isatty()):
@@ -163,6 +188,7 @@ def _grpc_receiver(
     *,
     budget: MemoryBudget,
     allowed_hosts: AllowedHosts,
+    redact: bool,
 ) -> GrpcReceiver | None:
     if port == 0:
         return None
@@ -176,6 +202,7 @@ def _grpc_receiver(
         token=token,
         budget=budget,
         allowed_hosts=allowed_hosts,
+        redact=redact,
     )
 
 

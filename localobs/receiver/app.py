@@ -81,7 +81,7 @@ class _HostCheck:
 
 
 def _export_handler(
-    store: Store, signal: Signal, max_body: int, budget: MemoryBudget
+    store: Store, signal: Signal, max_body: int, budget: MemoryBudget, redact: bool
 ) -> Callable[[Request], Awaitable[Response]]:
     async def decoded(request: Request, fmt: Format) -> tuple[Batch, Rejections]:
         """The body read and decoded, holding its share of the budget until it is decoded."""
@@ -89,7 +89,7 @@ def _export_handler(
             body = await read_body(
                 request.stream(), request.headers.get("content-encoding"), max_body, hold
             )
-            return decode_body(signal, body, fmt)
+            return decode_body(signal, body, fmt, redact=redact)
 
     async def export(request: Request) -> Response:
         try:
@@ -122,15 +122,19 @@ def create_receiver_app(
     token: str | None = None,
     budget: MemoryBudget | None = None,
     allowed_hosts: AllowedHosts | None = None,
+    redact: bool = True,
 ) -> ASGIApp:
     """The receiver for `store` (whose writer must be started). `token` turns on bearer auth;
     `budget` (shared with the gRPC receiver) bounds the memory of bodies in flight;
-    `allowed_hosts` are the names it answers to (loopback only by default)."""
+    `allowed_hosts` are the names it answers to (loopback only by default); `redact` replaces
+    credentials in telemetry before it is stored."""
     # Only the OTLP paths and /health: no OpenAPI schema or docs pages.
     app = FastAPI(title="localobs receiver", docs_url=None, redoc_url=None, openapi_url=None)
     budget = budget or MemoryBudget()
     for path, signal in _PATHS.items():
-        app.add_api_route(path, _export_handler(store, signal, max_body, budget), methods=["POST"])
+        app.add_api_route(
+            path, _export_handler(store, signal, max_body, budget, redact), methods=["POST"]
+        )
 
     async def health() -> JSONResponse:
         conn = store.reader()

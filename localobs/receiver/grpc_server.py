@@ -74,6 +74,7 @@ def _export_method(
     token: str | None,
     budget: MemoryBudget,
     allowed_hosts: AllowedHosts,
+    redact: bool,
 ) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def export(request: bytes, context: grpc.ServicerContext) -> bytes:
         _check_caller(context, token, allowed_hosts)
@@ -83,7 +84,7 @@ def _export_method(
             except OverBudget as exc:
                 _retry_later(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             try:
-                batch, rejections = decode_body(signal, request, Format.PROTOBUF)
+                batch, rejections = decode_body(signal, request, Format.PROTOBUF, redact=redact)
             except BodyError as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         if batch.rows or batch.resources:
@@ -118,6 +119,7 @@ class GrpcReceiver:
         budget: MemoryBudget | None = None,
         allowed_hosts: AllowedHosts | None = None,
         workers: int = 8,
+        redact: bool = True,
     ) -> None:
         budget = budget or MemoryBudget()
         allowed_hosts = allowed_hosts or AllowedHosts(host)
@@ -126,7 +128,7 @@ class GrpcReceiver:
                 service,
                 {
                     "Export": grpc.unary_unary_rpc_method_handler(
-                        _export_method(store, signal, token, budget, allowed_hosts)
+                        _export_method(store, signal, token, budget, allowed_hosts, redact)
                     )
                 },
             )

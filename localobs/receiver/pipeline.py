@@ -28,6 +28,7 @@ from localobs.receiver.envelope import Rejections, body_digest
 from localobs.receiver.logs import decode_logs
 from localobs.receiver.metrics import decode_metrics
 from localobs.receiver.otlp_json import JsonBodyError, parse_json
+from localobs.receiver.redact import decode_redacted
 from localobs.receiver.traces import decode_traces
 from localobs.store import Batch, Signal
 
@@ -56,8 +57,13 @@ SIGNALS: dict[Signal, SignalKind] = {
 }
 
 
-def decode_body(signal: Signal, body: bytes, fmt: Format) -> tuple[Batch, Rejections]:
-    """Decode and validate one request body; raise BodyError(400) when it cannot be read."""
+def decode_body(
+    signal: Signal, body: bytes, fmt: Format, *, redact: bool = True
+) -> tuple[Batch, Rejections]:
+    """Decode and validate one request body; raise BodyError(400) when it cannot be read.
+
+    With `redact`, credentials in it are replaced by marks before anything is stored (redact.py).
+    """
     kind = SIGNALS[signal]
     message = kind.request_type()
     if fmt is Format.JSON:
@@ -72,7 +78,10 @@ def decode_body(signal: Signal, body: bytes, fmt: Format) -> tuple[Batch, Reject
             raise BodyError(
                 400, f"the body is not a valid {kind.request_type.__name__}: {exc}"
             ) from exc
-    batch, rejections = kind.decode(message, body_digest(body))
+    if redact:
+        batch, rejections = decode_redacted(kind.decode, message, body_digest(body), body, fmt)
+    else:
+        batch, rejections = kind.decode(message, body_digest(body))
     batch.weight = len(body)
     return batch, rejections
 

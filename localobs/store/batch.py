@@ -29,6 +29,7 @@ class Batch:
     weight: int = 0
     genai: list[Row] = field(default_factory=list)
     forward: bool = False
+    redactions: dict[str, int] | None = None
 
     def to_wire(self, batch_id: int) -> tuple[Any, ...]:
         """The marshal-able form sent to the writer process."""
@@ -41,4 +42,5 @@ class Batch:
             self.rows,
             self.weight if self.forward else None,
             self.genai,
+            self.redactions,
         )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
 import platformdirs
 
+from localobs.private_files import PRIVATE_FILE, make_private_dir, tighten
 from localobs.store.schema import NotALocalobsDatabase, migrate
+
+# SQLite creates these beside the database with the database file's own permissions.
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def default_db_path() -> Path:
@@ -32,16 +38,28 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def prepare_database(path: Path | str) -> int:
-    """Create or migrate the database at `path`; raise if it is not a localobs database."""
+    """Create or migrate the database at `path`; raise if it is not a localobs database.
+
+    Readable by the user only (see `localobs.private_files`): a new file is created 0600 before
+    SQLite opens it, so its -wal and -shm follow, in a directory made 0700 if it is made here.
+    Once the file is known to be ours, looser modes left by older versions are tightened: its
+    side files, and the directory when it is localobs's own data dir (a directory the user chose
+    for --db, a project folder or /tmp, is theirs and left as it is).
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(target.parent)
+    with contextlib.suppress(OSError):  # it exists, or SQLite will say what is wrong with the path
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     try:
         conn = connect(target)
     except sqlite3.DatabaseError as exc:
         raise NotALocalobsDatabase(f"{target} is not an SQLite database: {exc}") from exc
     try:
-        return migrate(conn)
+        version = migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise NotALocalobsDatabase(f"{target} is not an SQLite database: {exc}") from exc
     finally:
         conn.close()
+    own_dir = [target.parent] if target.parent == default_db_path().parent else []
+    tighten([*own_dir, target, *(Path(f"{target}{suffix}") for suffix in _SIDE_FILES)])
+    return version

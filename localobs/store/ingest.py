@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from localobs.store.genai_join import GenAIJoin
+from localobs.store.redactions import record_redactions
 from localobs.store.schema import (
     LOG_COLUMNS,
     METRIC_POINT_COLUMNS,
@@ -58,10 +59,11 @@ class BatchApplier:
         When forwarding, the rows it inserted are recorded in the outbox in the same transaction,
         so nothing committed here can be missing there.
         """
-        _batch_id, signal, digest, resources, scopes, rows, forward_bytes, genai = wire
+        _batch_id, signal, digest, resources, scopes, rows, forward_bytes, genai, redactions = wire
         cursor = self._conn.execute(_INSERT_DIGEST, (digest, signal, time.time_ns(), len(rows)))
         if cursor.rowcount == 0:
             return
+        record_redactions(self._conn, signal, redactions)
         self._insert_new(_INSERT_RESOURCE, resources, self._known_resources)
         self._insert_new(_INSERT_SCOPE, scopes, self._known_scopes)
         inserted = self._conn.executemany(_INSERT_ROWS[signal], rows).rowcount

@@ -393,12 +393,27 @@ CREATE TABLE outbox (
 UPDATE forward_upstreams SET delivered_id = 0;
 """
 
+# What redaction at ingest did (localobs/receiver/redact.py), kept with the data it describes:
+# credentials replaced per kind, and per signal the batches stored with it off (--no-redact), so
+# `info` and exports can say whether stored content may still hold credentials.
+_MIGRATION_6_REDACTIONS = """
+CREATE TABLE redactions (
+    kind TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE unredacted_batches (
+    signal TEXT PRIMARY KEY,
+    batches INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
     _MIGRATION_3_GENAI_PENDING,
     _MIGRATION_4_QUERY_LAYER,
     _MIGRATION_5_OUTBOX_BY_REFERENCE,
+    _MIGRATION_6_REDACTIONS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

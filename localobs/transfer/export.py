@@ -6,12 +6,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from google.protobuf.message import Message
 
 from localobs.store import Signal
 from localobs.store.export import ExportFilter, StoredPage, stored_pages
+from localobs.store.redactions import RedactionSummary, redaction_summary
 from localobs.transfer.otlp_file import to_json_line
 from localobs.transfer.rebuild import REBUILDERS
 from localobs.transfer.senders import DeliveryError, Sender
@@ -23,11 +24,24 @@ MAX_REQUEST_BYTES = 2 << 20
 
 @dataclass
 class ExportResult:
-    """Items and requests per signal; `failed` lists what an endpoint did not take."""
+    """Items and requests per signal; `failed` lists what an endpoint did not take; `redaction`
+    says whether the stored content went through redaction at ingest."""
 
+    redaction: RedactionSummary
     items: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
     requests: int = 0
     failed: list[str] = field(default_factory=list)
+
+
+def _redaction_note(summary: RedactionSummary) -> dict[str, Any]:
+    """What each exported line says about redaction, under the top-level key "localobs"."""
+    note: dict[str, Any] = {
+        "contentRedacted": summary.complete,
+        "credentialsRedacted": summary.total,
+    }
+    if not summary.complete:
+        note["unredactedBatches"] = summary.unredacted_batches
+    return {"localobs": note}
 
 
 def requests(
@@ -54,9 +68,10 @@ def sized_requests(page: StoredPage) -> Iterator[tuple[StoredPage, Message]]:
 def export_to_file(
     conn: sqlite3.Connection, selection: ExportFilter, out: IO[bytes]
 ) -> ExportResult:
-    result = ExportResult()
+    result = ExportResult(redaction_summary(conn))
+    note = _redaction_note(result.redaction)
     for page, request in requests(conn, selection):
-        out.write(to_json_line(request))
+        out.write(to_json_line(request, note))
         result.items[page.signal] += len(page.rows)
         result.requests += 1
     return result
@@ -73,7 +88,7 @@ def export_to_endpoint(
 ) -> ExportResult:
     """Send every request, retrying what may succeed later; what the endpoint refuses is listed
     in `failed` and the export goes on."""
-    result = ExportResult()
+    result = ExportResult(redaction_summary(conn))
     for page, request in requests(conn, selection):
         body = request.SerializeToString()
         for attempt in range(attempts):

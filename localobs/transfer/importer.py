@@ -22,9 +22,10 @@ class ImportResult:
     problems: list[str] = field(default_factory=list)
 
 
-def import_lines(store: Store, lines: Iterable[bytes]) -> ImportResult:
-    """Decode each line as the receiver decodes an OTLP/JSON body and commit it; returns once
-    everything is committed. Lines that cannot be read are reported, not fatal."""
+def import_lines(store: Store, lines: Iterable[bytes], *, redact: bool = True) -> ImportResult:
+    """Decode each line as the receiver decodes an OTLP/JSON body (credentials redacted unless
+    `redact` is False) and commit it; returns once everything is committed. Lines that cannot be
+    read are reported, not fatal."""
     result = ImportResult()
     pending: list[Future[None]] = []
     for number, line in enumerate(lines, start=1):
@@ -32,7 +33,7 @@ def import_lines(store: Store, lines: Iterable[bytes]) -> ImportResult:
             continue
         try:
             signal = signal_of(line)
-            batch, rejections = decode_body(signal, line, Format.JSON)
+            batch, rejections = decode_body(signal, line, Format.JSON, redact=redact)
         except (NotOtlpJson, BodyError) as exc:
             result.problems.append(f"line {number}: {exc}")
             continue

@@ -36,9 +36,13 @@ def _ids_to_hex(node: Any) -> None:
             _ids_to_hex(item)
 
 
-def to_json_line(request: Message) -> bytes:
+def to_json_line(request: Message, note: dict[str, Any] | None = None) -> bytes:
+    """One line; `note` adds top-level fields after the request's own, which OTLP/JSON readers
+    (this importer, the Collector's) ignore as unknown fields, as the specification asks."""
     document = json_format.MessageToDict(request, use_integers_for_enums=True)
     _ids_to_hex(document)
+    if note:
+        document.update(note)
     return orjson.dumps(document) + b"\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from localobs.literal import json_text
+from localobs.private_files import private_opener
 from localobs.store.calls import CallDetail
 
 
@@ -14,8 +15,10 @@ def call_json(detail: CallDetail) -> bytes:
 
 
 def export_call(detail: CallDetail, directory: Path) -> Path:
-    """Write `localobs-call-<id>.json` into `directory`; returns the absolute path written."""
+    """Write `localobs-call-<id>.json` into `directory`, readable by the user only (it holds the
+    call's prompts); returns the absolute path written."""
     directory.mkdir(parents=True, exist_ok=True)
     path = (directory / f"localobs-call-{detail.call_id}.json").resolve()
-    path.write_bytes(call_json(detail) + b"\n")
+    with open(path, "wb", opener=private_opener) as out:
+        out.write(call_json(detail) + b"\n")
     return path

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from localobs.private_files import private_opener
+
 
 def _terminal_handlers() -> list[logging.StreamHandler[TextIO]]:
     terminal = {id(stream) for stream in (sys.__stderr__, sys.__stdout__, sys.stderr, sys.stdout)}
@@ -34,7 +36,8 @@ def _terminal_handlers() -> list[logging.StreamHandler[TextIO]]:
 def logs_to_file(path: Path) -> Iterator[None]:
     handlers = _terminal_handlers()
     last_resort = logging.lastResort
-    with path.open("a", encoding="utf-8") as file:
+    # It holds what the receiver logs, which can quote telemetry: readable by the user only.
+    with open(path, "a", encoding="utf-8", opener=private_opener) as file:
         previous = [(handler, handler.stream) for handler in handlers]
         for handler in handlers:
             handler.setStream(file)
