@@ -119,18 +119,18 @@ def _tool_results(count: int) -> list[tuple[str, list[dict[str, Any]]]]:
     ]
 
 
-def genai_conversation() -> bytes:
+def genai_conversation(agent: str = "weather") -> bytes:
     """GenAI conventions (latest): invoke_agent / chat / execute_tool, conversation id on runs."""
     traces = []
     for turn, question in enumerate((QUESTION, FOLLOW_UP), 1):
         t = Trace(turn)
         run = t.add(
-            "invoke_agent weather",
+            f"invoke_agent {agent}",
             0,
             900,
             {
                 "gen_ai.operation.name": "invoke_agent",
-                "gen_ai.agent.name": "weather",
+                "gen_ai.agent.name": agent,
                 "gen_ai.agent.id": "agent-1",
                 "gen_ai.conversation.id": CONVERSATION,
                 "gen_ai.provider.name": "openai",
