@@ -126,9 +126,8 @@ def test_a_call_knows_its_run_and_conversation(conn: sqlite3.Connection) -> None
     call = conversation.turns[1].calls[0]
     scope = call_scope(conn, call.call_id)
     assert scope is not None
-    run_id, agent, conversation_id = scope
-    assert agent == "weather" and conversation_id == CONVERSATION
-    assert run_id == list_runs(conn)[0].run_id
+    assert scope.agent_name == "weather" and scope.conversation_id == CONVERSATION
+    assert scope.run_id == list_runs(conn)[0].run_id
 
 
 def test_context_change_shows_only_what_was_added_since_the_previous_call(

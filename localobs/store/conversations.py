@@ -79,6 +79,15 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class CallScope:
+    """Where a model call belongs: its agent run and its conversation (None: none)."""
+
+    run_id: str | None
+    agent_name: str | None
+    conversation_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ContextChange:
     """What a call was sent beyond what the previous call of its run or conversation saw (its
     input and its answer): messages added and removed, not the whole prompt again."""
@@ -209,11 +218,9 @@ def _first_inputs(conn: sqlite3.Connection, call_ids: list[int]) -> dict[int, st
     return {rowid: message_preview(text) for rowid, text in rows}
 
 
-def call_scope(
-    conn: sqlite3.Connection, call_id: int
-) -> tuple[str | None, str | None, str | None] | None:
-    """(run_id, agent_name, conversation_id) of a model call: its outermost agent run, and the
-    conversation its nearest tagged span (itself or an ancestor) names; None: no such call."""
+def call_scope(conn: sqlite3.Connection, call_id: int) -> CallScope | None:
+    """A model call's outermost agent run, and the conversation its nearest tagged span (itself
+    or an ancestor) names; None: no such call."""
     found = conn.execute(
         "SELECT trace_id, span_id FROM spans WHERE rowid = ? AND operation IS NOT NULL",
         (call_id,),
@@ -232,10 +239,10 @@ def call_scope(
         if conversation is not None:
             break
         conversation = parent.conversation_id
-    return (
-        run.span_id if run else None,
-        (run.agent_name or run.name) if run else None,
-        conversation,
+    return CallScope(
+        run_id=run.span_id if run else None,
+        agent_name=(run.agent_name or run.name) if run else None,
+        conversation_id=conversation,
     )
 
 
@@ -244,7 +251,7 @@ def _previous_call(conn: sqlite3.Connection, call_id: int) -> tuple[int | None, 
     scope = call_scope(conn, call_id)
     if scope is None:
         return None, ""
-    run_id, _agent, conversation_id = scope
+    run_id, conversation_id = scope.run_id, scope.conversation_id
     cache = TraceCache(conn)
     if run_id is not None:
         found = conn.execute("SELECT trace_id FROM spans WHERE rowid = ?", (call_id,)).fetchone()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,10 +18,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from localobs.store.calls import CallDetail, get_call
+from localobs.store.conversations import CallScope, call_scope
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
 from localobs.tui.export import export_call
+from localobs.tui.literal import one_line
+from localobs.tui.navigation import OpenConversation, OpenRun
 from localobs.tui.widgets.transcript import Transcript
 
 
@@ -28,6 +32,25 @@ from localobs.tui.widgets.transcript import Transcript
 class DetailLoaded(Message):
     detail: CallDetail | None
     error: str | None = None
+
+
+@dataclass
+class ScopeLoaded(Message):
+    scope: CallScope | None
+
+
+def scope_text(scope: CallScope) -> Text:
+    """The agent run and the conversation the call belongs to, and the keys that open them."""
+    if scope.run_id is None and scope.conversation_id is None:
+        return Text("no agent run, no conversation", style="dim")
+    parts: list[Text | str | tuple[str, str]] = []
+    if scope.run_id is not None:
+        parts += [("agent run ", "dim"), one_line(scope.agent_name, 40, "bold")]
+        parts += [f" ({scope.run_id})", ("  r opens it   ", "dim")]
+    if scope.conversation_id is not None:
+        parts += [("conversation ", "dim"), one_line(scope.conversation_id, 40, "bold")]
+        parts += [("  v opens it", "dim")]
+    return Text.assemble(*parts)
 
 
 def _row(label: str, value: str) -> Content:
@@ -130,6 +153,8 @@ class CallDetailScreen(Screen[None]):
         Binding("a", "toggle_raw", "Raw attrs"),
         Binding("e", "export", "Export"),
         Binding("m", "mark", "Mark"),
+        Binding("r", "open_run", "Run"),
+        Binding("v", "open_conversation", "Conversation"),
     ]
 
     def __init__(self, ctx: ViewerContext, call_id: int) -> None:
@@ -137,9 +162,11 @@ class CallDetailScreen(Screen[None]):
         self.ctx = ctx
         self.call_id = call_id
         self.detail: CallDetail | None = None
+        self.scope: CallScope | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Content.styled("loading call…", "$foreground-muted"), id="detail-title")
+        yield Static(id="call-scope")
         with VerticalScroll(id="detail-body"):
             yield Static(id="facts")
             yield Static(id="raw")
@@ -148,6 +175,7 @@ class CallDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#raw").display = False
         self._load(self.call_id)
+        self._load_scope(self.call_id)
 
     @work(thread=True, exclusive=True)
     def _load(self, call_id: int) -> None:
@@ -156,6 +184,20 @@ class CallDetailScreen(Screen[None]):
                 self.post_message(DetailLoaded(get_call(conn, call_id)))
         except sqlite3.Error as exc:
             self.post_message(DetailLoaded(None, str(exc)))
+
+    @work(thread=True, exclusive=True, group="scope")
+    def _load_scope(self, call_id: int) -> None:
+        try:
+            with self.ctx.readers.connection() as conn:
+                self.post_message(ScopeLoaded(call_scope(conn, call_id)))
+        except sqlite3.Error:
+            self.post_message(ScopeLoaded(None))
+
+    def on_scope_loaded(self, message: ScopeLoaded) -> None:
+        self.scope = message.scope
+        if message.scope is not None:
+            self.query_one("#call-scope", Static).update(scope_text(message.scope))
+        self.refresh_bindings()
 
     async def on_detail_loaded(self, message: DetailLoaded) -> None:
         title = self.query_one("#detail-title", Static)
@@ -186,7 +228,19 @@ class CallDetailScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"open_trace", "toggle_raw", "export", "mark"}:
             return True if self.detail is not None else None
+        if action == "open_run":
+            return True if self.scope is not None and self.scope.run_id else None
+        if action == "open_conversation":
+            return True if self.scope is not None and self.scope.conversation_id else None
         return True
+
+    def action_open_run(self) -> None:
+        if self.scope is not None and self.scope.run_id:
+            self.post_message(OpenRun(self.scope.run_id))
+
+    def action_open_conversation(self) -> None:
+        if self.scope is not None and self.scope.conversation_id:
+            self.post_message(OpenConversation(self.scope.conversation_id))
 
     def action_toggle_raw(self) -> None:
         raw = self.query_one("#raw", Static)
