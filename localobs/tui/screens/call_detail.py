@@ -41,8 +41,6 @@ class ScopeLoaded(Message):
 
 def scope_text(scope: CallScope) -> Text:
     """The agent run and the conversation the call belongs to, and the keys that open them."""
-    if scope.run_id is None and scope.conversation_id is None:
-        return Text("no agent run, no conversation", style="dim")
     parts: list[Text | str | tuple[str, str]] = []
     if scope.run_id is not None:
         parts += [("agent run ", "dim"), one_line(scope.agent_name, 40, "bold")]
@@ -174,6 +172,7 @@ class CallDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#raw").display = False
+        self.query_one("#call-scope").display = False
         self._load(self.call_id)
         self._load_scope(self.call_id)
 
@@ -194,9 +193,11 @@ class CallDetailScreen(Screen[None]):
             self.post_message(ScopeLoaded(None))
 
     def on_scope_loaded(self, message: ScopeLoaded) -> None:
-        self.scope = message.scope
-        if message.scope is not None:
-            self.query_one("#call-scope", Static).update(scope_text(message.scope))
+        self.scope = scope = message.scope
+        shown = self.query_one("#call-scope", Static)
+        shown.display = scope is not None and (scope.run_id or scope.conversation_id) is not None
+        if scope is not None and shown.display:
+            shown.update(scope_text(scope))
         self.refresh_bindings()
 
     async def on_detail_loaded(self, message: DetailLoaded) -> None:
