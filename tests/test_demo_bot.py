@@ -159,3 +159,23 @@ def test_an_unsatisfied_question_searches_with_keywords_then_answers_from_the_da
     titles = {s.title for s in load_sessions()}
     assert answer.sessions and all(s.title in titles for s in answer.sessions)
     assert all(s.title in answer.text for s in answer.sessions)
+
+
+def test_each_visitor_asks_one_or_two_follow_ups_in_one_conversation() -> None:
+    from demo_bot.cli import visits
+    from demo_bot.flow import FOLLOW_UPS
+
+    asked = list(visits(["first?", "second?"]))
+    assert [question for question, _ in asked] == [
+        "first?",
+        FOLLOW_UPS[0],
+        "second?",
+        FOLLOW_UPS[1],
+        FOLLOW_UPS[2],
+    ]
+    ids = [conversation.id for _, conversation in asked]
+    assert ids[0] == ids[1] != ids[2] == ids[3] == ids[4]
+    conversation = asked[0][1]
+    assert conversation.topic("again?") == "again?"
+    conversation.add("first?", "Talk A.")
+    assert conversation.topic("which?") == "first? which?"

@@ -222,7 +222,8 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> RunDetail | None:
                 tool_responses=_links(input_text, "tool_call_response", executions),
             )
         )
-    tools = [row for _depth, row in ordered if row.span_role == "tool"]
+    # Retrievals count as tools here: a search repeated round after round is a loop too.
+    tools = [row for _depth, row in ordered if row.span_role in ("tool", "retriever")]
     return RunDetail(
         run=run_summary(trace, root),
         steps=tuple(steps),

@@ -99,6 +99,11 @@ def _semconv(name: str, a: dict[str, Any], role: str) -> tuple[Any, ...]:
     result = get("gen_ai.tool.call.result")
     if result is None:
         result = get("tool_response")
+    if role == "retriever":  # a retrieval's query and the documents it found
+        if arguments is None:
+            arguments = get("gen_ai.retrieval.query.text")
+        if result is None:
+            result = get("gen_ai.retrieval.documents")
     tool = _name(get("gen_ai.tool.name"))
     agent = _name(get("gen_ai.agent.name"))
     workflow = _name(get("gen_ai.workflow.name"))
