@@ -31,6 +31,7 @@ AGENT_FIELDS: tuple[str, ...] = (
 
 _MODEL_CALLS = frozenset(("llm", "embedding"))
 _NO_STEP = (None,) * 7  # agent_id .. workflow_name of a model call
+NO_AGENT: tuple[None, ...] = (None,) * len(AGENT_FIELDS)
 _TRACELOOP_PROPERTIES = "traceloop.association.properties."
 
 
@@ -50,15 +51,20 @@ def _name(value: Any) -> str | None:
     return value if type(value) is str and value else None
 
 
+_SESSION_KEYS = (
+    "session.id",
+    "langfuse.session.id",
+    _TRACELOOP_PROPERTIES + "conversation_id",
+    _TRACELOOP_PROPERTIES + "session_id",
+)
+
+
 def conversation_id(a: dict[str, Any]) -> str | None:
     """gen_ai.conversation.id first, then the session ids of OpenInference, Langfuse, traceloop."""
-    for key in (
-        "gen_ai.conversation.id",
-        "session.id",
-        "langfuse.session.id",
-        _TRACELOOP_PROPERTIES + "conversation_id",
-        _TRACELOOP_PROPERTIES + "session_id",
-    ):
+    value = a.get("gen_ai.conversation.id")
+    if type(value) is str and value:
+        return value
+    for key in _SESSION_KEYS:
         value = a.get(key)
         if value is not None:
             if type(value) is str:
@@ -82,8 +88,12 @@ def refine_role(role: str, a: dict[str, Any]) -> str:
 def agent_fields(name: str, a: dict[str, Any], role: str, dialect: str) -> tuple[Any, ...]:
     """(agent_name, agent_id, tool_name, tool_call_id, tool_arguments, tool_result,
     tool_decision, workflow_name, conversation_id) of one GenAI span with its final role."""
-    if role in _MODEL_CALLS:
-        return (_name(a.get("gen_ai.agent.name")), *_NO_STEP, conversation_id(a))
+    if role in _MODEL_CALLS:  # the bulk of GenAI spans: a few lookups, usually no new tuple
+        agent = a.get("gen_ai.agent.name")
+        conversation = conversation_id(a)
+        if agent is None and conversation is None:
+            return NO_AGENT
+        return (_name(agent), *_NO_STEP, conversation)
     if dialect == "openinference":
         return _openinference(name, a, role)
     if "traceloop.span.kind" in a:
