@@ -56,7 +56,7 @@ class Turn:
     input_tokens: int | None
     output_tokens: int | None
     error: str | None
-    question: str  # the start of the last user message of the turn's first call
+    question: str  # the start of the user's message (see `_previews`)
     calls: tuple[TurnCall, ...]
 
 
@@ -170,7 +170,14 @@ def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversa
     if not roots:
         return None
     call_rows = [_turn_calls(trace, root) for trace, root in roots]
-    questions = _first_inputs(conn, [calls[0].key for calls in call_rows if calls])
+    previews = _previews(
+        conn,
+        [
+            row.key
+            for (_, root), calls in zip(roots, call_rows, strict=True)
+            for row in (root, *calls)
+        ],
+    )
     turns = []
     for number, ((trace, root), calls) in enumerate(zip(roots, call_rows, strict=True), 1):
         turns.append(
@@ -186,7 +193,9 @@ def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversa
                 input_tokens=_sum([call.input_tokens for call in calls]),
                 output_tokens=_sum([call.output_tokens for call in calls]),
                 error=root.error,
-                question=questions.get(calls[0].key, "") if calls else "",
+                question=next(
+                    (previews[row.key] for row in (root, *calls) if previews.get(row.key)), ""
+                ),
                 calls=tuple(_turn_call(trace, call) for call in calls),
             )
         )
@@ -208,14 +217,18 @@ def _turn_call(trace: TraceSteps, row: StepRow) -> TurnCall:
     )
 
 
-def _first_inputs(conn: sqlite3.Connection, call_ids: list[int]) -> dict[int, str]:
-    if not call_ids:
-        return {}
-    marks = ", ".join("?" * len(call_ids))
-    rows = conn.execute(
-        f"SELECT rowid, input_messages FROM spans WHERE rowid IN ({marks})", call_ids
-    )
-    return {rowid: message_preview(text) for rowid, text in rows}
+def _previews(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, str]:
+    """The start of each span's last user message: a turn's question is its root's (an agent
+    run may record its input), else its first call's that has one (an embedding may not)."""
+    found: dict[int, str] = {}
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT rowid, input_messages FROM spans WHERE rowid IN ({marks})", chunk
+        )
+        found.update((rowid, message_preview(text)) for rowid, text in rows)
+    return found
 
 
 def call_scope(conn: sqlite3.Connection, call_id: int) -> CallScope | None:
