@@ -214,3 +214,30 @@ def test_structured_tool_arguments_are_stored_as_json_text() -> None:
     assert row["tool_arguments"] == '{"city":"Paris"}'
     assert row["tool_result"] == "ok"
     assert "gen_ai.tool.call.arguments" in attributes  # copied, not moved
+
+
+@pytest.mark.parametrize(
+    "value", [["a", 1], {"k": "v"}, 3.5, True, None, "", {"$bytes": "AAE="}, 12]
+)
+def test_odd_attribute_types_give_text_or_null_never_a_failure(value: object) -> None:
+    attributes = {
+        key: value
+        for key in (
+            "gen_ai.agent.name",
+            "gen_ai.agent.id",
+            "gen_ai.tool.name",
+            "gen_ai.tool.call.id",
+            "gen_ai.tool.call.arguments",
+            "gen_ai.tool.call.result",
+            "gen_ai.tool.call.decision",
+            "gen_ai.workflow.name",
+            "gen_ai.conversation.id",
+            "session.id",
+        )
+    }
+    for operation in ("invoke_agent", "execute_tool", "chat"):
+        call = normalize_span("x", {**attributes, "gen_ai.operation.name": operation}, [], 0, 1, 0)
+        assert call is not None
+        row = dict(zip(CALL_FIELDS, call, strict=True))
+        agent_part = {key: row[key] for key in CALL_FIELDS[CALL_FIELDS.index("agent_name") :]}
+        assert all(v is None or (isinstance(v, str) and v) for v in agent_part.values())
