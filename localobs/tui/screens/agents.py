@@ -20,9 +20,9 @@ from textual.widgets import DataTable, Footer, Static
 from localobs.store.agents import AgentRun, RunDetail, RunStep, get_run, list_runs
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
-from localobs.tui.literal import block, one_line
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.reloading import ReloadingScreen
+from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
 
 _LIST_LIMIT = 200

@@ -23,8 +23,8 @@ from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
 from localobs.tui.export import export_call
-from localobs.tui.literal import one_line
 from localobs.tui.navigation import OpenConversation, OpenRun
+from localobs.tui.sent_text import one_line
 from localobs.tui.widgets.transcript import Transcript
 
 

@@ -30,9 +30,9 @@ from localobs.store.messages import Message as ChatMessage
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import part_text
-from localobs.tui.literal import block, one_line
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.reloading import ReloadingScreen
+from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
 
 _LIST_LIMIT = 200
