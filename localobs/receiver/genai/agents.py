@@ -7,7 +7,7 @@ Every dialect says it differently: the GenAI conventions (`gen_ai.agent.*`, `gen
 for a lossless export, and only agent and tool spans (a small share) carry large ones.
 
 A conversation id is only ever one the sender set (the conventions forbid synthesized ones).
-Model calls, the bulk of GenAI spans, take the fast branch: two lookups for the conversation.
+Model calls, the bulk of GenAI spans, take the fast branch: a handful of dict lookups.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def _name(value: Any) -> str | None:
     return value if type(value) is str and value else None
 
 
-_SESSION_KEYS = (
+_CONVERSATION_KEYS = (
+    "gen_ai.conversation.id",
     "session.id",
     "langfuse.session.id",
     _TRACELOOP_PROPERTIES + "conversation_id",
@@ -61,10 +62,7 @@ _SESSION_KEYS = (
 
 def conversation_id(a: dict[str, Any]) -> str | None:
     """gen_ai.conversation.id first, then the session ids of OpenInference, Langfuse, traceloop."""
-    value = a.get("gen_ai.conversation.id")
-    if type(value) is str and value:
-        return value
-    for key in _SESSION_KEYS:
+    for key in _CONVERSATION_KEYS:
         value = a.get(key)
         if value is not None:
             if type(value) is str:
