@@ -280,10 +280,11 @@ def waterfall_rows(app: LocalobsApp) -> int:
 
 
 def loaded(app: LocalobsApp, screen: type[Screen[None]], title: str) -> bool:
-    """The screen is in front and its first query's result is shown."""
-    return isinstance(app.screen, screen) and "loading" not in str(
-        app.screen.query_one(title).render()
-    )
+    """The screen is in front, composed, and its first query's result is shown."""
+    if not isinstance(app.screen, screen):
+        return False
+    found = app.screen.query(title)
+    return bool(found) and "loading" not in str(found.first().render())
 
 
 def press(app: LocalobsApp, key: str) -> None:
