@@ -30,6 +30,8 @@ from tests.agent_payloads import (
     RUN_AGGREGATE,
     TOOL,
     USAGE,
+    Trace,
+    body,
 )
 from tests.conftest import RunningReceiver
 
@@ -241,3 +243,31 @@ def test_odd_attribute_types_give_text_or_null_never_a_failure(value: object) ->
         row = dict(zip(CALL_FIELDS, call, strict=True))
         agent_part = {key: row[key] for key in CALL_FIELDS[CALL_FIELDS.index("agent_name") :]}
         assert all(v is None or (isinstance(v, str) and v) for v in agent_part.values())
+
+
+def test_a_sub_agent_is_a_step_of_its_run_not_a_run_of_its_own(receiver: RunningReceiver) -> None:
+    trace = Trace(40)
+    run = trace.add("invoke_agent planner", 0, 500, {"gen_ai.operation.name": "invoke_agent"})
+    sub = trace.add(
+        "invoke_agent weather",
+        10,
+        400,
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather"},
+        parent=run,
+    )
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}
+    trace.add("chat m", 20, 100, {**chat, "gen_ai.usage.input_tokens": 7}, parent=sub)
+    response = httpx.post(
+        f"{receiver.url}/v1/traces", content=body("nested", [trace]), headers=JSON
+    )
+    assert response.status_code == 200
+    reader = receiver.store.reader()
+    try:
+        (listed,) = list_runs(reader)
+        detail = get_run(reader, listed.run_id)
+    finally:
+        reader.close()
+    assert (listed.agent_name, listed.sub_agents) == ("planner", ("weather",))
+    assert (listed.model_calls, listed.input_tokens) == (1, 7)
+    assert detail is not None
+    assert [step.kind for step in detail.steps] == ["agent", "sub-agent", "model call"]

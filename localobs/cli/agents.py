@@ -54,7 +54,16 @@ def _fields(value: Any) -> dict[str, Any]:
 
 
 def run_json(run: AgentRun) -> dict[str, Any]:
-    return {**_fields(run), "duration_ms": round(run.duration_ms, 3)}
+    return {
+        **_fields(run),
+        "duration_ms": round(run.duration_ms, 3),
+        "sub_agents": list(run.sub_agents),
+    }
+
+
+def _run_name(run: AgentRun) -> str:
+    name = _plain(run.agent_name)
+    return f"{name} > {', '.join(map(_plain, run.sub_agents))}" if run.sub_agents else name
 
 
 def run_detail_json(detail: RunDetail) -> dict[str, Any]:
@@ -110,7 +119,7 @@ def agents(db: Path, as_json: bool, limit: int, since: str) -> None:
         [
             _timestamp(run.start_time_unix_nano),
             run.run_id,
-            _plain(run.agent_name, 30),
+            _run_name(run)[:40],
             _plain(run.conversation_id, 24),
             _number(run.model_calls),
             _number(run.tool_calls),
@@ -143,7 +152,7 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
         return
     run = detail.run
     click.echo(
-        f"agent {_plain(run.agent_name)}  run {run.run_id}  trace {run.trace_id}"
+        f"agent {_run_name(run)}  run {run.run_id}  trace {run.trace_id}"
         f"  conversation {_plain(run.conversation_id)}"
     )
     click.echo(

@@ -38,6 +38,7 @@ class AgentRun:
     output_tokens: int | None
     error: str | None  # the run's own error
     errors: int  # steps (the run included) that failed
+    sub_agents: tuple[str, ...] = ()  # agents run inside it (a workflow's agents), in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,11 @@ def run_summary(trace: TraceSteps, row: StepRow) -> AgentRun:
         output_tokens=_sum([call.output_tokens for call in calls]),
         error=row.error,
         errors=sum(1 for step in steps if step.error is not None),
+        sub_agents=tuple(
+            dict.fromkeys(
+                step.agent_name or step.name for step in steps[1:] if step.span_role == "agent"
+            )
+        ),
     )
 
 

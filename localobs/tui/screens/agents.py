@@ -41,6 +41,13 @@ class RunLoaded(Message):
     error: str | None = None
 
 
+def run_name(run: AgentRun) -> str | None:
+    """The run's agent, and the agents it ran (a workflow such as the Agents SDK's)."""
+    if not run.sub_agents:
+        return run.agent_name
+    return f"{run.agent_name or '?'} → {', '.join(run.sub_agents)}"
+
+
 def _errors(run: AgentRun) -> str:
     if run.error:
         return f"✗ {run.error}"
@@ -98,7 +105,7 @@ class AgentsScreen(ReloadingScreen):
         for run in self.runs:
             table.add_row(
                 Text(fmt.clock_time(run.start_time_unix_nano, self.ctx.tz)),
-                one_line(run.agent_name, 28, palette.accent),
+                one_line(run_name(run), 28, palette.accent),
                 one_line(run.conversation_id, 20, palette.muted),
                 Text(str(run.model_calls), justify="right"),
                 Text(str(run.tool_calls), justify="right"),
@@ -258,7 +265,7 @@ class RunScreen(ReloadingScreen):
         title.update(
             Text.assemble(
                 ("agent ", "dim"),
-                one_line(run.agent_name, 40, "bold"),
+                one_line(run_name(run), 60, "bold"),
                 f"  run {run.run_id}  ",
                 ("conversation ", "dim"),
                 one_line(run.conversation_id, 30),
