@@ -152,6 +152,7 @@ def genai_conversation(agent: str = "weather") -> bytes:
                 {
                     "gen_ai.operation.name": "chat",
                     "gen_ai.provider.name": "openai",
+                    "gen_ai.agent.name": agent,  # as Pydantic AI names it on its calls
                     "gen_ai.request.model": "smollm2",
                     "gen_ai.usage.input_tokens": tokens_in,
                     "gen_ai.usage.output_tokens": tokens_out,

@@ -138,3 +138,19 @@ async def test_both_screens_are_in_the_footer_and_sent_text_stays_inert(
         assert "\x1b" not in text_of(app, "#run-title")
         await pilot.press("o")  # from a run: one key to the conversations
         await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
+
+
+async def test_the_calls_list_shows_the_agent_and_the_tools_a_call_asked_for(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    app = viewer(receiver, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        calls = "#calls"
+        await wait_until(
+            pilot, lambda: bool(app.screen.query(calls)) and table(app, calls).row_count == 3
+        )
+        listed = rows(app, calls)
+        (asking,) = [row for row in listed if "→ get_weather(" in row]
+        assert '{"city":"Paris"}' in asking and QUESTION in asking
+        agents = [str(table(app, calls).get_cell(key, "agent")) for key in table(app, calls).rows]
+        assert agents == ["weather"] * 3

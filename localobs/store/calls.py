@@ -13,7 +13,14 @@ import orjson
 
 from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
-from localobs.store.messages import Message, Part, parse_messages, parse_parts, preview
+from localobs.store.messages import (
+    Message,
+    Part,
+    parse_messages,
+    parse_parts,
+    preview,
+    tool_calls_preview,
+)
 
 __all__ = [
     "CallDetail",
@@ -52,6 +59,8 @@ class CallSummary:
     status_code: int
     error_type: str | None
     preview: str
+    agent_name: str | None  # the agent the call names itself (gen_ai.agent.name)
+    tool_calls: str  # the tools it asked for, `name(arguments)`; '' when none
 
     @property
     def model(self) -> str | None:
@@ -93,23 +102,26 @@ class CallDetail(CallSummary):
         return self.status_code == 2 or self.error_type is not None
 
 
-# Columns of CallSummary, in order; the last is the input messages the preview comes from.
+# Columns of CallSummary, in order; the preview comes from the input messages, the tool calls
+# from the output messages.
 _SUMMARY_SQL = f"""
     rowid, trace_id, span_id, service_name, operation, provider, request_model, response_model,
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
-    input_tokens, output_tokens, coalesce(status_code, 0), error_type, input_messages"""
+    input_tokens, output_tokens, coalesce(status_code, 0), error_type, input_messages,
+    agent_name, output_messages"""
+_SUMMARY_WIDTH = 19
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
     (
         call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
-        error_type, input_messages,
+        error_type, input_messages, agent_name, output_messages,
     ) = row  # fmt: skip
     return CallSummary(
         call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
-        error_type, preview(input_messages),
+        error_type, preview(input_messages), agent_name, tool_calls_preview(output_messages),
     )  # fmt: skip
 
 
@@ -177,18 +189,19 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     """One call with its messages, attributes, events and resource; None if no such call."""
     row = conn.execute(
         f"SELECT {_SUMMARY_SQL}, name, kind, parent_span_id, status_message, span_role,"
-        " temperature, top_p, max_tokens, finish_reasons, output_messages, system_instructions,"
+        " temperature, top_p, max_tokens, finish_reasons, system_instructions,"
         " dialect, attributes, events, resource_id FROM spans"
         " WHERE rowid = ? AND operation IS NOT NULL",
         (call_id,),
     ).fetchone()
     if row is None:
         return None
-    summary = _summary(row[:17])
+    summary = _summary(row[:_SUMMARY_WIDTH])
+    input_messages, output_messages = row[16], row[18]
     (
         name, kind, parent, status_message, role, temperature, top_p, max_tokens, finish_reasons,
-        output_messages, system_instructions, dialect, attributes, events, resource_id,
-    ) = row[17:]  # fmt: skip
+        system_instructions, dialect, attributes, events, resource_id,
+    ) = row[_SUMMARY_WIDTH:]  # fmt: skip
     resource = conn.execute(
         "SELECT attributes FROM resources WHERE resource_id = ?", (resource_id,)
     ).fetchone()
@@ -208,7 +221,7 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
         top_p=top_p,
         max_tokens=max_tokens,
         finish_reasons=[str(reason) for reason in reasons] if isinstance(reasons, list) else [],
-        input_messages=parse_messages(row[16]),
+        input_messages=parse_messages(input_messages),
         output_messages=parse_messages(output_messages),
         system_instructions=parse_parts(system_instructions),
         dialect=dialect,

@@ -131,3 +131,19 @@ def preview(input_messages: str | None) -> str:
             text = " ".join(part.content for part in message.parts if part.content)
             return " ".join(text[: PREVIEW_CHARS * 4].split())[:PREVIEW_CHARS]
     return ""
+
+
+def tool_calls_preview(output_messages: str | None) -> str:
+    """The tools a call asked for, as `name(arguments)` on one line; '' when it asked none.
+
+    Most answers are text: a substring check spares them the JSON parse.
+    """
+    if not output_messages or '"tool_call"' not in output_messages:
+        return ""
+    calls = [
+        f"{part.name or '?'}({part.arguments or ''})"
+        for message in parse_messages(output_messages)
+        for part in message.parts
+        if part.type == "tool_call"
+    ]
+    return " ".join(", ".join(calls).split())[:PREVIEW_CHARS]

@@ -20,6 +20,7 @@ from localobs.tui.theme import Palette
 _COLUMNS = (
     (" time", "time", True),
     ("service", "service", True),
+    ("agent", "agent", False),
     ("op", "operation", False),
     ("model", "model", True),
     ("status", "status", True),
@@ -157,10 +158,13 @@ class CallsTable(DataTable[Text]):
         preview = Text()
         if call.error_type:
             preview.append(f"{call.error_type} ", style=palette.error)
+        if call.tool_calls:  # sent text: appended as plain text, never parsed as markup
+            preview.append(f"→ {fmt.one_line(call.tool_calls, 60)}  ", style=palette.accent)
         preview.append(fmt.one_line(call.preview, 80))
         cells = {
             "time": time,
             "service": Text(fmt.one_line(call.service_name, 16 if self._wide else 10)),
+            "agent": Text(fmt.one_line(call.agent_name, 14), style=palette.muted),
             "operation": Text(fmt.one_line(call.operation, 8)),
             "model": Text(fmt.one_line(call.model, 18 if self._wide else 14), Style(bold=True)),
             "status": Text("err", style=palette.error) if error else Text("ok", palette.success),
