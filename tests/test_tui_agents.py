@@ -76,13 +76,14 @@ async def test_agents_key_opens_runs_and_enter_opens_the_tree_with_the_loop(
         await pilot.press("down", "down")
         await wait_until(pilot, lambda: RESULT in text_of(app, "#step-detail"))
         assert "Paris" in text_of(app, "#step-detail")
-        # A model call step opens the call; from the call, r opens its run.
-        await pilot.press("up")
+        # The second model call step opens its call; from the call, r opens its run.
+        await pilot.press("down", "down", "down")
         await wait_until(pilot, lambda: "enter opens the call" in text_of(app, "#step-detail"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, CallDetailScreen))
         await wait_until(pilot, lambda: "r opens it" in text_of(app, "#call-scope"))
         assert "weather" in text_of(app, "#call-scope")
+        assert "3 messages added, 0 removed, 2 kept" in text_of(app, "#call-scope")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("escape", "v")

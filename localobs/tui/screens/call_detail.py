@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from localobs.store.calls import CallDetail, get_call
-from localobs.store.conversations import CallScope, call_scope
+from localobs.store.conversations import CallScope, ContextChange, call_scope, context_change
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
@@ -37,10 +37,12 @@ class DetailLoaded(Message):
 @dataclass
 class ScopeLoaded(Message):
     scope: CallScope | None
+    change: ContextChange | None = None
 
 
-def scope_text(scope: CallScope) -> Text:
-    """The agent run and the conversation the call belongs to, and the keys that open them."""
+def scope_text(scope: CallScope, change: ContextChange | None = None) -> Text:
+    """The agent run and the conversation the call belongs to, the keys that open them, and
+    how its context changed since the previous call of either."""
     parts: list[Text | str | tuple[str, str]] = []
     if scope.run_id is not None:
         parts += [("agent run ", "dim"), one_line(scope.agent_name, 40, "bold")]
@@ -48,6 +50,12 @@ def scope_text(scope: CallScope) -> Text:
     if scope.conversation_id is not None:
         parts += [("conversation ", "dim"), one_line(scope.conversation_id, 40, "bold")]
         parts += [("  v opens it", "dim")]
+    if change is not None and change.previous_call_id is not None:
+        parts.append(
+            f"\nsince call {change.previous_call_id} (the previous in its {change.scope}):"
+            f" {len(change.added)} messages added, {len(change.removed)} removed,"
+            f" {change.kept} kept"
+        )
     return Text.assemble(*parts)
 
 
@@ -188,7 +196,10 @@ class CallDetailScreen(Screen[None]):
     def _load_scope(self, call_id: int) -> None:
         try:
             with self.ctx.readers.connection() as conn:
-                self.post_message(ScopeLoaded(call_scope(conn, call_id)))
+                scope = call_scope(conn, call_id)
+                has_one = scope is not None and (scope.run_id or scope.conversation_id)
+                change = context_change(conn, call_id) if has_one else None
+                self.post_message(ScopeLoaded(scope, change))
         except sqlite3.Error:
             self.post_message(ScopeLoaded(None))
 
@@ -197,7 +208,7 @@ class CallDetailScreen(Screen[None]):
         shown = self.query_one("#call-scope", Static)
         shown.display = scope is not None and (scope.run_id or scope.conversation_id) is not None
         if scope is not None and shown.display:
-            shown.update(scope_text(scope))
+            shown.update(scope_text(scope, message.change))
         self.refresh_bindings()
 
     async def on_detail_loaded(self, message: DetailLoaded) -> None:
