@@ -4,9 +4,11 @@ conversation, and what each call added to the context."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from localobs.tui.app import LocalobsApp
@@ -39,11 +41,23 @@ def viewer(receiver: RunningReceiver, tmp_path: Path, agent: str = "weather") ->
 
 
 def text_of(app: LocalobsApp, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
+    """The widget's text; '' while the screen in front has not composed it yet."""
+    found = app.screen.query(selector)
+    return str(found.first(Static).render()) if found else ""
 
 
 def table(app: LocalobsApp, selector: str) -> DataTable[object]:
     return app.screen.query_one(selector, DataTable)
+
+
+def row_count(app: LocalobsApp, selector: str) -> int:
+    found = app.screen.query(selector)
+    return found.first(DataTable).row_count if found else 0
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], object]) -> None:
+    """Generous: the machine running the tests may be busy with other work."""
+    await wait_until(pilot, condition, timeout=30)
 
 
 def rows(app: LocalobsApp, selector: str) -> list[str]:
@@ -57,14 +71,14 @@ async def test_agents_key_opens_runs_and_enter_opens_the_tree_with_the_loop(
     app = viewer(receiver, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("g")
-        await wait_until(pilot, lambda: isinstance(app.screen, AgentsScreen))
-        await wait_until(pilot, lambda: table(app, "#runs").row_count == 2)
+        await until(pilot, lambda: isinstance(app.screen, AgentsScreen))
+        await until(pilot, lambda: row_count(app, "#runs") == 2)
         listed = rows(app, "#runs")
         assert all("weather" in row and CONVERSATION in row for row in listed)
         assert "3" in listed[1].split() and "1 ✗" in listed[1]  # 3 tools, one failed
         await pilot.press("down", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
-        await wait_until(pilot, lambda: table(app, "#steps").row_count == 6)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await until(pilot, lambda: row_count(app, "#steps") == 6)
         steps = rows(app, "#steps")
         assert steps[0].startswith("agent: weather")
         assert sum(f"tool: {TOOL}" in step for step in steps) == 3
@@ -74,20 +88,20 @@ async def test_agents_key_opens_runs_and_enter_opens_the_tree_with_the_loop(
         assert "⟲ loop" in rows(app, "#transitions")[0]
         # A tool step shows its arguments and result.
         await pilot.press("down", "down")
-        await wait_until(pilot, lambda: RESULT in text_of(app, "#step-detail"))
+        await until(pilot, lambda: RESULT in text_of(app, "#step-detail"))
         assert "Paris" in text_of(app, "#step-detail")
         # The second model call step opens its call; from the call, r opens its run.
         await pilot.press("down", "down", "down")
-        await wait_until(pilot, lambda: "enter opens the call" in text_of(app, "#step-detail"))
+        await until(pilot, lambda: "enter opens the call" in text_of(app, "#step-detail"))
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, CallDetailScreen))
-        await wait_until(pilot, lambda: "r opens it" in text_of(app, "#call-scope"))
+        await until(pilot, lambda: isinstance(app.screen, CallDetailScreen))
+        await until(pilot, lambda: "r opens it" in text_of(app, "#call-scope"))
         assert "weather" in text_of(app, "#call-scope")
         assert "3 messages added, 0 removed, 2 kept" in text_of(app, "#call-scope")
         await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("escape", "v")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConversationScreen))
 
 
 async def test_conversation_turns_in_order_and_what_each_call_added(
@@ -96,29 +110,29 @@ async def test_conversation_turns_in_order_and_what_each_call_added(
     app = viewer(receiver, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("o")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
-        await wait_until(pilot, lambda: table(app, "#conversations").row_count == 1)
+        await until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
+        await until(pilot, lambda: row_count(app, "#conversations") == 1)
         assert CONVERSATION in rows(app, "#conversations")[0]
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConversationScreen))
         # turn 1, its two calls, turn 2, its call
-        await wait_until(pilot, lambda: table(app, "#turns").row_count == 5)
+        await until(pilot, lambda: row_count(app, "#turns") == 5)
         turns = rows(app, "#turns")
         assert turns[0].startswith("1") and QUESTION in turns[0]
         assert turns[3].startswith("2") and FOLLOW_UP in turns[3]
         assert "context 30" in turns[1] and "context 52" in turns[2]
         await pilot.press("down", "down")  # the second call of turn 1
-        await wait_until(pilot, lambda: "3 added" in text_of(app, "#context-change"))
+        await until(pilot, lambda: "3 added" in text_of(app, "#context-change"))
         change = text_of(app, "#context-change")
         assert "0 removed, 2 kept" in change and change.count("+ tool:") == 3
         assert RESULT in change
         await pilot.press("down", "down")  # the follow-up's call
-        await wait_until(
+        await until(
             pilot, lambda: "previous in this conversation" in text_of(app, "#context-change")
         )
         assert f"+ user: {FOLLOW_UP}" in text_of(app, "#context-change")
         await pilot.press("up", "r")  # turn 2's run
-        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
 
 
 async def test_both_screens_are_in_the_footer_and_sent_text_stays_inert(
@@ -129,16 +143,16 @@ async def test_both_screens_are_in_the_footer_and_sent_text_stays_inert(
         shown = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
         assert {"g", "o"} <= shown
         await pilot.press("g")
-        await wait_until(pilot, lambda: isinstance(app.screen, AgentsScreen))
-        await wait_until(pilot, lambda: table(app, "#runs").row_count == 2)
+        await until(pilot, lambda: isinstance(app.screen, AgentsScreen))
+        await until(pilot, lambda: row_count(app, "#runs") == 2)
         listed = rows(app, "#runs")[0]
         assert "\x1b" not in listed and "evil\\x1b]0;owned\\x07" in listed
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
-        await wait_until(pilot, lambda: "owned" in text_of(app, "#run-title"))
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await until(pilot, lambda: "owned" in text_of(app, "#run-title"))
         assert "\x1b" not in text_of(app, "#run-title")
         await pilot.press("o")  # from a run: one key to the conversations
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
 
 
 async def test_the_calls_list_shows_the_agent_and_the_tools_a_call_asked_for(
@@ -147,11 +161,22 @@ async def test_the_calls_list_shows_the_agent_and_the_tools_a_call_asked_for(
     app = viewer(receiver, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         calls = "#calls"
-        await wait_until(
-            pilot, lambda: bool(app.screen.query(calls)) and table(app, calls).row_count == 3
-        )
+        await until(pilot, lambda: row_count(app, calls) == 3)
         listed = rows(app, calls)
         (asking,) = [row for row in listed if "→ get_weather(" in row]
         assert '{"city":"Paris"}' in asking and QUESTION in asking
         agents = [str(table(app, calls).get_cell(key, "agent")) for key in table(app, calls).rows]
         assert agents == ["weather"] * 3
+
+
+async def test_from_the_calls_list_one_key_opens_the_run_and_one_the_conversation(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    app = viewer(receiver, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: row_count(app, "#calls"))
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await until(pilot, lambda: "weather" in text_of(app, "#run-title"))
+        await pilot.press("escape", "v")
+        await until(pilot, lambda: isinstance(app.screen, ConversationScreen))

@@ -6,9 +6,15 @@ conversation, whichever screen they are on.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from textual.message import Message
+from textual.screen import Screen
+
+from localobs.store.conversations import call_scope
+from localobs.tui.context import ViewerContext
 
 
 @dataclass
@@ -24,3 +30,29 @@ class OpenRun(Message):
 @dataclass
 class OpenConversation(Message):
     conversation_id: str
+
+
+def open_scope_of(
+    screen: Screen[Any], ctx: ViewerContext, call_id: int, target: Literal["run", "conversation"]
+) -> None:
+    """Find the call's agent run or conversation (a worker's query), then ask the app to show
+    it, or say that the call has none."""
+
+    def find() -> None:
+        try:
+            with ctx.readers.connection() as conn:
+                scope = call_scope(conn, call_id)
+        except sqlite3.Error as exc:
+            screen.app.call_from_thread(screen.notify, f"reading failed: {exc}", severity="error")
+            return
+        if target == "run" and scope is not None and scope.run_id:
+            screen.app.call_from_thread(screen.post_message, OpenRun(scope.run_id))
+        elif target == "conversation" and scope is not None and scope.conversation_id:
+            screen.app.call_from_thread(
+                screen.post_message, OpenConversation(scope.conversation_id)
+            )
+        else:
+            note = f"This call belongs to no {'agent run' if target == 'run' else target}."
+            screen.app.call_from_thread(screen.notify, note, timeout=3)
+
+    screen.run_worker(find, thread=True, group="open-scope", exclusive=True)
