@@ -126,11 +126,31 @@ class TraceSteps:
         return STEP_KINDS.get(row.span_role, OTHER_STEP)
 
 
+_CHUNK = 500  # trace ids per query when several traces are read at once
+
+
 def load_trace(conn: sqlite3.Connection, trace_id: str) -> TraceSteps:
     rows = [
         StepRow(*row)
         for row in conn.execute(f"SELECT {_COLUMNS} FROM spans WHERE trace_id = ?", (trace_id,))
     ]
+    return _steps(trace_id, rows)
+
+
+def load_traces(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str, TraceSteps]:
+    """Many traces in a few queries: a long conversation reads one trace per turn."""
+    rows: dict[str, list[StepRow]] = {trace_id: [] for trace_id in trace_ids}
+    for start in range(0, len(trace_ids), _CHUNK):
+        chunk = trace_ids[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for found in conn.execute(
+            f"SELECT trace_id, {_COLUMNS} FROM spans WHERE trace_id IN ({marks})", chunk
+        ):
+            rows[found[0]].append(StepRow(*found[1:]))
+    return {trace_id: _steps(trace_id, found) for trace_id, found in rows.items()}
+
+
+def _steps(trace_id: str, rows: list[StepRow]) -> TraceSteps:
     by_id = {row.span_id: row for row in rows}
     children: dict[str, list[StepRow]] = {}
     for row in rows:
@@ -154,3 +174,9 @@ class TraceCache:
         if trace is None:
             trace = self._traces[trace_id] = load_trace(self._conn, trace_id)
         return trace
+
+    def preload(self, trace_ids: list[str]) -> None:
+        """Read the traces not read yet, several per query."""
+        missing = list(dict.fromkeys(t for t in trace_ids if t not in self._traces))
+        if missing:
+            self._traces.update(load_traces(self._conn, missing))

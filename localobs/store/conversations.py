@@ -109,7 +109,9 @@ def _turn_roots(
     conn: sqlite3.Connection, cache: TraceCache, conversation_id: str
 ) -> list[tuple[TraceSteps, StepRow]]:
     roots = []
-    for trace_id, span_id in conn.execute(_TAGGED, (conversation_id,)):
+    tagged = conn.execute(_TAGGED, (conversation_id,)).fetchall()
+    cache.preload([trace_id for trace_id, _span_id in tagged])
+    for trace_id, span_id in tagged:
         trace = cache.get(trace_id)
         row = trace.by_id.get(span_id)
         if row is None or any(
