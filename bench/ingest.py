@@ -12,11 +12,18 @@ ratio (the machine is shared and noisy: judge the median). Also: seconds from st
 answer, and the RSS of the receiver's processes at the end (with --rss, after 1 M spans).
 With --compare-redaction each run times the receiver twice on the same bodies, with redaction on
 (the default) and with --no-redact, in alternating order, and prints what redaction costs.
+
+`--roles-cost`: instead, what recognising agent roles and fields costs, before/after in one run:
+the front's whole per-span work on the same bodies (protobuf decode, attributes, GenAI
+normalization, row building: `decode_body`), timed in alternating rounds with the agent part
+switched off (in this process only) and on. The front is the busier of the two processes, so its
+share bounds the change of the ingest ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import random
 import re
@@ -25,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,6 +43,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from bench.harness import send_in_parallel, start_localobs
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
 from localobs.receiver.bodies import Format
+from localobs.receiver.genai import dispatch
+from localobs.receiver.genai.agents import NO_AGENT
 from localobs.receiver.pipeline import decode_body
 from localobs.store.database import connect, prepare_database
 from localobs.store.ingest import BatchApplier
@@ -111,6 +121,43 @@ def receiver_run(
     return len(bodies) * SPANS_PER_REQUEST / elapsed, health_s, rss
 
 
+def _front_us_per_span(bodies: list[bytes]) -> float:
+    started = time.perf_counter()
+    for body in bodies:
+        decode_body("traces", body, Format.PROTOBUF)
+    return (time.perf_counter() - started) / (len(bodies) * SPANS_PER_REQUEST) * 1e6
+
+
+def roles_cost(bodies: list[bytes], rounds: int) -> None:
+    recognise = (dispatch.agent_fields, dispatch.refine_role)
+
+    def no_fields(name: str, a: dict[str, object], role: str, dialect: str) -> tuple[None, ...]:
+        return NO_AGENT
+
+    def same_role(role: str, a: dict[str, object]) -> str:
+        return role
+
+    timings: dict[str, list[float]] = {"without": [], "with": []}
+    variants: dict[str, tuple[Any, Any]]
+    variants = {"without": (no_fields, same_role), "with": recognise}
+    try:
+        for number in range(rounds):
+            # ABBA order: neither variant always runs second (after the other's garbage).
+            for label in ("without", "with") if number % 2 == 0 else ("with", "without"):
+                dispatch.agent_fields, dispatch.refine_role = variants[label]
+                gc.collect()
+                timings[label].append(_front_us_per_span(bodies))
+    finally:
+        dispatch.agent_fields, dispatch.refine_role = recognise
+    before = statistics.median(timings["without"])
+    after = statistics.median(timings["with"])
+    print(
+        f"front per span, median of {rounds} alternating rounds: without agent recognition"
+        f" {before:.2f} us, with {after:.2f} us: +{after - before:.2f} us"
+        f" ({(after - before) / before:+.1%} of the front's work)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--spans", type=int, default=200_000)
@@ -123,12 +170,16 @@ def main() -> None:
         help="in each run, also run the receiver with --no-redact (which one goes first "
         "alternates) and report redaction's cost as the ratio of the two",
     )
+    parser.add_argument("--roles-cost", action="store_true", help="see the module docstring")
     args = parser.parse_args()
     if args.compare_redaction:
         compare_redaction(args)
         return
     rng = random.Random(args.seed)
     requests = max(1, args.spans // SPANS_PER_REQUEST)
+    if args.roles_cost:
+        roles_cost([trace_body(rng) for _ in range(requests)], max(args.runs, 5))
+        return
     print(f"building {requests} requests of {SPANS_PER_REQUEST} spans ...", flush=True)
     ratios = []
     for run in range(1, args.runs + 1):

@@ -24,9 +24,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.query_data import NOW_UNIX_NANO, build
+from localobs.store.agents import get_run, list_runs
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import calls_after, get_call, list_calls
 from localobs.store.changes import data_version, latest_call_id
+from localobs.store.conversations import (
+    call_scope,
+    context_change,
+    get_conversation,
+    list_conversations,
+)
 from localobs.store.database import connect
 from localobs.store.metrics_query import genai_metric_summary, metric_percentiles
 from localobs.store.rollups import roll_up, watermark
@@ -77,6 +84,10 @@ def _cases(conn: Any) -> list[tuple[str, Callable[[Any], Any]]]:
     call_id = rng.choice(some_calls)
     trace_id = conn.execute("SELECT trace_id FROM spans WHERE rowid = ?", (call_id,)).fetchone()[0]
     deep = list_calls(conn, limit=5000)[-1]
+    run_id, conversation_id = conn.execute(
+        "SELECT span_id, conversation_id FROM spans WHERE trace_id = ? AND span_role = 'agent'",
+        (trace_id,),
+    ).fetchone()
     hour, five = 3600.0, 300.0
     return [
         ("list_calls first page", lambda c: list_calls(c)),
@@ -135,6 +146,13 @@ def _cases(conn: Any) -> list[tuple[str, Callable[[Any], Any]]]:
             ),
         ),
         ("genai_metric_summary all", lambda c: genai_metric_summary(c, clock, None)),
+        ("list_runs (agents, 100)", lambda c: list_runs(c)),
+        ("list_runs 1 h", lambda c: list_runs(c, since_unix_nano=NOW_UNIX_NANO - 3600 * 10**9)),
+        ("get_run (tree, tools, loops)", lambda c: get_run(c, run_id)),
+        ("list_conversations (100)", lambda c: list_conversations(c)),
+        ("get_conversation", lambda c: get_conversation(c, conversation_id)),
+        ("call_scope (run, conversation)", lambda c: call_scope(c, call_id)),
+        ("context_change", lambda c: context_change(c, call_id)),
         ("data_version", lambda c: data_version(c)),
         ("latest_call_id", lambda c: latest_call_id(c)),
     ]

@@ -139,7 +139,8 @@ class TraceMaker:
 
     def trace(self, number: int, start: int) -> list[tuple[Any, ...]]:
         """Ten spans: request, agent, retrieval (+db), two tools (parallel, +http), chat (+http),
-        render. The chat span is the LLM call."""
+        render. The chat span is the LLM call; the agent run and the call carry a conversation
+        id shared by three consecutive traces (turns)."""
         rng = self._rng
         service = SERVICES[number % len(SERVICES)]
         model, provider, _, ms_per_token, ttft = rng.choices(MODELS, weights=self._weights)[0]
@@ -173,6 +174,7 @@ class TraceMaker:
             }
         )
         common = {"trace_id": trace_id, "service_name": service, "flags": 1}
+        conversation = f"conv-{number // 3:06d}"  # a question and two follow-ups
 
         def span(index: int, parent: int | None, name: str, begin: int, end: int, **extra: Any):
             status = 2 if extra.pop("fails", False) and failed else 0
@@ -216,8 +218,12 @@ class TraceMaker:
                 "invoke_agent planner",
                 t0 + ms,
                 t_render,
-                span_role="invoke_agent",
-                attributes=_attributes({"gen_ai.agent.name": "planner"}),
+                span_role="agent",
+                agent_name="planner",
+                conversation_id=conversation,
+                attributes=_attributes(
+                    {"gen_ai.agent.name": "planner", "gen_ai.conversation.id": conversation}
+                ),
                 fails=True,
             ),
             span(
@@ -226,7 +232,7 @@ class TraceMaker:
                 "retrieve sessions",
                 t_retr,
                 t_retr + int(retrieval_ms * ms),
-                span_role="retrieval",
+                span_role="retriever",
                 attributes=_attributes({"db.system.name": "sqlite", "retrieval.top_k": 5}),
             ),
             span(
@@ -249,7 +255,10 @@ class TraceMaker:
                 "execute_tool search_web",
                 t_tools,
                 t_tools + int(tool_ms[0] * ms),
-                span_role="execute_tool",
+                span_role="tool",
+                tool_name="search_web",
+                tool_arguments='{"q": "sessions"}',
+                tool_result="3 results",
                 attributes=_attributes({"gen_ai.tool.name": "search_web"}),
             ),
             span(
@@ -269,7 +278,8 @@ class TraceMaker:
                 "execute_tool calculator",
                 t_tools + ms // 3,
                 t_tools + int(tool_ms[1] * ms),
-                span_role="execute_tool",
+                span_role="tool",
+                tool_name="calculator",
                 attributes=_attributes({"gen_ai.tool.name": "calculator"}),
             ),
             span(
@@ -281,8 +291,9 @@ class TraceMaker:
                 kind=3,
                 attributes=chat_attrs,
                 fails=True,
-                span_role="chat",
+                span_role="llm",
                 operation="chat",
+                conversation_id=conversation,
                 provider=provider,
                 request_model=model,
                 response_model=None if failed else model,

@@ -41,6 +41,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 from textual import events
+from textual.screen import Screen
 
 from bench.otlp_load import _kv, chat_span_attributes, trace_body
 from bench.query_data import NOW_UNIX_NANO, build
@@ -50,9 +51,11 @@ from localobs.store import Store
 from localobs.store.database import connect
 from localobs.store.rollups import roll_up_all
 from localobs.tui.app import LocalobsApp
+from localobs.tui.screens.agents import AgentsScreen
 from localobs.tui.screens.call_detail import CallDetailScreen
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.screens.components import ComponentsScreen
+from localobs.tui.screens.conversations import ConversationsScreen
 from localobs.tui.screens.search import SearchScreen
 from localobs.tui.screens.trace import TraceScreen
 from localobs.tui.widgets.calls_table import CallsTable
@@ -276,6 +279,14 @@ def waterfall_rows(app: LocalobsApp) -> int:
     return found.first().row_count if found else 0
 
 
+def loaded(app: LocalobsApp, screen: type[Screen[None]], title: str) -> bool:
+    """The screen is in front, composed, and its first query's result is shown."""
+    if not isinstance(app.screen, screen):
+        return False
+    found = app.screen.query(title)
+    return bool(found) and "loading" not in str(found.first().render())
+
+
 def press(app: LocalobsApp, key: str) -> None:
     """Deliver a key as the terminal driver does. (Pilot.press also waits until the process is
     idle, which under ingest load it never is: it would add up to two seconds to every key.)"""
@@ -297,6 +308,14 @@ async def key_latencies(app: LocalobsApp) -> dict[str, list[float]]:
         ("t", "trace (waterfall shown)", lambda: waterfall_rows(app) > 0),
         ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),
         ("c", "components (screen)", lambda: isinstance(app.screen, ComponentsScreen)),
+        ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),
+        ("g", "agents (runs loaded)", lambda: loaded(app, AgentsScreen, "#agents-title")),
+        ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),
+        (
+            "o",
+            "conversations (loaded)",
+            lambda: loaded(app, ConversationsScreen, "#conversations-title"),
+        ),
         ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),
         ("slash", "search box", lambda: isinstance(app.screen, SearchScreen)),
         ("escape", "back", lambda: isinstance(app.screen, CallsScreen)),

@@ -12,14 +12,14 @@ import itertools
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
 from demo_bot import READY_LINE, extra_bufts
 from demo_bot.app import build_bot
 from demo_bot.dataset import CONFERENCE, load_questions
-from demo_bot.flow import FlowConfig, SessionBot
+from demo_bot.flow import FOLLOW_UPS, Conversation, FlowConfig, SessionBot
 from demo_bot.llm import ModelOptions
 from demo_bot.telemetry import Telemetry, capture_content_enabled, setup_telemetry
 
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-content", action="store_true", help="send no prompt or answer text in telemetry"
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--questions", type=int, metavar="N", help="ask N sample questions, exit")
+    mode.add_argument(
+        "--questions", type=int, metavar="N", help="ask N questions (follow-ups count), exit"
+    )
     mode.add_argument("--loop", action="store_true", help="ask the sample questions forever")
     parser.add_argument(
         "--pause", type=float, default=2.0, help="seconds between looped questions (default: 2)"
@@ -63,10 +65,20 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
-def _ask(bot: SessionBot, telemetry: Telemetry, question: str) -> bool:
+def visits(questions: Iterable[str]) -> Iterator[tuple[str, Conversation]]:
+    """Each sample question starts a visitor's conversation; one or two follow-ups come next."""
+    for number, question in enumerate(questions):
+        conversation = Conversation()
+        yield question, conversation
+        first = number % len(FOLLOW_UPS)
+        for follow_up in FOLLOW_UPS[first : first + 1 + number % 2]:
+            yield follow_up, conversation
+
+
+def _ask(bot: SessionBot, telemetry: Telemetry, question: str, conversation: Conversation) -> bool:
     _write(f"\n> {question}\n")
     try:
-        bot.ask(question, _write)
+        bot.ask(question, _write, conversation)
     except Exception as exc:  # one failed question must not end a demo loop
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return False
@@ -76,15 +88,18 @@ def _ask(bot: SessionBot, telemetry: Telemetry, question: str) -> bool:
 
 
 def _run_batch(
-    bot: SessionBot, telemetry: Telemetry, questions: Iterable[str], pause: float
+    bot: SessionBot,
+    telemetry: Telemetry,
+    questions: Iterable[tuple[str, Conversation]],
+    pause: float,
 ) -> int:
     failures = 0
     try:
-        for number, question in enumerate(questions):
+        for number, (question, conversation) in enumerate(questions):
             if number:
                 time.sleep(pause)
             started = time.perf_counter()
-            answered = _ask(bot, telemetry, question)
+            answered = _ask(bot, telemetry, question, conversation)
             failures += not answered
             if number == 0:
                 outcome = "answered" if answered else "failed"
@@ -97,6 +112,7 @@ def _run_batch(
 
 def _run_interactive(bot: SessionBot, telemetry: Telemetry) -> int:
     print(f"Ask about the {CONFERENCE} program. An empty line or Ctrl-D quits.")
+    conversation = Conversation()
     while True:
         try:
             question = input("you> ").strip()
@@ -106,7 +122,7 @@ def _run_interactive(bot: SessionBot, telemetry: Telemetry) -> int:
         if not question:
             return 0
         try:
-            bot.ask(question, _write)
+            bot.ask(question, _write, conversation)
         except KeyboardInterrupt:
             print("\n(interrupted)")
         finally:
@@ -136,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         samples = load_questions()
         if args.loop:
-            return _run_batch(bot, telemetry, itertools.cycle(samples), args.pause)
+            return _run_batch(bot, telemetry, visits(itertools.cycle(samples)), args.pause)
         if args.questions is not None:
-            chosen = itertools.islice(itertools.cycle(samples), args.questions)
+            chosen = itertools.islice(visits(itertools.cycle(samples)), args.questions)
             return _run_batch(bot, telemetry, chosen, 0.0)
         return _run_interactive(bot, telemetry)
     finally:

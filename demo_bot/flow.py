@@ -1,14 +1,17 @@
-"""The recommender as an explicit state machine, one trace per question.
+"""The recommender as an explicit state machine, one trace (one agent run) per question.
 
 retrieve -> judge -> evaluate -> respond, or evaluate -> keywords -> retrieve again (at most
-`max_rounds` retrievals). Each step is a span under the workflow's root span; the steps that
-call a model add the GenAI `embeddings` / `chat` spans beneath them.
+`max_rounds` retrievals). Each step is a span under the run's `invoke_agent` root span; the
+steps that call a model add the GenAI `embeddings` / `chat` spans beneath them. A visitor's
+follow-up questions belong to the same conversation (`gen_ai.conversation.id`), and the answer
+step sees the conversation so far, so its context grows turn by turn.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,15 +20,22 @@ from opentelemetry.trace import Span, SpanKind
 
 from demo_bot import prompts
 from demo_bot.dataset import CONFERENCE, Session
-from demo_bot.genai import input_messages_json, mark_error, output_messages_json
+from demo_bot.genai import Message, input_messages_json, mark_error, output_messages_json
 from demo_bot.llm import ChatModel, ChatResult
 from demo_bot.retriever import Candidate, Retriever
 from demo_bot.telemetry import Telemetry
 
 log = logging.getLogger("demo_bot.flow")
 
-WORKFLOW_NAME = "session-recommender"
+AGENT_NAME = "session-recommender"
 DATA_SOURCE = "conference-sessions"
+# What a visitor asks after a first answer; the bot answers them within the same conversation.
+FOLLOW_UPS = (
+    "Which of those suits a beginner?",
+    "Are any of them on Day 2?",
+    "Who gives the first one?",
+)
+_HISTORY_MESSAGES = 4  # the last two questions and answers, to keep the small model's prompt short
 
 Writer = Callable[[str], None]
 
@@ -78,6 +88,25 @@ def closest(seen: Sequence[Scored], max_picks: int) -> list[Scored]:
 
 
 @dataclass
+class Conversation:
+    """One visitor's questions and the bot's answers so far; the id is the application's own,
+    sent as `gen_ai.conversation.id` so that the turns can be grouped."""
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    history: list[Message] = field(default_factory=list)
+
+    def topic(self, question: str) -> str:
+        """What to search and judge: a follow-up is read with the visitor's first question."""
+        return f"{self.history[0]['content']} {question}" if self.history else question
+
+    def add(self, question: str, answer: str) -> None:
+        self.history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+
+
+@dataclass
 class FlowState:
     question: str
     query: str
@@ -88,6 +117,7 @@ class FlowState:
     picks: list[Scored] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     strong_match: bool = False
+    history: list[Message] = field(default_factory=list)
     llm_calls: int = 0
     output_tokens: int = 0
 
@@ -133,21 +163,22 @@ class SessionBot:
             Step.RESPOND: self._respond,
         }
 
-    def ask(self, question: str, write: Writer) -> Answer:
-        """Run the state machine for one question, streaming the answer through `write`."""
+    def ask(self, question: str, write: Writer, conversation: Conversation | None = None) -> Answer:
+        """Run the state machine for one question, streaming the answer through `write`; a
+        `conversation` gives it the visitor's earlier turns and records this one."""
         pieces: list[str] = []
 
         def emit(text: str) -> None:
             pieces.append(text)
             write(text)
 
+        attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": AGENT_NAME}
+        if conversation is not None:
+            attributes["gen_ai.conversation.id"] = conversation.id
         with self._tracer.start_as_current_span(
-            f"invoke_workflow {WORKFLOW_NAME}",
+            f"invoke_agent {AGENT_NAME}",
             kind=SpanKind.INTERNAL,
-            attributes={
-                "gen_ai.operation.name": "invoke_workflow",
-                "gen_ai.agent.name": WORKFLOW_NAME,
-            },
+            attributes=attributes,
             record_exception=False,
             set_status_on_exception=False,
         ) as root:
@@ -157,7 +188,10 @@ class SessionBot:
                     input_messages_json([{"role": "user", "content": question}]),
                 )
             log.info("question received (%d characters)", len(question))
-            state = FlowState(question=question, query=question)
+            topic = conversation.topic(question) if conversation else question
+            state = FlowState(question=topic, query=topic)
+            if conversation is not None:
+                state.history = conversation.history[-_HISTORY_MESSAGES:]
             step: Step | None = Step.RETRIEVE
             try:
                 while step is not None:
@@ -174,6 +208,8 @@ class SessionBot:
                 llm_calls=state.llm_calls,
                 output_tokens=state.output_tokens,
             )
+            if conversation is not None:
+                conversation.add(question, answer.text)
             root.set_attribute("session_bot.rounds", answer.rounds)
             root.set_attribute("session_bot.keywords_used", bool(answer.keywords))
             root.set_attribute("session_bot.strong_match", answer.strong_match)
@@ -294,9 +330,10 @@ class SessionBot:
         for number, session in enumerate(sessions, 1):
             write(f"  {number}. {session.listing()}\n")
         write("\n")
+        messages = prompts.respond_messages(state.question, sessions)
         state.count(
             self._model.stream(
-                prompts.respond_messages(state.question, sessions),
+                [*messages[:1], *state.history, *messages[1:]],
                 write,
                 max_tokens=self.config.max_tokens,
             )

@@ -175,3 +175,23 @@ def test_models_load_without_llama_cpps_extra_buffer_types_unless_asked() -> Non
     fast = ModelOptions(extra_bufts=build_parser().parse_args(["--extra-bufts"]).extra_bufts)
     assert ChatModel(fast, telemetry)._llm.model_params.use_extra_bufts is True
     assert native.llama_model_default_params().use_extra_bufts is True  # only while loading
+
+
+def test_each_visitor_asks_one_or_two_follow_ups_in_one_conversation() -> None:
+    from demo_bot.cli import visits
+    from demo_bot.flow import FOLLOW_UPS
+
+    asked = list(visits(["first?", "second?"]))
+    assert [question for question, _ in asked] == [
+        "first?",
+        FOLLOW_UPS[0],
+        "second?",
+        FOLLOW_UPS[1],
+        FOLLOW_UPS[2],
+    ]
+    ids = [conversation.id for _, conversation in asked]
+    assert ids[0] == ids[1] != ids[2] == ids[3] == ids[4]
+    conversation = asked[0][1]
+    assert conversation.topic("again?") == "again?"
+    conversation.add("first?", "Talk A.")
+    assert conversation.topic("which?") == "first? which?"

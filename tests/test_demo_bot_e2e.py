@@ -16,13 +16,16 @@ from typing import Any
 import pytest
 
 from demo_bot.dataset import load_questions, load_sessions
+from demo_bot.flow import FOLLOW_UPS
+from localobs.store.agents import get_run, list_runs
+from localobs.store.conversations import get_conversation, list_conversations
 from tests.conftest import start_localobs
 
 pytestmark = pytest.mark.slow
 
-QUESTION = load_questions()[0]  # `--questions 1` asks the first sample question
+QUESTION = load_questions()[0]  # the first visitor's first question, then a follow-up
 LISTED = re.compile(r"^\s+\d+\. (?P<title>.+) \([^()]+, (?:beginner|intermediate|advanced)\)")
-BOT_TIMEOUT_S = 120
+BOT_TIMEOUT_S = 240
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,12 @@ class BotRun:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BotRun]:
-    """One bot run with content capture and one with --no-content, each into its own store.
+    """One bot run with content capture (a question and its follow-up) and one with
+    --no-content (one question), each into its own store.
 
     Both run at once: most of a run is single-threaded start-up (imports, the index).
     """
-    flags = {"content": (), "no_content": ("--no-content",)}
+    flags = {"content": ("--questions", "2"), "no_content": ("--questions", "1", "--no-content")}
     env = {**os.environ}
     env.pop("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", None)
     env.pop("OTEL_SDK_DISABLED", None)
@@ -48,8 +52,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BotRun]:
     try:
         bots = {
             name: subprocess.Popen(
-                [sys.executable, "-m", "demo_bot", "--questions", "1", "--max-tokens", "12"]
-                + list(extra),
+                [sys.executable, "-m", "demo_bot", "--max-tokens", "12", *extra],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -101,6 +104,10 @@ def _all_text(db: Path) -> str:
     return raw.decode("utf-8", errors="replace") + "\n".join(values)
 
 
+def _start(span: dict[str, Any]) -> int:
+    return int(span["start_time_unix_nano"])
+
+
 def _children(spans: list[dict[str, Any]], parent: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in spans if s["parent_span_id"] == parent["span_id"]]
 
@@ -108,12 +115,13 @@ def _children(spans: list[dict[str, Any]], parent: dict[str, Any]) -> list[dict[
 def test_a_question_round_fills_the_store_with_one_semconv_trace(runs: dict[str, BotRun]) -> None:
     spans, logs, metric_points = _stored(runs["content"].db)
 
-    roots = [s for s in spans if not s["parent_span_id"]]
-    assert len(roots) == 1, "one trace per question"
+    roots = sorted((s for s in spans if not s["parent_span_id"]), key=_start)
+    assert len(roots) == 2, "one trace per question"
     root = roots[0]
-    assert root["name"] == "invoke_workflow session-recommender"
-    assert root["attrs"]["gen_ai.operation.name"] == "invoke_workflow"
-    assert {s["trace_id"] for s in spans} == {root["trace_id"]}
+    assert root["name"] == "invoke_agent session-recommender"
+    assert root["attrs"]["gen_ai.operation.name"] == "invoke_agent"
+    assert len({s["trace_id"] for s in spans}) == 2
+    spans = [s for s in spans if s["trace_id"] == root["trace_id"]]
     assert all(s["service_name"] == "session-bot" for s in spans)
 
     retrievals = [s for s in spans if s["attrs"].get("gen_ai.operation.name") == "retrieval"]
@@ -153,7 +161,7 @@ def test_a_question_round_fills_the_store_with_one_semconv_trace(runs: dict[str,
 
     # The answer lists only sessions of the dataset, the same ones the trace records.
     sessions = {s.title: s for s in load_sessions()}
-    stdout = runs["content"].stdout
+    stdout = runs["content"].stdout.split(f"> {FOLLOW_UPS[0]}")[0]  # the first answer
     listed = [m["title"] for line in stdout.splitlines() if (m := LISTED.match(line))]
     assert listed and all(title in sessions for title in listed)
     assert [sessions[t].id for t in listed] == root["attrs"]["session_bot.session_ids"]
@@ -168,6 +176,31 @@ def test_a_question_round_fills_the_store_with_one_semconv_trace(runs: dict[str,
     } <= names
     (usage,) = {m["explicit_bounds"] for m in metric_points if m["name"].endswith("token.usage")}
     assert json.loads(usage)[:4] == [1, 4, 16, 64]
+
+
+def test_the_follow_up_is_a_second_turn_of_the_same_conversation(runs: dict[str, BotRun]) -> None:
+    """The agent runs, the retrieval as a step with its query and results, and one
+    conversation whose second turn's answer was sent the first turn (its context grew)."""
+    conn = sqlite3.connect(runs["content"].db)
+    try:
+        runs_found = list_runs(conn)
+        (summary,) = list_conversations(conn)
+        conversation = get_conversation(conn, summary.conversation_id)
+        first_run = get_run(conn, runs_found[-1].run_id)
+    finally:
+        conn.close()
+    assert [run.agent_name for run in runs_found] == ["session-recommender"] * 2
+    assert all(run.model_calls >= 2 and run.input_tokens for run in runs_found)
+    assert summary.turns == 2 and conversation is not None
+    first, second = conversation.turns
+    assert QUESTION in first.question and FOLLOW_UPS[0] in second.question
+    assert first.run_id == runs_found[-1].run_id and second.run_id == runs_found[0].run_id
+    assert first_run is not None
+    retrievals = [step for step in first_run.steps if step.kind == "retrieval"]
+    assert retrievals and QUESTION in (retrievals[0].arguments or "")
+    assert '"id"' in (retrievals[0].result or "")
+    # The follow-up's answer was sent the first turn too: its context is larger.
+    assert (second.calls[-1].input_tokens or 0) > (first.calls[-1].input_tokens or 0) > 0
 
 
 def test_no_content_sends_no_message_text_at_all(runs: dict[str, BotRun]) -> None:

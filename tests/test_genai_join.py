@@ -34,7 +34,9 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 def span_row(trace_id: str, span_id: str, call: tuple[Any, ...] | None) -> tuple[Any, ...]:
     head: tuple[Any, ...] = (trace_id, span_id, None, None, 0, "chat smollm2", 3, "svc", "scope")
     head += (1, 1, 10, 20, 0, None, "{}", None, None, 0, 0, 0)
-    return head + (call or (None,) * 17)
+    # A hand-built call may stop at the LLM-call fields: the agent fields are then NULL.
+    call = call or ()
+    return head + call + (None,) * (len(SPAN_COLUMNS) - len(head) - len(call))
 
 
 def insert_spans(conn: sqlite3.Connection, join: GenAIJoin, rows: list[tuple[Any, ...]]) -> None:

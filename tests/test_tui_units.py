@@ -63,6 +63,8 @@ def call(call_id: int, start: int) -> CallSummary:
         status_code=0,
         error_type=None,
         preview="",
+        agent_name=None,
+        tool_calls="",
     )
 
 

@@ -13,7 +13,9 @@ import pytest
 
 from localobs.conditions import read_status_file
 from localobs.store import Store
+from localobs.store.agents import list_runs
 from localobs.store.calls import list_calls
+from localobs.store.conversations import list_conversations
 from tests.conftest import start_localobs
 
 pytestmark = pytest.mark.slow
@@ -57,6 +59,9 @@ def test_demo_fills_the_store_restarts_a_dead_bot_and_stops_it_on_exit(tmp_path:
         calls = list_calls(conn)
         assert {call.service_name for call in calls} == {"session-bot"}
         assert any(call.operation == "chat" for call in calls)
+        # The question is an agent run of a visitor's conversation: both screens have content.
+        wait_for(lambda: list_runs(conn) and list_conversations(conn), 60, "a run, a conversation")
+        assert list_runs(conn)[0].agent_name == "session-recommender"
 
         os.kill(first_bot, signal.SIGKILL)
         found: list[int] = []

@@ -14,7 +14,14 @@ import orjson
 from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
 from localobs.store.call_speed import REPORTED_SPLIT_SQL, call_speed, is_decode_speed
-from localobs.store.messages import Message, Part, parse_messages, parse_parts, preview
+from localobs.store.messages import (
+    Message,
+    Part,
+    parse_messages,
+    parse_parts,
+    preview,
+    tool_calls_preview,
+)
 
 __all__ = [
     "CallDetail",
@@ -64,6 +71,8 @@ class CallSummary:
     status_code: int
     error_type: str | None
     preview: str
+    agent_name: str | None  # the agent the call names itself (gen_ai.agent.name)
+    tool_calls: str  # the tools it asked for, `name(arguments)`; '' when none
 
     @property
     def model(self) -> str | None:
@@ -109,20 +118,22 @@ class CallDetail(CallSummary):
         return self.status_code == 2 or self.error_type is not None
 
 
-# Columns CallSummary is made of; input messages give the preview, the reported split the speed.
+# Columns CallSummary is made of: input messages give the preview, output messages the tool
+# calls, the reported split the speed.
 _SUMMARY_SQL = f"""
     rowid, trace_id, span_id, service_name, operation, provider, request_model, response_model,
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
     input_tokens, output_tokens, coalesce(status_code, 0), error_type, input_messages,
-    {REPORTED_SPLIT_SQL}"""
-_SUMMARY_COLUMNS = 20
+    output_messages, agent_name, {REPORTED_SPLIT_SQL}"""
+_SUMMARY_COLUMNS = 22
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
     (
         call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
-        error_type, input_messages, generation_rate, prompt_tokens, prompt_rate,
+        error_type, input_messages, output_messages, agent_name,
+        generation_rate, prompt_tokens, prompt_rate,
     ) = row  # fmt: skip
     speed = call_speed(ttft_ms, tokens_per_s, generation_rate, prompt_tokens, prompt_rate)
     return CallSummary(
@@ -145,6 +156,8 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         status_code=status,
         error_type=error_type,
         preview=preview(input_messages),
+        agent_name=agent_name,
+        tool_calls=tool_calls_preview(output_messages),
     )
 
 
@@ -212,7 +225,7 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     """One call with its messages, attributes, events and resource; None if no such call."""
     row = conn.execute(
         f"SELECT {_SUMMARY_SQL}, name, kind, parent_span_id, status_message, span_role,"
-        " temperature, top_p, max_tokens, finish_reasons, output_messages, system_instructions,"
+        " temperature, top_p, max_tokens, finish_reasons, system_instructions,"
         " dialect, attributes, events, resource_id FROM spans"
         " WHERE rowid = ? AND operation IS NOT NULL",
         (call_id,),
@@ -220,9 +233,10 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     if row is None:
         return None
     summary = _summary(row[:_SUMMARY_COLUMNS])
+    input_messages, output_messages = row[16], row[17]  # the summary's message columns
     (
         name, kind, parent, status_message, role, temperature, top_p, max_tokens, finish_reasons,
-        output_messages, system_instructions, dialect, attributes, events, resource_id,
+        system_instructions, dialect, attributes, events, resource_id,
     ) = row[_SUMMARY_COLUMNS:]  # fmt: skip
     resource = conn.execute(
         "SELECT attributes FROM resources WHERE resource_id = ?", (resource_id,)
@@ -243,7 +257,7 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
         top_p=top_p,
         max_tokens=max_tokens,
         finish_reasons=[str(reason) for reason in reasons] if isinstance(reasons, list) else [],
-        input_messages=parse_messages(row[16]),  # the summary's input_messages column
+        input_messages=parse_messages(input_messages),
         output_messages=parse_messages(output_messages),
         system_instructions=parse_parts(system_instructions),
         dialect=dialect,

@@ -41,6 +41,18 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None if value is None else str(value)
 
 
+# What libraries call a tool response's value: the conventions' `response`, then the variants
+# real senders use (Pydantic AI and others `result`, OpenAI-style `content`, `output`).
+_TOOL_RESPONSE_FIELDS = ("response", "result", "content", "output")
+
+
+def _tool_response(raw: dict[str, Any]) -> Any:
+    for field in _TOOL_RESPONSE_FIELDS:
+        if field in raw:
+            return raw[field]
+    return None
+
+
 def parse_part(raw: Any) -> Part:
     if not isinstance(raw, dict):
         return Part("text", _text(raw))
@@ -56,7 +68,7 @@ def parse_part(raw: Any) -> Part:
             arguments=_text(raw.get("arguments")),
         )
     if kind == "tool_call_response":
-        return Part(kind, _text(raw.get("response")), id=_str_or_none(raw.get("id")))
+        return Part(kind, _text(_tool_response(raw)), id=_str_or_none(raw.get("id")))
     if "content" in raw:
         return Part(kind, _text(raw["content"]))
     if isinstance(raw.get("uri"), str):
@@ -119,3 +131,19 @@ def preview(input_messages: str | None) -> str:
             text = " ".join(part.content for part in message.parts if part.content)
             return " ".join(text[: PREVIEW_CHARS * 4].split())[:PREVIEW_CHARS]
     return ""
+
+
+def tool_calls_preview(output_messages: str | None) -> str:
+    """The tools a call asked for, as `name(arguments)` on one line; '' when it asked none.
+
+    Most answers are text: a substring check spares them the JSON parse.
+    """
+    if not output_messages or '"tool_call"' not in output_messages:
+        return ""
+    calls = [
+        f"{part.name or '?'}({part.arguments or ''})"
+        for message in parse_messages(output_messages)
+        for part in message.parts
+        if part.type == "tool_call"
+    ]
+    return " ".join(", ".join(calls).split())[:PREVIEW_CHARS]

@@ -52,6 +52,16 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "output_messages",
     "system_instructions",
     "dialect",
+    # Agent record (migration 6): the agent, tool, workflow and conversation a GenAI span names.
+    "agent_name",
+    "agent_id",
+    "tool_name",
+    "tool_call_id",
+    "tool_arguments",
+    "tool_result",
+    "tool_decision",
+    "workflow_name",
+    "conversation_id",
 )
 
 LOG_COLUMNS: tuple[str, ...] = (
@@ -233,7 +243,7 @@ CREATE TABLE scopes (
 }
 );
 CREATE TABLE spans (
-    {_columns(SPAN_COLUMNS, _SPAN_TYPES)}
+    {_columns(SPAN_COLUMNS[: SPAN_COLUMNS.index("dialect") + 1], _SPAN_TYPES)}
 );
 CREATE UNIQUE INDEX spans_by_id ON spans (trace_id, span_id);
 CREATE INDEX llm_calls_by_start ON spans (start_time_unix_nano) WHERE operation IS NOT NULL;
@@ -407,6 +417,28 @@ CREATE TABLE unredacted_batches (
 ) WITHOUT ROWID;
 """
 
+# Agents, tools and conversations (see store/agents.py and store/conversations.py): what each
+# GenAI span says about its agent run, tool execution, workflow step and conversation, filled at
+# ingest by receiver/genai/agents.py. Partial indexes keep both lists fast on a large database:
+# only agent-run spans and spans with a conversation id are in them.
+_MIGRATION_7_AGENTS = """
+ALTER TABLE spans ADD COLUMN agent_name TEXT;
+ALTER TABLE spans ADD COLUMN agent_id TEXT;
+ALTER TABLE spans ADD COLUMN tool_name TEXT;
+ALTER TABLE spans ADD COLUMN tool_call_id TEXT;
+ALTER TABLE spans ADD COLUMN tool_arguments TEXT;
+ALTER TABLE spans ADD COLUMN tool_result TEXT;
+ALTER TABLE spans ADD COLUMN tool_decision TEXT;
+ALTER TABLE spans ADD COLUMN workflow_name TEXT;
+ALTER TABLE spans ADD COLUMN conversation_id TEXT;
+CREATE INDEX agent_runs_by_start ON spans (start_time_unix_nano) WHERE span_role = 'agent';
+CREATE INDEX agent_runs_by_id ON spans (span_id) WHERE span_role = 'agent';
+CREATE INDEX conversation_spans ON spans (conversation_id, start_time_unix_nano)
+    WHERE conversation_id IS NOT NULL;
+CREATE INDEX conversations_by_start ON spans (start_time_unix_nano, conversation_id)
+    WHERE conversation_id IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -414,6 +446,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_4_QUERY_LAYER,
     _MIGRATION_5_OUTBOX_BY_REFERENCE,
     _MIGRATION_6_REDACTIONS,
+    _MIGRATION_7_AGENTS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -26,6 +26,7 @@ from localobs.conditions import Condition, Conditions
 from localobs.store import Store
 from localobs.tui.commands import BindingCommands
 from localobs.tui.context import ViewerContext
+from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.terminal_logs import logs_to_file
@@ -44,6 +45,8 @@ class LocalobsApp(App[None]):
     COMMANDS = App.COMMANDS | {BindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "components", "Components"),
+        Binding("g", "agents", "Agents"),
+        Binding("o", "conversations", "Conversations"),
         Binding("question_mark", "help", "Help"),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
@@ -155,7 +158,40 @@ class LocalobsApp(App[None]):
             from localobs.tui.screens.components import ComponentsScreen
 
             return not isinstance(self.screen, ComponentsScreen)
+        if action == "agents":
+            from localobs.tui.screens.agents import AgentsScreen
+
+            return not isinstance(self.screen, AgentsScreen)
+        if action == "conversations":
+            from localobs.tui.screens.conversations import ConversationsScreen
+
+            return not isinstance(self.screen, ConversationsScreen)
         return True
+
+    def action_agents(self) -> None:
+        from localobs.tui.screens.agents import AgentsScreen
+
+        self.push_screen(AgentsScreen(self.ctx))
+
+    def action_conversations(self) -> None:
+        from localobs.tui.screens.conversations import ConversationsScreen
+
+        self.push_screen(ConversationsScreen(self.ctx))
+
+    def on_open_run(self, message: OpenRun) -> None:
+        from localobs.tui.screens.agents import RunScreen
+
+        self.push_screen(RunScreen(self.ctx, message.run_id))
+
+    def on_open_conversation(self, message: OpenConversation) -> None:
+        from localobs.tui.screens.conversations import ConversationScreen
+
+        self.push_screen(ConversationScreen(self.ctx, message.conversation_id))
+
+    def on_open_call(self, message: OpenCall) -> None:
+        from localobs.tui.screens.call_detail import CallDetailScreen
+
+        self.push_screen(CallDetailScreen(self.ctx, message.call_id))
 
     def action_components(self) -> None:
         from localobs.tui.screens.components import ComponentsScreen

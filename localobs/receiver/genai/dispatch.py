@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from localobs.receiver.genai import openinference, openllmetry, semconv
+from localobs.receiver.genai.agents import agent_fields, refine_role
 from localobs.receiver.genai.record import Call
 
 STATUS_ERROR = 2
@@ -23,7 +24,8 @@ def normalize_span(
     end_ns: int,
     status_code: int,
 ) -> Call | None:
-    """The span's LLM-call columns (the tail of SPAN_COLUMNS), or None for a non-GenAI span.
+    """The span's GenAI columns (the tail of SPAN_COLUMNS: the LLM-call fields, then the agent
+    fields of `agents`), or None for a non-GenAI span.
 
     Content attributes are moved out of `attributes` (in place) into the message columns; see
     `moved` for the record that makes this reversible.
@@ -45,13 +47,20 @@ def normalize_span(
         or "gen_ai.provider.name" in a
         or "gen_ai.system" in a
         or "gen_ai.request.model" in a
+        or "gen_ai.agent.name" in a
+        or "gen_ai.tool.name" in a
+        or "gen_ai.conversation.id" in a
     ):
         call = semconv.normalize(name, a, events, start_ns, end_ns)
     else:
         return None
+    role = refine_role(call[0], a)
+    agent = agent_fields(name, a, role, call[16])
+    if role is not call[0]:
+        call = (role, *call[1:])
     if call[12] is None and status_code == STATUS_ERROR:
-        return (*call[:12], _exception_type(events) or "error", *call[13:])
-    return call
+        return (*call[:12], _exception_type(events) or "error", *call[13:], *agent)
+    return call + agent
 
 
 def _exception_type(events: list[dict[str, Any]]) -> str | None:

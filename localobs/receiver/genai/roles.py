@@ -15,7 +15,12 @@ OPERATIONS: dict[str, tuple[str, bool]] = {
     "responses": ("llm", True),
     "embeddings": ("embedding", True),
     "invoke_agent": ("agent", False),
-    "create_agent": ("agent", False),
+    # One turn of a conversation handled by an agent (semantic-conventions-genai): a run too.
+    "handle_conversation_turn": ("agent", False),
+    # Setting an agent up is a step, not a run: the agents list counts only runs.
+    "create_agent": ("task", False),
+    "plan": ("task", False),
+    "gen_ai.invocation.internal": ("task", False),
     "execute_tool": ("tool", False),
     "retrieval": ("retriever", False),
     "invoke_workflow": ("workflow", False),

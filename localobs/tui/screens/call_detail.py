@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,10 +18,13 @@ from textual.widgets import Footer, Static
 
 from localobs.literal import json_text
 from localobs.store.calls import TIMING_UNITS, CallDetail, get_call
+from localobs.store.conversations import CallScope, ContextChange, call_scope, context_change
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
 from localobs.tui.export import export_call
+from localobs.tui.navigation import OpenConversation, OpenRun
+from localobs.tui.sent_text import one_line
 from localobs.tui.widgets.transcript import Transcript
 
 
@@ -31,6 +35,31 @@ class DetailLoaded(Message):
 
 
 _LABEL_WIDTH = 18
+
+
+@dataclass
+class ScopeLoaded(Message):
+    scope: CallScope | None
+    change: ContextChange | None = None
+
+
+def scope_text(scope: CallScope, change: ContextChange | None = None) -> Text:
+    """The agent run and the conversation the call belongs to, the keys that open them, and
+    how its context changed since the previous call of either."""
+    parts: list[Text | str | tuple[str, str]] = []
+    if scope.run_id is not None:
+        parts += [("agent run ", "dim"), one_line(scope.agent_name, 40, "bold")]
+        parts += [f" ({scope.run_id})", ("  r opens it   ", "dim")]
+    if scope.conversation_id is not None:
+        parts += [("conversation ", "dim"), one_line(scope.conversation_id, 40, "bold")]
+        parts += [("  v opens it", "dim")]
+    if change is not None and change.previous_call_id is not None:
+        parts.append(
+            f"\nsince call {change.previous_call_id} (the previous in its {change.scope}):"
+            f" {len(change.added)} messages added, {len(change.removed)} removed,"
+            f" {change.kept} kept"
+        )
+    return Text.assemble(*parts)
 
 
 def _row(label: str | Content, value: str | Content) -> Content:
@@ -170,6 +199,8 @@ class CallDetailScreen(Screen[None]):
         Binding("a", "toggle_raw", "Raw attrs"),
         Binding("e", "export", "Export"),
         Binding("m", "mark", "Mark"),
+        Binding("r", "open_run", "Run"),
+        Binding("v", "open_conversation", "Conversation"),
     ]
 
     def __init__(self, ctx: ViewerContext, call_id: int) -> None:
@@ -177,9 +208,11 @@ class CallDetailScreen(Screen[None]):
         self.ctx = ctx
         self.call_id = call_id
         self.detail: CallDetail | None = None
+        self.scope: CallScope | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Content.styled("loading call…", "$foreground-muted"), id="detail-title")
+        yield Static(id="call-scope")
         with VerticalScroll(id="detail-body"):
             yield Static(id="facts")
             yield Static(id="raw")
@@ -187,7 +220,9 @@ class CallDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#raw").display = False
+        self.query_one("#call-scope").display = False
         self._load(self.call_id)
+        self._load_scope(self.call_id)
 
     @work(thread=True, exclusive=True)
     def _load(self, call_id: int) -> None:
@@ -196,6 +231,25 @@ class CallDetailScreen(Screen[None]):
                 self.post_message(DetailLoaded(get_call(conn, call_id)))
         except sqlite3.Error as exc:
             self.post_message(DetailLoaded(None, str(exc)))
+
+    @work(thread=True, exclusive=True, group="scope")
+    def _load_scope(self, call_id: int) -> None:
+        try:
+            with self.ctx.readers.connection() as conn:
+                scope = call_scope(conn, call_id)
+                has_one = scope is not None and (scope.run_id or scope.conversation_id)
+                change = context_change(conn, call_id) if has_one else None
+                self.post_message(ScopeLoaded(scope, change))
+        except sqlite3.Error:
+            self.post_message(ScopeLoaded(None))
+
+    def on_scope_loaded(self, message: ScopeLoaded) -> None:
+        self.scope = scope = message.scope
+        shown = self.query_one("#call-scope", Static)
+        shown.display = scope is not None and (scope.run_id or scope.conversation_id) is not None
+        if scope is not None and shown.display:
+            shown.update(scope_text(scope, message.change))
+        self.refresh_bindings()
 
     async def on_detail_loaded(self, message: DetailLoaded) -> None:
         title = self.query_one("#detail-title", Static)
@@ -230,7 +284,19 @@ class CallDetailScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"open_trace", "toggle_raw", "export", "mark"}:
             return True if self.detail is not None else None
+        if action == "open_run":
+            return True if self.scope is not None and self.scope.run_id else None
+        if action == "open_conversation":
+            return True if self.scope is not None and self.scope.conversation_id else None
         return True
+
+    def action_open_run(self) -> None:
+        if self.scope is not None and self.scope.run_id:
+            self.post_message(OpenRun(self.scope.run_id))
+
+    def action_open_conversation(self) -> None:
+        if self.scope is not None and self.scope.conversation_id:
+            self.post_message(OpenConversation(self.scope.conversation_id))
 
     def action_toggle_raw(self) -> None:
         raw = self.query_one("#raw", Static)

@@ -24,6 +24,7 @@ from localobs.store.stats import Totals, totals
 from localobs.tui import format as fmt
 from localobs.tui.call_window import CallWindow, Cursor
 from localobs.tui.context import ViewerContext
+from localobs.tui.navigation import open_scope_of
 from localobs.tui.refresh import RefreshGate, StoreChanged
 from localobs.tui.search_syntax import parse_search
 from localobs.tui.theme import Palette
@@ -78,6 +79,10 @@ class QueryFailed(Message):
     error: str
 
 
+# Actions on the selected call: shown dimmed while the list is empty.
+_NEEDS_A_CALL = {"open_detail", "open_trace", "mark", "export", "open_run", "open_conversation"}
+
+
 class CallsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_detail", "Detail", priority=True),
@@ -87,6 +92,8 @@ class CallsScreen(Screen[None]):
         Binding("equals_sign", "compare", "Compare"),
         Binding("p", "toggle_pause", "Pause"),
         Binding("e", "export", "Export"),
+        Binding("r", "open_run", "Run", show=False),
+        Binding("v", "open_conversation", "Conversation", show=False),
         Binding("home", "jump_to_newest", "Newest", show=False, priority=True),
         Binding("escape", "clear_search", "Clear search"),
     ]
@@ -333,7 +340,7 @@ class CallsScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_search":
             return bool(self.search_text)
-        if action in {"open_detail", "open_trace", "mark", "export"}:
+        if action in _NEEDS_A_CALL:
             return True if self.window.rows else None
         if action == "compare":
             return True if self.window.rows and self.ctx.marked_call_id is not None else None
@@ -344,6 +351,14 @@ class CallsScreen(Screen[None]):
 
         if (call_id := self.selected_call_id()) is not None:
             self.app.push_screen(CallDetailScreen(self.ctx, call_id))
+
+    def action_open_run(self) -> None:
+        if (call_id := self.selected_call_id()) is not None:
+            open_scope_of(self, self.ctx, call_id, "run")
+
+    def action_open_conversation(self) -> None:
+        if (call_id := self.selected_call_id()) is not None:
+            open_scope_of(self, self.ctx, call_id, "conversation")
 
     def action_open_trace(self) -> None:
         from localobs.tui.screens.trace import TraceScreen

@@ -20,6 +20,7 @@ from localobs.tui.theme import Palette
 _COLUMNS = (
     (" time", "time", True),
     ("service", "service", True),
+    ("agent", "agent", False),
     ("op", "operation", False),
     ("model", "model", True),
     ("status", "status", True),
@@ -158,10 +159,15 @@ class CallsTable(DataTable[Text]):
         if call.error_type:
             preview.append_text(fmt.cell(call.error_type, 40, palette.error))
             preview.append(" ", style=palette.error)
+        if call.tool_calls:
+            preview.append("→ ", style=palette.accent)
+            preview.append_text(fmt.preview_cell(call.tool_calls, 60))
+            preview.append("  ")
         preview.append_text(fmt.preview_cell(call.preview, 80))
         cells = {
             "time": time,
             "service": fmt.cell(call.service_name, 16 if self._wide else 10),
+            "agent": fmt.cell(call.agent_name, 14, palette.muted),
             "operation": fmt.cell(call.operation, 8),
             "model": fmt.cell(call.model, 18 if self._wide else 14, Style(bold=True)),
             "status": Text("err", style=palette.error) if error else Text("ok", palette.success),

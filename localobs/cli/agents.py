@@ -1,0 +1,310 @@
+"""Commands over agent runs and conversations: `localobs agents`, `agent`, `conversations`,
+`conversation`.
+
+The JSON keys are a contract scripts rely on (listed in the README); human output prints sent
+text (agent names, tool arguments and results) with control characters escaped, so telemetry can
+never drive the terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from localobs.cli.calls import _echo_json, _ms, _number, _table, _timestamp, parse_window
+from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.store.agents import AgentRun, RunDetail, get_run, list_runs
+from localobs.store.conversations import (
+    Conversation,
+    ConversationSummary,
+    get_conversation,
+    list_conversations,
+)
+
+_TEXT_CHARS = 60
+
+
+def _plain(text: str | None, limit: int | None = None) -> str:
+    """Sent text on one line: control characters (escape sequences too) shown as escapes."""
+    if text is None:
+        return "-"
+    shown = "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode() for char in text
+    )
+    if limit is not None and len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return shown
+
+
+def _since(window: str) -> int:
+    seconds = parse_window(window)
+    return 0 if seconds is None else time.time_ns() - int(seconds * 1e9)
+
+
+def _iso(unix_nano: int) -> str:
+    return datetime.fromtimestamp(unix_nano / 1e9, UTC).isoformat(timespec="milliseconds")
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in value.__dataclass_fields__}
+
+
+def run_json(run: AgentRun) -> dict[str, Any]:
+    return {
+        **_fields(run),
+        "duration_ms": round(run.duration_ms, 3),
+        "sub_agents": list(run.sub_agents),
+    }
+
+
+def _run_name(run: AgentRun) -> str:
+    name = _plain(run.agent_name)
+    return f"{name} > {', '.join(map(_plain, run.sub_agents))}" if run.sub_agents else name
+
+
+def run_detail_json(detail: RunDetail) -> dict[str, Any]:
+    return {
+        **run_json(detail.run),
+        "steps": [_fields(step) for step in detail.steps],
+        "tools": [{**_fields(stat), "error_rate": stat.error_rate} for stat in detail.tools],
+        "transitions": [
+            {**_fields(transition), "is_loop": transition.is_loop}
+            for transition in detail.transitions
+        ],
+    }
+
+
+def conversation_json(summary: ConversationSummary) -> dict[str, Any]:
+    return {
+        **_fields(summary),
+        "first_seen": _iso(summary.first_seen),
+        "last_seen": _iso(summary.last_seen),
+        "first_seen_unix_nano": summary.first_seen,
+        "last_seen_unix_nano": summary.last_seen,
+    }
+
+
+def conversation_detail_json(conversation: Conversation) -> dict[str, Any]:
+    turns = [
+        {**_fields(turn), "calls": [_fields(call) for call in turn.calls]}
+        for turn in conversation.turns
+    ]
+    return {**conversation_json(conversation.summary), "turns": turns}
+
+
+@main.command()
+@db_option
+@json_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--since", default="all", show_default=True, help="How far back: 5m, 1h, 2d or all.")
+def agents(db: Path, as_json: bool, limit: int, since: str) -> None:
+    """Agent runs, newest first: agent, conversation, model and tool calls, tokens, duration."""
+    since_unix_nano = _since(since)
+    conn = open_store(db).reader()
+    try:
+        runs = list_runs(conn, limit=limit, since_unix_nano=since_unix_nano)
+    finally:
+        conn.close()
+    if as_json:
+        _echo_json([run_json(run) for run in runs])
+        return
+    if not runs:
+        click.echo("no agent runs")
+        return
+    rows = [
+        [
+            _timestamp(run.start_time_unix_nano),
+            run.run_id,
+            _run_name(run)[:40],
+            _plain(run.conversation_id, 24),
+            _number(run.model_calls),
+            _number(run.tool_calls),
+            _number(run.input_tokens),
+            _number(run.output_tokens),
+            _ms(run.duration_ms),
+            _plain(run.error, 40) if run.error else (f"{run.errors} errors" if run.errors else ""),
+        ]
+        for run in runs
+    ]
+    header = ["start (UTC)", "run", "agent", "conversation", "calls", "tools", "in", "out"]
+    _table([*header, "duration", "errors"], rows, right={4, 5, 6, 7, 8})
+
+
+@main.command()
+@db_option
+@json_option
+@click.argument("run_id")
+def agent(db: Path, as_json: bool, run_id: str) -> None:
+    """One agent run as a tree of steps, with per-tool figures and tool-to-tool transitions."""
+    conn = open_store(db).reader()
+    try:
+        detail = get_run(conn, run_id)
+    finally:
+        conn.close()
+    if detail is None:
+        raise click.ClickException(f"no agent run {run_id} in {db}")
+    if as_json:
+        _echo_json(run_detail_json(detail))
+        return
+    run = detail.run
+    click.echo(
+        f"agent {_run_name(run)}  run {run.run_id}  trace {run.trace_id}"
+        f"  conversation {_plain(run.conversation_id)}"
+    )
+    click.echo(
+        f"{_timestamp(run.start_time_unix_nano)} UTC  {_ms(run.duration_ms)}"
+        f"  {run.model_calls} model calls, {run.tool_calls} tool calls,"
+        f" {_number(run.input_tokens)} in / {_number(run.output_tokens)} out tokens"
+    )
+    rows = []
+    for step in detail.steps:
+        details = []
+        if step.model:
+            details.append(_plain(step.model))
+        if step.call_id is not None:
+            details.append(f"{_number(step.input_tokens)} in / {_number(step.output_tokens)} out")
+            details.append(f"call {step.call_id}")
+        details.extend(
+            f"-> {_plain(link.name)}({_plain(link.text, _TEXT_CHARS)})" for link in step.tool_calls
+        )
+        if step.kind == "tool" or step.arguments is not None or step.result is not None:
+            details.append(
+                f"{_plain(step.arguments, _TEXT_CHARS)} => {_plain(step.result, _TEXT_CHARS)}"
+            )
+        if step.decision:
+            details.append(f"decision {_plain(step.decision)}")
+        if step.error:
+            details.append(f"ERROR {_plain(step.error, 40)}")
+        label = step.tool_name if step.kind == "tool" and step.tool_name else step.name
+        rows.append(
+            [
+                "  " * step.depth + f"{step.kind}: {_plain(label, 40)}",
+                _ms(step.start_offset_ms),
+                _ms(step.duration_ms),
+                _ms(step.self_time_ms),
+                "  ".join(details),
+            ]
+        )
+    _table(["step", "offset", "duration", "self", ""], rows, right={1, 2, 3})
+    if detail.tools:
+        click.echo("")
+        _table(
+            ["tool", "count", "p50", "p95", "errors"],
+            [
+                [
+                    _plain(stat.tool_name, 40),
+                    _number(stat.count),
+                    _ms(stat.p50_ms),
+                    _ms(stat.p95_ms),
+                    f"{stat.error_rate:.0%}",
+                ]
+                for stat in detail.tools
+            ],
+            right={1, 2, 3, 4},
+        )
+    if detail.transitions:
+        click.echo("")
+        _table(
+            ["from tool", "to tool", "count", ""],
+            [
+                [
+                    _plain(t.from_tool, 40),
+                    _plain(t.to_tool, 40),
+                    _number(t.count),
+                    "LOOP" if t.is_loop else "",
+                ]
+                for t in detail.transitions
+            ],
+            right={2},
+        )
+
+
+@main.command()
+@db_option
+@json_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--since", default="all", show_default=True, help="How far back: 5m, 1h, 2d or all.")
+def conversations(db: Path, as_json: bool, limit: int, since: str) -> None:
+    """Conversations (by gen_ai.conversation.id or session.id), most recently active first."""
+    since_unix_nano = _since(since)
+    conn = open_store(db).reader()
+    try:
+        found = list_conversations(conn, limit=limit, since_unix_nano=since_unix_nano)
+    finally:
+        conn.close()
+    if as_json:
+        _echo_json([conversation_json(summary) for summary in found])
+        return
+    if not found:
+        click.echo("no conversations (none of the spans carries a conversation or session id)")
+        return
+    _table(
+        ["last seen (UTC)", "conversation", "turns", "calls", "in", "out", "first seen (UTC)"],
+        [
+            [
+                _timestamp(summary.last_seen),
+                _plain(summary.conversation_id, 40),
+                _number(summary.turns),
+                _number(summary.model_calls),
+                _number(summary.input_tokens),
+                _number(summary.output_tokens),
+                _timestamp(summary.first_seen),
+            ]
+            for summary in found
+        ],
+        right={2, 3, 4, 5},
+    )
+
+
+@main.command()
+@db_option
+@json_option
+@click.argument("conversation_id")
+def conversation(db: Path, as_json: bool, conversation_id: str) -> None:
+    """One conversation's turns in order: tokens and duration per turn, context size per call."""
+    conn = open_store(db).reader()
+    try:
+        found = get_conversation(conn, conversation_id)
+    finally:
+        conn.close()
+    if found is None:
+        raise click.ClickException(f"no conversation {conversation_id!r} in {db}")
+    if as_json:
+        _echo_json(conversation_detail_json(found))
+        return
+    summary = found.summary
+    click.echo(
+        f"conversation {_plain(summary.conversation_id)}  {summary.turns} turns,"
+        f" {summary.model_calls} model calls, {_number(summary.input_tokens)} in /"
+        f" {_number(summary.output_tokens)} out tokens"
+    )
+    rows = []
+    for turn in found.turns:
+        rows.append(
+            [
+                str(turn.number),
+                _timestamp(turn.start_time_unix_nano),
+                f"{turn.kind}: {_plain(turn.name, 30)}",
+                _ms(turn.duration_ms),
+                _number(turn.input_tokens),
+                _number(turn.output_tokens),
+                _plain(turn.question, _TEXT_CHARS),
+            ]
+        )
+        for call in turn.calls:
+            rows.append(
+                [
+                    "",
+                    "",
+                    f"  call {call.call_id} {_plain(call.model, 20)}",
+                    _ms(call.duration_ms),
+                    f"context {_number(call.input_tokens)}",
+                    _number(call.output_tokens),
+                    f"ERROR {_plain(call.error, 40)}" if call.error else "",
+                ]
+            )
+    _table(["turn", "start (UTC)", "", "duration", "in", "out", "question"], rows, {3, 4, 5})

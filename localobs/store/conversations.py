@@ -1,0 +1,331 @@
+"""Conversations: the spans an application tagged with one conversation (or session) id.
+
+A conversation's turns are its tagged spans that no tagged span of the same conversation contains
+(one agent run or one model call per user message, usually), in start order. A turn's model calls
+are the calls at or below it in its trace, tagged or not, so the figures agree with the run's.
+Nothing here invents an id: spans without one belong to no conversation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sqlite3
+from dataclasses import dataclass
+
+from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps
+from localobs.store.messages import Message, parse_messages
+from localobs.store.messages import preview as message_preview
+
+_RECENT = (
+    "SELECT conversation_id FROM spans INDEXED BY conversations_by_start"
+    " WHERE conversation_id IS NOT NULL AND start_time_unix_nano >= ?"
+    " ORDER BY start_time_unix_nano DESC"
+)
+_TAGGED = (
+    "SELECT trace_id, span_id FROM spans INDEXED BY conversation_spans"
+    " WHERE conversation_id = ? ORDER BY start_time_unix_nano"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnCall:
+    """One model call of a turn; `input_tokens` is the context it was sent."""
+
+    call_id: int
+    trace_id: str
+    span_id: str
+    name: str
+    model: str | None
+    start_time_unix_nano: int
+    duration_ms: float
+    input_tokens: int | None
+    output_tokens: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    number: int  # 1-based, in start order
+    trace_id: str
+    span_id: str
+    kind: str  # agent, model call, workflow step, ...
+    name: str
+    run_id: str | None  # the turn's agent run, when it is one
+    start_time_unix_nano: int
+    duration_ms: float
+    input_tokens: int | None
+    output_tokens: int | None
+    error: str | None
+    question: str  # the start of the user's message (see `_previews`)
+    calls: tuple[TurnCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    conversation_id: str
+    turns: int
+    model_calls: int
+    input_tokens: int | None
+    output_tokens: int | None
+    first_seen: int  # unix nano: the first turn's start
+    last_seen: int  # the last turn's end
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    summary: ConversationSummary
+    turns: tuple[Turn, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallScope:
+    """Where a model call belongs: its agent run and its conversation (None: none)."""
+
+    run_id: str | None
+    agent_name: str | None
+    conversation_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextChange:
+    """What a call was sent beyond what the previous call of its run or conversation saw (its
+    input and its answer): messages added and removed, not the whole prompt again."""
+
+    call_id: int
+    previous_call_id: int | None
+    scope: str  # "run", "conversation" or "" (no previous call)
+    added: tuple[Message, ...]
+    removed: tuple[Message, ...]
+    kept: int  # messages carried over unchanged
+
+
+def _sum(values: list[int | None]) -> int | None:
+    reported = [value for value in values if value is not None]
+    return sum(reported) if reported else None
+
+
+def _turn_roots(
+    conn: sqlite3.Connection, cache: TraceCache, conversation_id: str
+) -> list[tuple[TraceSteps, StepRow]]:
+    roots = []
+    tagged = conn.execute(_TAGGED, (conversation_id,)).fetchall()
+    cache.preload([trace_id for trace_id, _span_id in tagged])
+    for trace_id, span_id in tagged:
+        trace = cache.get(trace_id)
+        row = trace.by_id.get(span_id)
+        if row is None or any(
+            parent.conversation_id == conversation_id for parent in trace.ancestors(span_id)
+        ):
+            continue
+        roots.append((trace, row))
+    roots.sort(key=lambda pair: (pair[1].start, pair[1].key))
+    return roots
+
+
+def _turn_calls(trace: TraceSteps, root: StepRow) -> list[StepRow]:
+    calls = [row for _depth, row in trace.subtree(root.span_id) if row.is_call]
+    calls.sort(key=lambda row: (row.start, row.key))
+    return calls
+
+
+def _summary(conversation_id: str, roots: list[tuple[TraceSteps, StepRow]]) -> ConversationSummary:
+    calls = [call for trace, root in roots for call in _turn_calls(trace, root)]
+    return ConversationSummary(
+        conversation_id=conversation_id,
+        turns=len(roots),
+        model_calls=len(calls),
+        input_tokens=_sum([call.input_tokens for call in calls]),
+        output_tokens=_sum([call.output_tokens for call in calls]),
+        first_seen=min(root.start for _trace, root in roots),
+        last_seen=max(root.end for _trace, root in roots),
+        errors=sum(1 for _trace, root in roots if root.error is not None)
+        + sum(1 for call in calls if call.error is not None),
+    )
+
+
+def list_conversations(
+    conn: sqlite3.Connection, *, limit: int = 100, since_unix_nano: int = 0
+) -> list[ConversationSummary]:
+    """Conversations active at or after `since_unix_nano`, most recently active first."""
+    seen: list[str] = []
+    known: set[str] = set()
+    for (conversation_id,) in conn.execute(_RECENT, (since_unix_nano,)):
+        if conversation_id not in known:
+            known.add(conversation_id)
+            seen.append(conversation_id)
+            if len(seen) >= limit:
+                break
+    cache = TraceCache(conn)
+    summaries = []
+    for conversation_id in seen:
+        roots = _turn_roots(conn, cache, conversation_id)
+        if roots:
+            summaries.append(_summary(conversation_id, roots))
+    return summaries
+
+
+def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
+    """One conversation's turns in order, each with its model calls and their context sizes."""
+    cache = TraceCache(conn)
+    roots = _turn_roots(conn, cache, conversation_id)
+    if not roots:
+        return None
+    call_rows = [_turn_calls(trace, root) for trace, root in roots]
+    previews = _previews(
+        conn,
+        [
+            row.key
+            for (_, root), calls in zip(roots, call_rows, strict=True)
+            for row in (root, *calls)
+        ],
+    )
+    turns = []
+    for number, ((trace, root), calls) in enumerate(zip(roots, call_rows, strict=True), 1):
+        turns.append(
+            Turn(
+                number=number,
+                trace_id=trace.trace_id,
+                span_id=root.span_id,
+                kind="agent" if root.span_role == "agent" else trace.step_kind(root),
+                name=root.agent_name or root.name,
+                run_id=root.span_id if root.span_role == "agent" else None,
+                start_time_unix_nano=root.start,
+                duration_ms=root.duration_ms,
+                input_tokens=_sum([call.input_tokens for call in calls]),
+                output_tokens=_sum([call.output_tokens for call in calls]),
+                error=root.error,
+                question=next(
+                    (previews[row.key] for row in (root, *calls) if previews.get(row.key)), ""
+                ),
+                calls=tuple(_turn_call(trace, call) for call in calls),
+            )
+        )
+    return Conversation(_summary(conversation_id, roots), tuple(turns))
+
+
+def _turn_call(trace: TraceSteps, row: StepRow) -> TurnCall:
+    return TurnCall(
+        call_id=row.key,
+        trace_id=trace.trace_id,
+        span_id=row.span_id,
+        name=row.name,
+        model=row.model,
+        start_time_unix_nano=row.start,
+        duration_ms=row.duration_ms,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        error=row.error,
+    )
+
+
+def _previews(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, str]:
+    """The start of each span's last user message: a turn's question is its root's (an agent
+    run may record its input), else its first call's that has one (an embedding may not)."""
+    found: dict[int, str] = {}
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT rowid, input_messages FROM spans WHERE rowid IN ({marks})", chunk
+        )
+        found.update((rowid, message_preview(text)) for rowid, text in rows)
+    return found
+
+
+def call_scope(conn: sqlite3.Connection, call_id: int) -> CallScope | None:
+    """A model call's outermost agent run, and the conversation its nearest tagged span (itself
+    or an ancestor) names; None: no such call."""
+    found = conn.execute(
+        "SELECT trace_id, span_id FROM spans WHERE rowid = ? AND operation IS NOT NULL",
+        (call_id,),
+    ).fetchone()
+    if found is None:
+        return None
+    trace = TraceCache(conn).get(found[0])
+    row = trace.by_id.get(found[1])
+    if row is None:
+        return None
+    ancestors = list(trace.ancestors(row.span_id))
+    runs = [parent for parent in ancestors if parent.span_role == "agent"]
+    run = runs[-1] if runs else None
+    conversation = row.conversation_id
+    for parent in ancestors:
+        if conversation is not None:
+            break
+        conversation = parent.conversation_id
+    return CallScope(
+        run_id=run.span_id if run else None,
+        agent_name=(run.agent_name or run.name) if run else None,
+        conversation_id=conversation,
+    )
+
+
+def _previous_call(conn: sqlite3.Connection, call_id: int) -> tuple[int | None, str]:
+    """The call before this one in its run, else in its conversation."""
+    scope = call_scope(conn, call_id)
+    if scope is None:
+        return None, ""
+    run_id, conversation_id = scope.run_id, scope.conversation_id
+    cache = TraceCache(conn)
+    if run_id is not None:
+        found = conn.execute("SELECT trace_id FROM spans WHERE rowid = ?", (call_id,)).fetchone()
+        trace = cache.get(found[0])
+        calls = _turn_calls(trace, trace.by_id[run_id])
+        before = _before(calls, call_id)
+        if before is not None:
+            return before, "run"
+    if conversation_id is not None:
+        calls = [
+            call
+            for trace, root in _turn_roots(conn, cache, conversation_id)
+            for call in _turn_calls(trace, root)
+        ]
+        before = _before(calls, call_id)
+        if before is not None:
+            return before, "conversation"
+    return None, ""
+
+
+def _before(calls: list[StepRow], call_id: int) -> int | None:
+    keys = [call.key for call in calls]
+    if call_id in keys:
+        index = keys.index(call_id)
+        return keys[index - 1] if index > 0 else None
+    return None
+
+
+def context_change(conn: sqlite3.Connection, call_id: int) -> ContextChange | None:
+    """The messages this call was sent that the previous call had not seen, and those dropped."""
+    row = conn.execute(
+        "SELECT input_messages FROM spans WHERE rowid = ? AND operation IS NOT NULL", (call_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    current = _keyed(row[0])
+    previous_id, scope = _previous_call(conn, call_id)
+    if previous_id is None:
+        return ContextChange(call_id, None, "", tuple(m for _key, m in current), (), 0)
+    before_row = conn.execute(
+        "SELECT input_messages, output_messages FROM spans WHERE rowid = ?", (previous_id,)
+    ).fetchone()
+    before = _keyed(before_row[0]) + _keyed(before_row[1])
+    matcher = difflib.SequenceMatcher(
+        a=[key for key, _m in before], b=[key for key, _m in current], autojunk=False
+    )
+    added: list[Message] = []
+    removed: list[Message] = []
+    kept = 0
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            kept += a1 - a0
+            continue
+        removed.extend(message for _key, message in before[a0:a1])
+        added.extend(message for _key, message in current[b0:b1])
+    return ContextChange(call_id, previous_id, scope, tuple(added), tuple(removed), kept)
+
+
+def _keyed(text: str | None) -> list[tuple[str, Message]]:
+    """Each stored message with a key that ignores what differs between an answer and its echo
+    in the next request (the finish reason)."""
+    return [(repr((message.role, message.parts)), message) for message in parse_messages(text)]

@@ -1,0 +1,44 @@
+"""A screen that loads once when shown, then again when the store changes: one query in flight,
+at most about once a second (`RefreshGate`), so a flood of commits costs one more query."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+
+from localobs.tui.context import ViewerContext
+from localobs.tui.refresh import RefreshGate, StoreChanged
+
+RELOAD_INTERVAL_S = 1.0
+
+
+class ReloadingScreen(Screen[None]):
+    """Subclasses implement `_query`, run on a worker thread, which posts its result; the
+    result's handler calls `_loaded()`."""
+
+    def __init__(self, ctx: ViewerContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self._gate = RefreshGate(min_interval_s=RELOAD_INTERVAL_S)
+
+    def on_mount(self) -> None:
+        self._gate.request(skip_interval=True)
+        self._load()
+        self.set_interval(RELOAD_INTERVAL_S, self._pump)
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        if self._gate.request():
+            self._load()
+
+    def _pump(self) -> None:
+        if self._gate.pump():
+            self._load()
+
+    def _loaded(self) -> None:
+        if self._gate.finished():
+            self._load()
+
+    def _load(self) -> None:
+        self.run_worker(self._query, thread=True, exclusive=True, group="reload")
+
+    def _query(self) -> None:
+        raise NotImplementedError("a ReloadingScreen defines its own query")
