@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from localobs.conditions import status_file_for
 from localobs.store import Store
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import get_call
@@ -58,8 +59,11 @@ def test_replays_on_the_bundled_model_are_stored_as_linked_calls(
     original: tuple[Path, int],
 ) -> None:
     db, call_id = original
+    status_file = status_file_for(db)
+    assert status_file.exists()  # the receiver's
     done = replay(db, str(call_id), "-n", "3", "--temperature", "0,1.5", "--json")
     assert done.returncode == 0, done.stderr
+    assert status_file.exists()  # not taken over, nor removed, by the replay's writer
     report = json.loads(done.stdout)
     assert report["error"] is None and "llama.cpp" in report["backend"]
     assert [run["run"] for run in report["runs"]] == [1, 2, 3, 4, 5, 6]

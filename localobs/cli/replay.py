@@ -12,6 +12,7 @@ import click
 import orjson
 
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.replay.availability import ENDPOINT_ENV, MODEL_ENV
 from localobs.replay.spread import Quantiles, Spread, spreads
 
 DEFAULT_RUNS = 10
@@ -90,10 +91,17 @@ def _print_spread(item: Spread) -> None:
 @click.option(
     "--endpoint",
     metavar="URL",
+    envvar=ENDPOINT_ENV,
     help="An OpenAI-compatible base URL, e.g. "
     "http://127.0.0.1:8080/v1 (default: the bundled model in a worker process).",
 )
-@click.option("--model", "model", metavar="NAME", help="With --endpoint: the model to ask for.")
+@click.option(
+    "--model",
+    "model",
+    metavar="NAME",
+    envvar=MODEL_ENV,
+    help="With --endpoint: the model to ask for.",
+)
 @click.option("--allow-remote", is_flag=True, help="Let --endpoint be another machine.")
 @click.option(
     "--gguf",
@@ -208,8 +216,6 @@ def replay(
             backend.close()
         if sink is not None:
             sink.close()
-        else:
-            store.close()
     found = spreads(results, original_text(original), json_output=request.json_output)
     if json_lines:
         sys.stdout.buffer.write(event_line("done", stored=len(results), error=error))

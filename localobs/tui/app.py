@@ -25,6 +25,7 @@ from localobs.store import Store
 from localobs.tui.commands import BindingCommands
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
+from localobs.tui.screens.call_detail import ReplayRequested
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.terminal_logs import logs_to_file
 
@@ -42,6 +43,7 @@ class LocalobsApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "components", "Components"),
         Binding("question_mark", "help", "Help"),
+        Binding("s", "save_svg", "Save screenshot (SVG)", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -73,6 +75,7 @@ class LocalobsApp(App[None]):
             totals_window_s=totals_window_s,
             log_path=log_path,
             grpc_url=grpc_url,
+            db_path=source.path if isinstance(source, Store) else None,
         )
         self._poll_interval_s = poll_interval_s
         self._owns_process = owns_process
@@ -138,6 +141,24 @@ class LocalobsApp(App[None]):
         from localobs.tui.screens.components import ComponentsScreen
 
         self.push_screen(ComponentsScreen(self.ctx))
+
+    def action_save_svg(self) -> None:
+        """Save the screen as SVG beside the database (for slides), named after screen and time."""
+        folder = self.ctx.db_path.parent if self.ctx.db_path else self.ctx.export_dir
+        screen = type(self.screen).__name__.removesuffix("Screen").lower() or "screen"
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.ctx.clock() / 1e9))
+        name = f"localobs-{screen}-{stamp}.svg"
+        try:
+            path = self.save_screenshot(filename=name, path=str(folder))
+        except OSError as exc:
+            self.notify(f"Screenshot failed: {exc}", severity="error")
+            return
+        self.notify(f"Saved {path}", title="Screenshot", timeout=8)
+
+    def on_replay_requested(self, message: ReplayRequested) -> None:
+        from localobs.tui.screens.spread import SpreadScreen
+
+        self.push_screen(SpreadScreen(self.ctx, message.call_id))
 
     def action_help(self) -> None:
         from localobs.tui.screens.help import HelpScreen

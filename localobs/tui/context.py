@@ -31,5 +31,8 @@ class ViewerContext:
     """The call `m` marked, compared with the selected one by `=`."""
     components_window: int = 1
     """The components screen's window (an index of its WINDOWS), kept when it is reopened."""
+    db_path: Path | None = None
+    """The database file, for child processes that write to it (replays); None in tests that
+    read through a connection factory."""
     components_seen: dict[int, tuple[float, Any]] = field(default_factory=dict)
     """Per window: when the last components query started (monotonic) and its result."""

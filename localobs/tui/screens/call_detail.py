@@ -16,12 +16,20 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from localobs.replay.availability import missing_model_hint
 from localobs.store.calls import CallDetail, get_call
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
 from localobs.tui.export import export_call
 from localobs.tui.widgets.transcript import Transcript
+
+
+@dataclass
+class ReplayRequested(Message):
+    """`r`: replay this call N times and show the spread (the app opens the spread view)."""
+
+    call_id: int
 
 
 @dataclass
@@ -130,6 +138,7 @@ class CallDetailScreen(Screen[None]):
         Binding("a", "toggle_raw", "Raw attrs"),
         Binding("e", "export", "Export"),
         Binding("m", "mark", "Mark"),
+        Binding("r", "replay", "Replay x10"),
     ]
 
     def __init__(self, ctx: ViewerContext, call_id: int) -> None:
@@ -184,7 +193,7 @@ class CallDetailScreen(Screen[None]):
         body.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in {"open_trace", "toggle_raw", "export", "mark"}:
+        if action in {"open_trace", "toggle_raw", "export", "mark", "replay"}:
             return True if self.detail is not None else None
         return True
 
@@ -205,6 +214,13 @@ class CallDetailScreen(Screen[None]):
             self.app.push_screen(
                 TraceScreen(self.ctx, self.detail.trace_id, focus_span_id=self.detail.span_id)
             )
+
+    def action_replay(self) -> None:
+        hint = missing_model_hint()
+        if hint is not None:
+            self.notify(hint, title="No model to replay on", severity="warning", timeout=12)
+        elif self.detail is not None:
+            self.post_message(ReplayRequested(self.call_id))
 
     def action_mark(self) -> None:
         self.ctx.marked_call_id = None if self.ctx.marked_call_id == self.call_id else self.call_id
