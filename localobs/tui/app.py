@@ -27,6 +27,7 @@ from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
 from localobs.tui.screens.call_detail import ReplayRequested
 from localobs.tui.screens.calls import CallsScreen
+from localobs.tui.screens.trace import TraceCompareRequested
 from localobs.tui.terminal_logs import logs_to_file
 
 POLL_INTERVAL_S = 0.1
@@ -154,6 +155,11 @@ class LocalobsApp(App[None]):
             self.notify(f"Screenshot failed: {exc}", severity="error")
             return
         self.notify(f"Saved {path}", title="Screenshot", timeout=8)
+
+    def on_trace_compare_requested(self, message: TraceCompareRequested) -> None:
+        from localobs.tui.screens.trace_compare import TraceCompareScreen
+
+        self.push_screen(TraceCompareScreen(self.ctx, message.trace_a, message.trace_b))
 
     def on_replay_requested(self, message: ReplayRequested) -> None:
         from localobs.tui.screens.spread import SpreadScreen

@@ -29,6 +29,8 @@ class ViewerContext:
     """Where the receiver listens for OTLP/gRPC; None when it does not."""
     marked_call_id: int | None = None
     """The call `m` marked, compared with the selected one by `=`."""
+    marked_trace_id: str | None = None
+    """The trace `m` marked on the trace view, compared with the shown one by `=`."""
     components_window: int = 1
     """The components screen's window (an index of its WINDOWS), kept when it is reopened."""
     db_path: Path | None = None
