@@ -36,5 +36,7 @@ class ViewerContext:
     db_path: Path | None = None
     """The database file, for child processes that write to it (replays); None in tests that
     read through a connection factory."""
+    components_plots: bool = False
+    """The components screen shows plots (`g`) instead of the span table and sparklines."""
     components_seen: dict[int, tuple[float, Any]] = field(default_factory=dict)
     """Per window: when the last components query started (monotonic) and its result."""
