@@ -46,6 +46,8 @@ class FlowConfig:
     max_picks: int = 3
     max_tokens: int = 64
     """Token budget of the streamed recommendation; JSON steps use what their grammar needs."""
+    answer_temperature: float = 0.7
+    """Above 0, so that replaying the answer shows how much it varies (the talk's point)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +301,7 @@ class SessionBot:
                 prompts.respond_messages(state.question, sessions),
                 write,
                 max_tokens=self.config.max_tokens,
+                temperature=self.config.answer_temperature,
             )
         )
         write("\n")
