@@ -19,7 +19,7 @@ import pytest
 from localobs.conditions import status_file_for
 from localobs.store import Store
 from localobs.store.call_filter import CallFilter
-from localobs.store.calls import get_call
+from localobs.store.calls import get_call, list_calls
 from localobs.store.replays import REPLAY_SERVICE, replays_of
 from localobs.store.stats import totals
 from tests.conftest import RunningReceiver
@@ -96,7 +96,9 @@ def test_replays_on_the_bundled_model_are_stored_as_linked_calls(
         ]
         assert first.system_instructions[0].content == "You are a concise assistant."
         assert "gen_ai.request.seed" not in first.attributes
-        # Totals are the app's own: replays count only when asked for.
+        # Lists and totals are the app's own: replays count only when asked for.
+        assert [c.call_id for c in list_calls(conn)] == [call_id]
+        assert len(list_calls(conn, CallFilter(service=REPLAY_SERVICE))) == 6
         now = time.time_ns()
         assert totals(conn, lambda: now, None).calls == 1
         assert totals(conn, lambda: now, None, CallFilter(include_replays=True)).calls == 7
@@ -177,3 +179,60 @@ def test_cancel_keeps_the_finished_runs_whole_and_nothing_else(
     assert events[-1]["stored"] == len(runs) < 50
     replays = stored_replays(db, call_id)
     assert [r.call_id for r in replays] == [event["call_id"] for event in runs]
+
+
+def test_the_endpoint_can_come_from_the_environment_as_the_viewer_passes_it(
+    original: tuple[Path, int],
+) -> None:
+    db, call_id = original
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    env = {**os.environ, "LOCALOBS_REPLAY_ENDPOINT": dead, "LOCALOBS_REPLAY_MODEL": "m"}
+    done = subprocess.run(
+        [sys.executable, "-m", "localobs", "replay", "--db", str(db), str(call_id)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1 and f"cannot reach {dead}" in done.stderr
+
+
+def test_a_json_constrained_call_is_replayed_constrained_and_parses_are_counted(
+    receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    prompt = 'Answer as JSON: {"colour": "..."}. A colour of the sky?'
+    with sdk_tracer("judge-app") as tracer, tracer.start_as_current_span("chat judge") as span:
+        span.set_attributes(
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "llama.cpp",
+                "gen_ai.request.model": "judge",
+                "gen_ai.request.max_tokens": 40,
+                "gen_ai.request.temperature": 0.0,
+                "gen_ai.output.type": "json",
+                "gen_ai.input.messages": json.dumps(
+                    [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
+                ),
+            }
+        )
+    db = receiver.store.path
+    done = replay(db, "1", "-n", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (found,) = report["spreads"]
+    assert found["json_parsed"] is not None
+    parsed = sum(1 for run in report["runs"] if _parses(run["text"]))
+    assert found["json_parsed"] == parsed
+    assert all(run["text"].lstrip().startswith("{") for run in report["runs"])
+    with Store(db).reader() as conn:
+        replayed = get_call(conn, report["runs"][0]["call_id"])
+    assert replayed is not None and replayed.attributes["gen_ai.output.type"] == "json"
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

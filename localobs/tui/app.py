@@ -152,9 +152,9 @@ class LocalobsApp(App[None]):
         try:
             path = self.save_screenshot(filename=name, path=str(folder))
         except OSError as exc:
-            self.notify(f"Screenshot failed: {exc}", severity="error")
+            self.notify(f"Screenshot failed: {exc}", severity="error", markup=False)
             return
-        self.notify(f"Saved {path}", title="Screenshot", timeout=8)
+        self.notify(f"Saved {path}", title="Screenshot", timeout=8, markup=False)
 
     def on_trace_compare_requested(self, message: TraceCompareRequested) -> None:
         from localobs.tui.screens.trace_compare import TraceCompareScreen

@@ -218,7 +218,9 @@ class CallDetailScreen(Screen[None]):
     def action_replay(self) -> None:
         hint = missing_model_hint()
         if hint is not None:
-            self.notify(hint, title="No model to replay on", severity="warning", timeout=12)
+            self.notify(
+                hint, title="No model to replay on", severity="warning", timeout=12, markup=False
+            )
         elif self.detail is not None:
             self.post_message(ReplayRequested(self.call_id))
 
