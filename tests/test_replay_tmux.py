@@ -82,7 +82,7 @@ def test_r_replays_the_call_runs_stream_in_and_escape_cancels(tmux: Tmux, tmp_pa
     keys(tmux, "r")
     shown = tmux.wait_for(lambda shown: re.search(r"[23] of 10 runs", shown) is not None, 120)
     assert "Spread of call 1" in shown and "llama.cpp" in shown
-    assert "distinct answers" in shown and "output tokens" in shown and "p95" in shown
+    assert "distinct answer" in shown and "output tokens" in shown and "p95" in shown
     keys(tmux, "Escape")
     shown = tmux.wait_for(lambda shown: "runs done" in shown, 60)
     match = re.search(r"(\d+) runs done", shown)

@@ -12,7 +12,7 @@ from localobs.replay.spread import spreads
 from localobs.store import Store
 from localobs.tui.app import LocalobsApp
 from localobs.tui.screens.call_detail import CallDetailScreen
-from localobs.tui.screens.spread import spread_content
+from localobs.tui.screens.spread import SpreadScreen, spread_content
 from localobs.tui.widgets.calls_table import CallsTable
 from tests import tui_data
 from tests.tui_pilot import wait_until
@@ -51,3 +51,33 @@ async def test_without_a_model_r_says_how_to_get_one(
         (shown,) = [n.message for n in app._notifications]
         assert "pip install 'localobs[demo]'" in shown and "--endpoint URL --model NAME" in shown
         assert isinstance(app.screen, CallDetailScreen)  # no spread view opened
+
+
+@pytest.mark.slow
+async def test_w_sweeps_three_temperatures_side_by_side(store: Store) -> None:
+    tui_data.submit(store, tui_data.sample_spans())
+    app = LocalobsApp(store, clock=lambda: tui_data.T0, tz=UTC, totals_window_s=None)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one(CallsTable).row_count > 0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.query("#transcript"))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, SpreadScreen))
+        screen = app.screen
+        assert isinstance(screen, SpreadScreen)
+        await pilot.press("escape")  # cancel the first replay at once
+        await wait_until(pilot, lambda: not screen.running, 60)
+        await pilot.press("n", "n", "n", "w", "r")  # 5 runs, temperatures 0, 0.7 and 1
+        await wait_until(pilot, lambda: not screen.running and len(screen.results) == 15, 240)
+        assert screen.error is None
+        assert [r.temperature for r in screen.results] == [0.0] * 5 + [0.7] * 5 + [1.0] * 5
+        columns = screen.query(".sweep-column")
+        assert len(columns) == 3
+        texts = [str(column.render()) for column in columns]
+        assert [text.splitlines()[0].split(" · ")[0] for text in texts] == [
+            "temperature 0",
+            "temperature 0.7",
+            "temperature 1",
+        ]
+        # Greedy decoding gives one answer five times.
+        assert "5x " in texts[0] and "1 distinct answer\n" in texts[0]

@@ -53,7 +53,7 @@ def _figures(label: str, q: Quantiles | None, digits: int = 1) -> str:
 def _print_spread(item: Spread) -> None:
     temperature = "original" if item.temperature is None else f"{item.temperature:g}"
     click.echo(
-        f"temperature {temperature}: {item.runs} runs, {len(item.clusters)} distinct answers"
+        f"temperature {temperature}: {item.runs} runs, {item.distinct_answers}"
         + (f", {item.failed} failed" if item.failed else "")
     )
     for cluster in item.clusters:

@@ -55,6 +55,11 @@ class Spread:
     json_parsed: int | None
     """How many outputs parse as JSON, for JSON-constrained calls; None otherwise."""
 
+    @property
+    def distinct_answers(self) -> str:
+        count = len(self.clusters)
+        return f"{count} distinct answer{'' if count == 1 else 's'}"
+
 
 def normalize(text: str) -> str:
     """What sameness ignores: case and whitespace."""

@@ -17,11 +17,14 @@ import orjson
 
 
 class ReplayProcess:
-    def __init__(self, db: Path, call_id: int, runs: int) -> None:
+    def __init__(
+        self, db: Path, call_id: int, runs: int, temperatures: tuple[float, ...] = ()
+    ) -> None:
+        sweep = ["--temperature", ",".join(f"{t:g}" for t in temperatures)] if temperatures else []
         # stderr must not reach the terminal the viewer draws on.
         self._process = subprocess.Popen(
             [sys.executable, "-m", "localobs", "replay", str(call_id), "--db", str(db)]
-            + ["-n", str(runs), "--json-lines"],
+            + ["-n", str(runs), "--json-lines", *sweep],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

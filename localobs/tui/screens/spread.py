@@ -28,7 +28,10 @@ from localobs.tui.replay_process import ReplayProcess
 from localobs.tui.widgets.plots import show_histogram
 
 RUN_CHOICES = (10, 20, 50, 5)
+# `w` sweeps these temperatures, N runs each, shown side by side.
+SWEEP = (0.0, 0.7, 1.0)
 _PREVIEW = 200
+_SWEEP_PREVIEW = 60  # three columns share the width
 
 
 @dataclass
@@ -45,7 +48,7 @@ def _quantiles(label: str, q: Quantiles | None, show: Any) -> Content:
     )
 
 
-def spread_content(found: list[Spread]) -> Content:
+def spread_content(found: list[Spread], preview_chars: int = _PREVIEW) -> Content:
     """Clusters, biggest first with the original's marked, then the figures, per temperature."""
     lines: list[Content] = []
     for item in found:
@@ -53,13 +56,13 @@ def spread_content(found: list[Spread]) -> Content:
         lines.append(
             Content.assemble(
                 (f"temperature {temperature}", "b $text-accent"),
-                f" · {item.runs} runs · {len(item.clusters)} distinct answers",
+                f" · {item.runs} runs · {item.distinct_answers}",
                 (f" · {item.failed} failed", "$text-error") if item.failed else "",
             )
         )
         for cluster in item.clusters:
             text = " ".join(cluster.text.split())
-            preview = text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
+            preview = text if len(text) <= preview_chars else text[: preview_chars - 1] + "…"
             lines.append(
                 Content.assemble(
                     (f"  {cluster.count:>3}x ", "b"),
@@ -90,6 +93,7 @@ class SpreadScreen(Screen[None]):
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("r", "again", "Replay again"),
         Binding("n", "more_runs", "Runs"),
+        Binding("w", "toggle_sweep", "Sweep 0/0.7/1"),
     ]
 
     def __init__(self, ctx: ViewerContext, call_id: int) -> None:
@@ -97,6 +101,8 @@ class SpreadScreen(Screen[None]):
         self.ctx = ctx
         self.call_id = call_id
         self.runs = RUN_CHOICES[0]
+        self.temperatures: tuple[float, ...] = ()
+        """Empty: the call's own temperature."""
         self.results: list[RunResult] = []
         self.backend = ""
         self.original: str | None = None
@@ -110,6 +116,7 @@ class SpreadScreen(Screen[None]):
         yield ProgressBar(id="spread-progress", show_eta=False)
         with VerticalScroll(id="spread-body"):
             yield Static(id="spread-summary")
+            yield Horizontal(id="spread-sweep")
             with Horizontal(id="spread-plots"):
                 yield PlotextPlot(id="plot-tokens")
                 yield PlotextPlot(id="plot-duration")
@@ -124,16 +131,20 @@ class SpreadScreen(Screen[None]):
 
     def _start(self) -> None:
         self.results, self.error, self.running = [], None, True
-        self.query_one(ProgressBar).update(total=self.runs, progress=0)
+        self.query_one(ProgressBar).update(total=self.total_runs, progress=0)
         self._render_all()
-        self._run(self.runs)
+        self._run(self.runs, self.temperatures)
+
+    @property
+    def total_runs(self) -> int:
+        return self.runs * max(1, len(self.temperatures))
 
     @work(thread=True, exclusive=True)
-    def _run(self, runs: int) -> None:
+    def _run(self, runs: int, temperatures: tuple[float, ...]) -> None:
         if self.ctx.db_path is None:
             self.post_message(ReplayEvent({"event": "done", "error": "no database file"}))
             return
-        self._process = ReplayProcess(self.ctx.db_path, self.call_id, runs)
+        self._process = ReplayProcess(self.ctx.db_path, self.call_id, runs, temperatures)
         for event in self._process.events():
             self.post_message(ReplayEvent(event))
 
@@ -144,7 +155,7 @@ class SpreadScreen(Screen[None]):
             self.backend = str(event.get("backend") or "")
             self.original = event.get("original")
             self.json_output = bool(event.get("json_output"))
-            self.query_one(ProgressBar).update(total=event.get("runs") or self.runs)
+            self.query_one(ProgressBar).update(total=event.get("runs") or self.total_runs)
         elif kind == "run":
             self.results.append(RunResult.from_json(event))
             self.query_one(ProgressBar).advance(1)
@@ -156,7 +167,7 @@ class SpreadScreen(Screen[None]):
 
     def _render_all(self) -> None:
         state = (
-            f"{len(self.results)} of {self.runs} runs"
+            f"{len(self.results)} of {self.total_runs} runs"
             if self.running
             else f"{len(self.results)} runs done"
         )
@@ -169,11 +180,24 @@ class SpreadScreen(Screen[None]):
             )
         )
         found = spreads(self.results, self.original, json_output=self.json_output)
-        self.query_one("#spread-summary", Static).update(
-            spread_content(found)
-            if found
-            else Content.styled("waiting for the first run…", "$foreground-muted")
-        )
+        summary = self.query_one("#spread-summary", Static)
+        sweep = self.query_one("#spread-sweep", Horizontal)
+        if not found:
+            summary.update(Content.styled("waiting for the first run…", "$foreground-muted"))
+        if len(found) > 1 or self.temperatures:  # a sweep: one column per temperature
+            summary.display, sweep.display = not found, True
+            columns = list(sweep.query(Static))
+            for index, item in enumerate(found):
+                if index >= len(columns):
+                    columns.append(Static(classes="sweep-column"))
+                    sweep.mount(columns[-1])
+                columns[index].update(spread_content([item], _SWEEP_PREVIEW))
+            for extra in columns[len(found) :]:
+                extra.remove()
+        else:
+            summary.display, sweep.display = True, False
+            if found:
+                summary.update(spread_content(found))
         done = [r for r in self.results if r.error is None]
         tokens = [float(r.output_tokens) for r in done if r.output_tokens is not None]
         show_histogram(self.query_one("#plot-tokens", PlotextPlot), tokens, "output tokens", "tok")
@@ -185,7 +209,7 @@ class SpreadScreen(Screen[None]):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("again", "more_runs"):
+        if action in ("again", "more_runs", "toggle_sweep"):
             return None if self.running else True
         return True
 
@@ -198,6 +222,11 @@ class SpreadScreen(Screen[None]):
 
     def action_again(self) -> None:
         self._start()
+
+    def action_toggle_sweep(self) -> None:
+        self.temperatures = () if self.temperatures else SWEEP
+        what = ", ".join(f"{t:g}" for t in SWEEP) if self.temperatures else "the call's own"
+        self.notify(f"Next replay: temperature {what} (r)", timeout=3)
 
     def action_more_runs(self) -> None:
         self.runs = RUN_CHOICES[(RUN_CHOICES.index(self.runs) + 1) % len(RUN_CHOICES)]
