@@ -7,6 +7,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import orjson
@@ -14,6 +15,12 @@ import orjson
 from localobs.cli.group import db_option, json_option, main, open_store
 from localobs.replay.availability import ENDPOINT_ENV, MODEL_ENV
 from localobs.replay.spread import Quantiles, Spread, spreads
+
+if TYPE_CHECKING:  # the replay machinery is imported when the command runs, not at start-up
+    from localobs.replay.request import ReplayRequest
+    from localobs.replay.runner import RunSink
+    from localobs.replay.runs import RunResult
+    from localobs.store.calls import CallDetail
 
 DEFAULT_RUNS = 10
 _CLUSTER_PREVIEW = 70
@@ -37,6 +44,33 @@ def _temperatures(
 
 def _stopped(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+class _StopAfterReport:
+    """Holds SIGTERM and Ctrl-C from the start of a run's commit until it is reported (the
+    report unblocks them), so a cancelled replay never stores a run it did not report."""
+
+    def __init__(self, sink: RunSink) -> None:
+        self._sink = sink
+
+    def save(
+        self,
+        original: CallDetail,
+        request: ReplayRequest,
+        result: RunResult,
+        batch: str,
+        model: str,
+        provider: str,
+    ) -> int:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            return self._sink.save(original, request, result, batch, model, provider)
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            raise
 
 
 def _one_line(text: str) -> str:
@@ -132,11 +166,11 @@ def replay(
     from localobs.replay.backends import Backend, EndpointBackend, ReplayError, WorkerBackend
     from localobs.replay.request import NotReplayable, original_text, request_from_call
     from localobs.replay.runner import run_replays
-    from localobs.replay.runs import RunResult, event_line
+    from localobs.replay.runs import event_line
     from localobs.replay.storing import ReplayStore
     from localobs.store.calls import get_call
 
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         if json_lines:
             sys.stdout.buffer.write(event_line("error", message=message))
             sys.stdout.flush()
@@ -154,12 +188,10 @@ def replay(
         reader.close()
     if original is None:
         fail(f"there is no model call {call_id} in {db}")
-    assert original is not None
     try:
         request = request_from_call(original)
     except NotReplayable as exc:
         fail(str(exc))
-        raise
     previous = signal.signal(signal.SIGTERM, _stopped)
     backend: Backend | None = None
     sink: ReplayStore | None = None
@@ -168,16 +200,19 @@ def replay(
     total = runs * max(1, len(temperatures))
 
     def on_result(result: RunResult) -> None:
-        results.append(result)
-        if json_lines:
-            sys.stdout.buffer.write(event_line("run", **result.to_json()))
-            sys.stdout.flush()
-        elif not as_json:
-            click.echo(
-                f"run {result.run}/{total}: {result.output_tokens} tokens, "
-                f"{result.duration_ms:,.0f} ms",
-                err=True,
-            )
+        try:
+            results.append(result)
+            if json_lines:
+                sys.stdout.buffer.write(event_line("run", **result.to_json()))
+                sys.stdout.flush()
+            elif not as_json:
+                click.echo(
+                    f"run {result.run}/{total}: {result.output_tokens} tokens, "
+                    f"{result.duration_ms:,.0f} ms",
+                    err=True,
+                )
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     try:
         if endpoint:
@@ -201,7 +236,7 @@ def replay(
             original,
             request,
             backend,
-            sink,
+            _StopAfterReport(sink),
             runs=runs,
             temperatures=temperatures or [None],
             on_result=on_result,

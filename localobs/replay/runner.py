@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from localobs.replay.backends import Backend
 from localobs.replay.request import ReplayRequest
 from localobs.replay.runs import RunResult
 from localobs.store.calls import CallDetail
+
+if TYPE_CHECKING:  # the backends pull in httpx
+    from localobs.replay.backends import Backend
 
 
 class RunSink(Protocol):
@@ -39,12 +40,12 @@ def run_replays(
     runs: int,
     temperatures: Sequence[float | None] = (None,),
     on_result: Callable[[RunResult], None] = lambda _result: None,
-    cancel: threading.Event | None = None,
 ) -> list[RunResult]:
     """`runs` replays per temperature (None: the original's), in order; returns what finished.
 
     A backend error ends the whole replay (`ReplayError` propagates): the runs already stored
-    stay, the failed one stores nothing. `cancel` stops before the next run.
+    stay, the failed one stores nothing. To cancel, interrupt it (the CLI turns SIGTERM into
+    KeyboardInterrupt): a run is stored only once it has finished.
     """
     batch = new_batch_id()
     results: list[RunResult] = []
@@ -52,8 +53,6 @@ def run_replays(
     for temperature in temperatures:
         sent = request.with_temperature(temperature)
         for _ in range(runs):
-            if cancel is not None and cancel.is_set():
-                return results
             number += 1
             start = time.time_ns()
             answer = backend.answer(sent)

@@ -41,7 +41,8 @@ class ReplayProcess:
                 event = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
-            finished = finished or event.get("event") == "done"
+            # An `error` event (no such call, nothing to replay) ends the child too.
+            finished = finished or event.get("event") in ("done", "error")
             yield event
         status = self._process.wait()
         stdout.close()
