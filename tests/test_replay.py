@@ -61,7 +61,7 @@ def test_replays_on_the_bundled_model_are_stored_as_linked_calls(
     db, call_id = original
     status_file = status_file_for(db)
     assert status_file.exists()  # the receiver's
-    done = replay(db, str(call_id), "-n", "3", "--temperature", "0,1.5", "--json")
+    done = replay(db, str(call_id), "-n", "3", "--temperature", "0", "1.5", "--json")
     assert done.returncode == 0, done.stderr
     assert status_file.exists()  # not taken over, nor removed, by the replay's writer
     report = json.loads(done.stdout)

@@ -29,7 +29,7 @@ _CLUSTER_PREVIEW = 70
 def _temperatures(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 ) -> list[float]:
-    """Each `--temperature` may hold several values: `--temperature 0,0.7,1`."""
+    """`--temperature 0,0.7,1` holds several values (so may repeated options)."""
     out: list[float] = []
     for value in values:
         for piece in value.replace(",", " ").split():
@@ -37,8 +37,6 @@ def _temperatures(
                 out.append(float(piece))
             except ValueError:
                 raise click.BadParameter(f"{piece!r} is not a number") from None
-    if any(t < 0 for t in out):
-        raise click.BadParameter("a temperature is 0 or more")
     return out
 
 
@@ -106,6 +104,8 @@ def _print_spread(item: Spread) -> None:
 @main.command()
 @db_option
 @click.argument("call_id", type=int)
+# The values after the first of `--temperature 0 0.7 1.0` arrive as extra arguments.
+@click.argument("more_temperatures", nargs=-1, type=float, metavar="")
 @click.option(
     "-n",
     "--runs",
@@ -119,8 +119,9 @@ def _print_spread(item: Spread) -> None:
     "temperatures",
     multiple=True,
     callback=_temperatures,
-    metavar="T[,T...]",
-    help="Temperatures to sweep (default: the original's).",
+    metavar="T [T...]",
+    help="Temperatures to sweep, N runs each: --temperature 0 0.7 1.0 (or 0,0.7,1.0); "
+    "default: the original's.",
 )
 @click.option(
     "--endpoint",
@@ -149,6 +150,7 @@ def replay(
     db: Path,
     call_id: int,
     runs: int,
+    more_temperatures: tuple[float, ...],
     temperatures: list[float],
     endpoint: str | None,
     model: str | None,
@@ -176,6 +178,11 @@ def replay(
             sys.stdout.flush()
         raise click.ClickException(message)
 
+    if more_temperatures and not temperatures:
+        raise click.UsageError(f"unexpected arguments after CALL_ID: {more_temperatures}")
+    temperatures = temperatures + list(more_temperatures)
+    if any(t < 0 for t in temperatures):
+        raise click.BadParameter("a temperature is 0 or more", param_hint="--temperature")
     if endpoint and not model:
         raise click.UsageError("--endpoint needs --model NAME (the model the server should use)")
     if not db.exists():
