@@ -3,12 +3,15 @@ traces the real SDK sent to the real receiver, with steps inserted and missing."
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from textual.widgets import DataTable, Static
 
+from localobs.cli import main
 from localobs.store.trace_compare import align, compare_traces, lcs_pairs
 from localobs.store.traces import TraceSpan, TraceTree
 from localobs.tui.app import LocalobsApp
@@ -125,3 +128,29 @@ async def test_mark_a_run_on_the_trace_view_and_compare_another_with_it(
         assert "1 inserted" in title and "1 missing" in title
         diff = str(app.screen.query_one("#tc-diff", Static).render())
         assert "- Two talks." in diff and "+ Three [b]talks[/b]." in diff
+
+
+def test_localobs_compare_prints_the_aligned_steps(
+    receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    with sdk_tracer("agent") as tracer:
+        first = send_run(tracer, ["retrieve", "chat", "respond"], "Two talks.")
+        second = send_run(tracer, ["retrieve", "rerank", "chat"], "Three talks.")
+    db = str(receiver.store.path)
+    text = CliRunner().invoke(main, ["compare", "--db", db, first, second])
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    assert lines[0].startswith(f"A {first}") and f"B {second}" in lines[0]
+    assert [line[:1] for line in lines[2:]] == [" ", " ", "+", " ", "-"]
+    assert "rerank" in lines[4] and "respond" in lines[6]
+    as_json = CliRunner().invoke(main, ["compare", "--db", db, first, second, "--json"])
+    steps = json.loads(as_json.output)["steps"]
+    assert [(s["kind"], s["name"]) for s in steps][2:] == [
+        ("inserted", "rerank"),
+        ("same", "chat llama-3.1-8b"),
+        ("missing", "respond"),
+    ]
+    assert steps[3]["a"]["call_id"] is not None and steps[3]["tokens_delta"] == 0
+    missing = CliRunner().invoke(main, ["compare", "--db", db, first, "0" * 32])
+    assert missing.exit_code == 1 and "both traces must be stored" in missing.output

@@ -3,7 +3,7 @@
 Commands live in their own modules and register themselves on `main`.
 """
 
-from localobs.cli import calls, inspect, replay, transfer, up, view
+from localobs.cli import calls, inspect, replay, trace_compare, transfer, up, view
 from localobs.cli.group import main
 
-__all__ = ["calls", "inspect", "main", "replay", "transfer", "up", "view"]
+__all__ = ["calls", "inspect", "main", "replay", "trace_compare", "transfer", "up", "view"]
