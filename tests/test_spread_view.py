@@ -81,3 +81,18 @@ async def test_w_sweeps_three_temperatures_side_by_side(store: Store) -> None:
         ]
         # Greedy decoding gives one answer five times.
         assert "5x " in texts[0] and "1 distinct answer\n" in texts[0]
+
+
+async def test_the_command_palette_saves_an_svg_beside_the_database(store: Store) -> None:
+    tui_data.submit(store, tui_data.sample_spans())
+    app = LocalobsApp(store, clock=lambda: tui_data.T0, tz=UTC, totals_window_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one(CallsTable).row_count > 0)
+        await pilot.press("ctrl+p", *"screenshot")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: list(store.path.parent.glob("localobs-calls-*.svg")))
+        (saved,) = store.path.parent.glob("localobs-calls-*.svg")
+        assert "Where&#160;can&#160;I&#160;get&#160;coffee?" in saved.read_text()
+        await wait_until(pilot, lambda: len(app._notifications) > 0)
+        assert any(str(saved) in str(n.message) for n in app._notifications)

@@ -11,13 +11,13 @@ import gc
 import signal
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from pathlib import Path
 from types import FrameType
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
@@ -142,6 +142,13 @@ class LocalobsApp(App[None]):
         from localobs.tui.screens.components import ComponentsScreen
 
         self.push_screen(ComponentsScreen(self.ctx))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own "Screenshot" saves to the working directory: `s` (in the palette as
+        "Save screenshot (SVG)") replaces it, saving beside the database."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
 
     def action_save_svg(self) -> None:
         """Save the screen as SVG beside the database (for slides), named after screen and time."""
