@@ -236,3 +236,20 @@ def _parses(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_only_chat_calls_are_replayed(
+    receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    with sdk_tracer("rag") as tracer, tracer.start_as_current_span("embeddings m") as span:
+        span.set_attributes(
+            {
+                "gen_ai.operation.name": "embeddings",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "m",
+            }
+        )
+    done = replay(receiver.store.path, "1")
+    assert done.returncode == 1
+    assert "call 1 is an 'embeddings' call: only chat calls are replayed" in done.stderr

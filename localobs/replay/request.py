@@ -17,6 +17,8 @@ from localobs.store.messages import Message, Part
 
 # The original's max_tokens when it did not say: enough for a short answer on a small model.
 DEFAULT_MAX_TOKENS = 256
+# Operations whose request is a conversation a chat model can answer again.
+REPLAYABLE_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,10 @@ def _tools(attributes: dict[str, Any]) -> list[Any]:
 
 
 def request_from_call(detail: CallDetail) -> ReplayRequest:
+    if detail.operation not in REPLAYABLE_OPERATIONS:
+        raise NotReplayable(
+            f"call {detail.call_id} is an {detail.operation!r} call: only chat calls are replayed"
+        )
     messages: list[dict[str, Any]] = []
     system = _text(detail.system_instructions)
     if system:

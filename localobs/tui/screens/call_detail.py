@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from localobs.replay.availability import missing_model_hint
+from localobs.replay.request import REPLAYABLE_OPERATIONS
 from localobs.store.calls import CallDetail, get_call
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
@@ -193,7 +194,10 @@ class CallDetailScreen(Screen[None]):
         body.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in {"open_trace", "toggle_raw", "export", "mark", "replay"}:
+        if action == "replay":
+            replayable = self.detail is not None and self.detail.operation in REPLAYABLE_OPERATIONS
+            return True if replayable else None
+        if action in {"open_trace", "toggle_raw", "export", "mark"}:
             return True if self.detail is not None else None
         return True
 
