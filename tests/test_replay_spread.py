@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from localobs.replay.runs import RunResult
 from localobs.replay.spread import cluster_texts, quantiles, spread, spreads
+from localobs.store import Store
+from localobs.store.components import component_stats
+from localobs.store.replays import REPLAY_SERVICE
+from tests.query_rows import MS, T0, call, fold, submit
 
 
 def run(number: int, text: str, **fields: object) -> RunResult:
@@ -82,3 +86,17 @@ def test_a_temperature_sweep_gives_one_spread_per_temperature_in_order() -> None
     results += [run(3, "b", temperature=1.0), run(4, "c", temperature=1.0)]
     found = spreads(results)
     assert [(s.temperature, len(s.clusters)) for s in found] == [(0.0, 1), (1.0, 2)]
+
+
+def test_replays_stay_out_of_the_components_folded_or_not(store: Store) -> None:
+    app_call = call(1, 1, start_ms=0, duration_ms=100, service="app")
+    replayed = call(2, 1, start_ms=0, duration_ms=900, service=REPLAY_SERVICE)
+    submit(store, [app_call, replayed])
+
+    def clock() -> int:
+        return T0 + 60_000 * MS
+
+    for _state in ("tail", "folded"):
+        found = component_stats(store.reader(), clock, None)
+        assert [(c.name, c.count, c.total_ms) for c in found] == [("chat model-a", 1, 100.0)]
+        fold(store)
