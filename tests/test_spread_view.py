@@ -70,6 +70,8 @@ async def test_w_sweeps_three_temperatures_side_by_side(store: Store) -> None:
         await pilot.press("n", "n", "n", "w", "r")  # 5 runs, temperatures 0, 0.7 and 1
         await wait_until(pilot, lambda: not screen.running and len(screen.results) == 15, 240)
         assert screen.error is None
+        # Every replay of the call in the store: these 15 and what the cancelled one kept.
+        await wait_until(pilot, lambda: screen.stored is not None and screen.stored >= 15)
         assert [r.temperature for r in screen.results] == [0.0] * 5 + [0.7] * 5 + [1.0] * 5
         columns = screen.query(".sweep-column")
         assert len(columns) == 3

@@ -22,8 +22,6 @@ from localobs.replay.availability import HOW_TO_GET_A_MODEL, bundled_model_avail
 from localobs.replay.request import ReplayRequest
 
 WORKER_MODULE = "demo_bot.replay_worker"
-# Loading the bundled model takes well under a second; a big GGUF or a busy machine takes more.
-LOAD_TIMEOUT_S = 300.0
 
 
 class ReplayError(Exception):

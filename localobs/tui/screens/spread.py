@@ -7,6 +7,7 @@ Answers are model output, shown literally (Content, never markup).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from textual_plotext import PlotextPlot
 
 from localobs.replay.runs import RunResult
 from localobs.replay.spread import Quantiles, Spread, spreads
+from localobs.store.replays import replays_of
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.replay_process import ReplayProcess
@@ -37,6 +39,11 @@ _SWEEP_PREVIEW = 60  # three columns share the width
 @dataclass
 class ReplayEvent(Message):
     event: dict[str, Any]
+
+
+@dataclass
+class StoredCounted(Message):
+    count: int
 
 
 def _quantiles(label: str, q: Quantiles | None, show: Any) -> Content:
@@ -109,6 +116,8 @@ class SpreadScreen(Screen[None]):
         self.json_output = False
         self.error: str | None = None
         self.running = False
+        self.stored: int | None = None
+        """Replays of this call in the database, from every replay so far."""
         self._process: ReplayProcess | None = None
 
     def compose(self) -> ComposeResult:
@@ -163,6 +172,20 @@ class SpreadScreen(Screen[None]):
             self.running = False
             self.error = event.get("error") or event.get("message") or self.error
             self.refresh_bindings()
+            self._count_stored()
+        self._render_all()
+
+    @work(thread=True, group="count")
+    def _count_stored(self) -> None:
+        try:
+            with self.ctx.readers.connection() as conn:
+                count = len(replays_of(conn, self.call_id))
+        except sqlite3.Error:
+            return
+        self.post_message(StoredCounted(count))
+
+    def on_stored_counted(self, message: StoredCounted) -> None:
+        self.stored = message.count
         self._render_all()
 
     def _render_all(self) -> None:
@@ -176,6 +199,7 @@ class SpreadScreen(Screen[None]):
                 ("Spread", "b $text-accent"),
                 f" of call {self.call_id} · {state}",
                 f" · {self.backend}" if self.backend else "",
+                f" · {self.stored} replays of this call stored" if self.stored else "",
                 ("  " + self.error, "$text-error") if self.error else "",
             )
         )
