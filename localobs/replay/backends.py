@@ -67,7 +67,7 @@ class WorkerBackend:
     """`python -m demo_bot.replay_worker` as a child process, spoken to in JSON lines."""
 
     def __init__(self, model_path: str | None = None, n_gpu_layers: int = 0) -> None:
-        if not bundled_model_available():
+        if not bundled_model_available(own_gguf=model_path is not None):
             raise ReplayError(HOW_TO_GET_A_MODEL)
         self._process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
