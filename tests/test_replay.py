@@ -23,7 +23,7 @@ from localobs.store.calls import get_call, list_calls
 from localobs.store.replays import REPLAY_SERVICE, replays_of
 from localobs.store.stats import totals
 from tests.conftest import RunningReceiver
-from tests.fixtures.genai.capture import CHAT_MODEL, free_port, llama_server
+from tests.fixtures.genai.capture import CHAT_MODEL, free_port, gguf_path, llama_server
 from tests.tui_sdk import chat_call, sdk_tracer
 
 pytestmark = pytest.mark.slow
@@ -253,3 +253,12 @@ def test_only_chat_calls_are_replayed(
     done = replay(receiver.store.path, "1")
     assert done.returncode == 1
     assert "call 1 is an 'embeddings' call: only chat calls are replayed" in done.stderr
+
+
+def test_a_gguf_of_ones_own_replaces_the_bundled_model(original: tuple[Path, int]) -> None:
+    db, call_id = original
+    done = replay(db, str(call_id), "-n", "1", "--gguf", str(gguf_path()), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["backend"].startswith(gguf_path().name.removesuffix(".gguf"))
+    assert len(report["runs"]) == 1 and report["runs"][0]["text"]
