@@ -18,6 +18,8 @@ log = logging.getLogger("demo_bot.app")
 class StartupTimes:
     model_load_s: float
     index_build_s: float
+    backend: str = ""
+    """Which llama.cpp backend runs the model and how many layers are on the GPU."""
 
 
 def build_bot(
@@ -27,12 +29,17 @@ def build_bot(
     sessions = load_sessions()
     model = ChatModel(options, telemetry)
     retriever = Retriever(sessions, telemetry, threads=options.threads or default_threads())
-    times = StartupTimes(model_load_s=model.load_seconds, index_build_s=retriever.load_seconds)
+    times = StartupTimes(
+        model_load_s=model.load_seconds,
+        index_build_s=retriever.load_seconds,
+        backend=model.backend.describe(),
+    )
     log.info(
-        "ready: %s loaded in %.2f s, %d sessions indexed in %.2f s",
+        "ready: %s loaded in %.2f s, %d sessions indexed in %.2f s; %s",
         model.name,
         times.model_load_s,
         len(sessions),
         times.index_build_s,
+        times.backend,
     )
     return SessionBot(model, retriever, load_topics(), telemetry, config), times

@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--max-tokens", type=int, default=64, help="budget of the recommendation (default: 64)"
     )
+    model.add_argument(
+        "--temperature",
+        type=float,
+        default=0.7,
+        help="sampling temperature of the streamed answer; the JSON steps stay at 0 "
+        "(default: 0.7, so replaying an answer shows how it varies)",
+    )
     flow = parser.add_argument_group("flow")
     flow.add_argument(
         "--threshold", type=float, default=0.75, help="judge score that is enough (default: 0.75)"
@@ -142,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 extra_bufts=args.extra_bufts,
             ),
-            FlowConfig(threshold=args.threshold, max_tokens=args.max_tokens),
+            FlowConfig(
+                threshold=args.threshold,
+                max_tokens=args.max_tokens,
+                answer_temperature=args.temperature,
+            ),
             telemetry,
         )
         print(
@@ -150,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             f"index built in {times.index_build_s:.2f} s",
             file=sys.stderr,
         )
+        print(f"session-bot: {times.backend}", file=sys.stderr)
         samples = load_questions()
         if args.loop:
             return _run_batch(bot, telemetry, visits(itertools.cycle(samples)), args.pause)

@@ -56,6 +56,8 @@ class FlowConfig:
     max_picks: int = 3
     max_tokens: int = 64
     """Token budget of the streamed recommendation; JSON steps use what their grammar needs."""
+    answer_temperature: float = 0.7
+    """Above 0, so that replaying the answer shows how much it varies (the talk's point)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +338,7 @@ class SessionBot:
                 [*messages[:1], *state.history, *messages[1:]],
                 write,
                 max_tokens=self.config.max_tokens,
+                temperature=self.config.answer_temperature,
             )
         )
         write("\n")

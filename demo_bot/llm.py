@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry.trace import Span, SpanKind
 
+from demo_bot.backend import backend_report
 from demo_bot.extra_bufts import extra_buffer_types
 from demo_bot.genai import (
     PROVIDER,
@@ -109,6 +110,7 @@ class ChatModel:
                 verbose=False,
             )
         self.load_seconds = time.perf_counter() - started
+        self.backend = backend_report(self._llm, options.n_gpu_layers)
         self.name = path.name.removesuffix(".gguf")
         self.seed = options.seed
         self._tracer = telemetry.tracer

@@ -3,7 +3,17 @@
 Commands live in their own modules and register themselves on `main`.
 """
 
-from localobs.cli import agents, calls, inspect, transfer, up, view
+from localobs.cli import agents, calls, inspect, replay, trace_compare, transfer, up, view
 from localobs.cli.group import main
 
-__all__ = ["agents", "calls", "inspect", "main", "transfer", "up", "view"]
+__all__ = [
+    "agents",
+    "calls",
+    "inspect",
+    "main",
+    "replay",
+    "trace_compare",
+    "transfer",
+    "up",
+    "view",
+]

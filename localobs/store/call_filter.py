@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localobs.store.call_columns import IS_ERROR_SQL
+from localobs.store.replays import REPLAY_SERVICE
 from localobs.store.rollups import watermark
 from localobs.store.text_search import (
     MATCH_FUNCTION,
@@ -30,6 +31,9 @@ class CallFilter:
     min_duration_ms: float | None = None
     text: str | None = None  # every word must start a word of the prompts or completions
     since_unix_nano: int | None = None
+    include_replays: bool = False
+    """Replays (service `localobs-replay`) count only when asked for, or when their service is
+    the filter: they are not the app's own calls."""
 
     @property
     def needs_rows(self) -> bool:
@@ -54,6 +58,9 @@ def _key_conditions(flt: CallFilter, errors_sql: str) -> tuple[list[str], list[A
     if flt.service:
         sql.append("service_name = ? COLLATE NOCASE")
         params.append(flt.service)
+    elif not flt.include_replays:
+        sql.append("coalesce(service_name, '') != ?")
+        params.append(REPLAY_SERVICE)
     if flt.operation:
         sql.append("operation = ? COLLATE NOCASE")
         params.append(flt.operation)

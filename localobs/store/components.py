@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from localobs.store.histogram import Distribution, decode_buckets
+from localobs.store.replays import REPLAY_SERVICE
 from localobs.store.rollups import SPAN_FACTS_SQL, SpanFacts, span_contributions, watermark
 from localobs.store.windows import Clock, rollup_range, window_since
 
@@ -53,8 +54,11 @@ def component_stats(
         component.total_ms += total_ms
         component.self_ms += self_ms
         component.duration.add_buckets(decode_buckets(buckets))
-    tail_sql = f"SELECT {SPAN_FACTS_SQL} FROM spans NOT INDEXED WHERE rowid > ?"
-    tail_params: list[int] = [wm]
+    tail_sql = (
+        f"SELECT {SPAN_FACTS_SQL} FROM spans NOT INDEXED"
+        " WHERE rowid > ? AND coalesce(service_name, '') != ?"
+    )
+    tail_params: list[int | str] = [wm, REPLAY_SERVICE]
     if since is not None:
         tail_sql += " AND start_time_unix_nano >= ?"
         tail_params.append(since)

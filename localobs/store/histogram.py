@@ -99,12 +99,17 @@ class Distribution:
     def add_buckets(self, counts: dict[int, int]) -> None:
         add_buckets(self.buckets, counts)
 
-    def percentiles(self, *quantiles: float) -> tuple[float | None, ...]:
-        if not self.buckets:
-            ordered = sorted(self.values)
-            return tuple(exact_percentile(ordered, q) for q in quantiles)
+    def bucket_counts(self) -> dict[int, int]:
+        """Every value in its log bucket, with the rolled-up buckets: for drawing a histogram."""
         merged = dict(self.buckets)
         for value in self.values:
             index = bucket_index(value)
             merged[index] = merged.get(index, 0) + 1
+        return merged
+
+    def percentiles(self, *quantiles: float) -> tuple[float | None, ...]:
+        if not self.buckets:
+            ordered = sorted(self.values)
+            return tuple(exact_percentile(ordered, q) for q in quantiles)
+        merged = self.bucket_counts()
         return tuple(bucket_percentile(merged, q) for q in quantiles)

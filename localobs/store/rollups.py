@@ -24,6 +24,7 @@ import orjson
 
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
 from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
+from localobs.store.replays import REPLAY_SERVICE
 from localobs.store.span_time import self_time_changes
 from localobs.store.text_search import message_text
 
@@ -194,6 +195,9 @@ _CHUNK_SQL = (
 )
 
 
+_SERVICE = 7 + 4 + CallFacts._fields.index("service")  # its column in a _CHUNK_SQL row
+
+
 def roll_up(conn: sqlite3.Connection, upto_rowid: int, *, max_rows: int = CHUNK_ROWS) -> int:
     """Fold the next span rows up to `upto_rowid` (at most `max_rows`) into the rollups and the
     text index, in one transaction on the writer's connection. Returns the new watermark."""
@@ -206,7 +210,9 @@ def roll_up(conn: sqlite3.Connection, upto_rowid: int, *, max_rows: int = CHUNK_
             return done
         accumulator = _Accumulator()
         texts = []
-        new = [SpanFacts._make(row[:7]) for row in rows]
+        # Replays are not the app's spans: they stay out of the components (calls keep them,
+        # keyed by service, so a filter can still ask for them).
+        new = [SpanFacts._make(row[:7]) for row in rows if row[_SERVICE] != REPLAY_SERVICE]
         selfs, changes = span_contributions(conn, new, done)
         for span, self_ns in selfs:
             accumulator.span(span, self_ns)

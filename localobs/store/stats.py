@@ -19,17 +19,24 @@ from localobs.store.call_filter import (
     row_conditions,
 )
 from localobs.store.components import ComponentStats, component_stats
-from localobs.store.histogram import Distribution, decode_buckets
+from localobs.store.histogram import (
+    BUCKETS_PER_DOUBLING,
+    LOWEST_INDEX,
+    Distribution,
+    decode_buckets,
+)
 from localobs.store.rollups import watermark
 from localobs.store.windows import Clock, rollup_range, window_since
 
 __all__ = [
     "Activity",
     "ComponentStats",
+    "LatencyHistogram",
     "ModelStats",
     "Totals",
     "activity",
     "component_stats",
+    "latency_histograms",
     "totals",
 ]
 
@@ -189,6 +196,19 @@ def _raw(
     return tallies
 
 
+def _tallies(
+    conn: sqlite3.Connection, since: int | None, flt: CallFilter
+) -> tuple[dict[str, _Tally], bool]:
+    """Per model tallies of the window; True when they come from rollups (plus the tail)."""
+    rolled = not flt.needs_rows and _rolled_up_calls(conn, since, flt) > EXACT_LIMIT
+    if not rolled:
+        return _raw(conn, flt, since, None), False
+    tallies = _rolled_up(conn, since, flt)
+    for model, tally in _raw(conn, flt, since, watermark(conn)).items():
+        _tally(tallies, model).merge(tally)
+    return tallies, True
+
+
 def totals(
     conn: sqlite3.Connection,
     clock: Clock,
@@ -196,14 +216,7 @@ def totals(
     flt: CallFilter = ALL_CALLS,
 ) -> Totals:
     """Calls, errors, tokens and latency percentiles in the window, overall and per model."""
-    since = effective_since(flt, window_since(clock, window_s))
-    rolled = not flt.needs_rows and _rolled_up_calls(conn, since, flt) > EXACT_LIMIT
-    if rolled:
-        tallies = _rolled_up(conn, since, flt)
-        for model, tally in _raw(conn, flt, since, watermark(conn)).items():
-            _tally(tallies, model).merge(tally)
-    else:
-        tallies = _raw(conn, flt, since, None)
+    tallies, rolled = _tallies(conn, effective_since(flt, window_since(clock, window_s)), flt)
     overall = _Tally()
     for tally in tallies.values():
         overall.merge(tally)
@@ -259,3 +272,43 @@ def activity(
         tokens[index] += used
         errors[index] += failed
     return Activity(since, width / 1e9, tuple(calls), tuple(tokens), tuple(errors))
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyHistogram:
+    """One model's durations and TTFTs as counts per doubling: (upper bound in ms, count),
+    ascending. Rollups keep log buckets 2^(1/8) wide; a plot needs far fewer bars."""
+
+    model: str
+    duration_ms: tuple[tuple[float, int], ...]
+    ttft_ms: tuple[tuple[float, int], ...]
+
+
+def _per_doubling(counts: dict[int, int]) -> tuple[tuple[float, int], ...]:
+    doubled: dict[int, int] = {}
+    for index, count in counts.items():
+        key = max(index, LOWEST_INDEX) // BUCKETS_PER_DOUBLING + 1
+        doubled[key] = doubled.get(key, 0) + count
+    if not doubled:
+        return ()
+    keys = range(min(doubled), max(doubled) + 1)  # empty doublings in between stay, as 0
+    return tuple((2.0**key, doubled.get(key, 0)) for key in keys)
+
+
+def latency_histograms(
+    conn: sqlite3.Connection,
+    clock: Clock,
+    window_s: float | None,
+    flt: CallFilter = ALL_CALLS,
+) -> tuple[LatencyHistogram, ...]:
+    """Per model (most calls first), how durations and TTFTs spread over the window."""
+    tallies, _rolled = _tallies(conn, effective_since(flt, window_since(clock, window_s)), flt)
+    ordered = sorted(tallies.items(), key=lambda item: (-item[1].calls, item[0]))
+    return tuple(
+        LatencyHistogram(
+            model,
+            _per_doubling(tally.duration.bucket_counts()),
+            _per_doubling(tally.ttft.bucket_counts()),
+        )
+        for model, tally in ordered
+    )

@@ -11,13 +11,13 @@ import gc
 import signal
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from pathlib import Path
 from types import FrameType
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
@@ -28,7 +28,9 @@ from localobs.tui.commands import BindingCommands
 from localobs.tui.context import ViewerContext
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
+from localobs.tui.screens.call_detail import ReplayRequested
 from localobs.tui.screens.calls import CallsScreen
+from localobs.tui.screens.trace import TraceCompareRequested
 from localobs.tui.terminal_logs import logs_to_file
 from localobs.tui.widgets.conditions_bar import ConditionsBar
 
@@ -48,6 +50,7 @@ class LocalobsApp(App[None]):
         Binding("g", "agents", "Agents"),
         Binding("o", "conversations", "Conversations"),
         Binding("question_mark", "help", "Help"),
+        Binding("s", "save_svg", "Save screenshot (SVG)", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -82,6 +85,7 @@ class LocalobsApp(App[None]):
             totals_window_s=totals_window_s,
             log_path=log_path,
             grpc_url=grpc_url,
+            db_path=source.path if isinstance(source, Store) else None,
         )
         self._poll_interval_s = poll_interval_s
         self._owns_process = owns_process
@@ -197,6 +201,36 @@ class LocalobsApp(App[None]):
         from localobs.tui.screens.components import ComponentsScreen
 
         self.push_screen(ComponentsScreen(self.ctx))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own "Screenshot" saves to the working directory: `s` (in the palette as
+        "Save screenshot (SVG)") replaces it, saving beside the database."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+
+    def action_save_svg(self) -> None:
+        """Save the screen as SVG beside the database (for slides), named after screen and time."""
+        folder = self.ctx.db_path.parent if self.ctx.db_path else self.ctx.export_dir
+        screen = type(self.screen).__name__.removesuffix("Screen").lower() or "screen"
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.ctx.clock() / 1e9))
+        name = f"localobs-{screen}-{stamp}.svg"
+        try:
+            path = self.save_screenshot(filename=name, path=str(folder))
+        except OSError as exc:
+            self.notify(f"Screenshot failed: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"Saved {path}", title="Screenshot", timeout=8, markup=False)
+
+    def on_trace_compare_requested(self, message: TraceCompareRequested) -> None:
+        from localobs.tui.screens.trace_compare import TraceCompareScreen
+
+        self.push_screen(TraceCompareScreen(self.ctx, message.trace_a, message.trace_b))
+
+    def on_replay_requested(self, message: ReplayRequested) -> None:
+        from localobs.tui.screens.spread import SpreadScreen
+
+        self.push_screen(SpreadScreen(self.ctx, message.call_id))
 
     def action_help(self) -> None:
         from localobs.tui.screens.help import HelpScreen

@@ -29,7 +29,14 @@ class ViewerContext:
     """Where the receiver listens for OTLP/gRPC; None when it does not."""
     marked_call_id: int | None = None
     """The call `m` marked, compared with the selected one by `=`."""
+    marked_trace_id: str | None = None
+    """The trace `m` marked on the trace view, compared with the shown one by `=`."""
     components_window: int = 1
     """The components screen's window (an index of its WINDOWS), kept when it is reopened."""
+    db_path: Path | None = None
+    """The database file, for child processes that write to it (replays); None in tests that
+    read through a connection factory."""
+    components_plots: bool = False
+    """The components screen shows plots (`h`) instead of the span table and sparklines."""
     components_seen: dict[int, tuple[float, Any]] = field(default_factory=dict)
     """Per window: when the last components query started (monotonic) and its result."""

@@ -17,6 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from localobs.literal import json_text
+from localobs.replay.availability import missing_model_hint
+from localobs.replay.request import REPLAYABLE_OPERATIONS
 from localobs.store.calls import TIMING_UNITS, CallDetail, get_call
 from localobs.store.conversations import CallScope, ContextChange, call_scope, context_change
 from localobs.tui import format as fmt
@@ -26,6 +28,13 @@ from localobs.tui.export import export_call
 from localobs.tui.navigation import OpenConversation, OpenRun
 from localobs.tui.sent_text import one_line
 from localobs.tui.widgets.transcript import Transcript
+
+
+@dataclass
+class ReplayRequested(Message):
+    """`p`: replay this call N times and show the spread (the app opens the spread view)."""
+
+    call_id: int
 
 
 @dataclass
@@ -201,6 +210,7 @@ class CallDetailScreen(Screen[None]):
         Binding("m", "mark", "Mark"),
         Binding("r", "open_run", "Run"),
         Binding("v", "open_conversation", "Conversation"),
+        Binding("p", "replay", "Replay"),
     ]
 
     def __init__(self, ctx: ViewerContext, call_id: int) -> None:
@@ -282,6 +292,9 @@ class CallDetailScreen(Screen[None]):
         body.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "replay":
+            replayable = self.detail is not None and self.detail.operation in REPLAYABLE_OPERATIONS
+            return True if replayable else None
         if action in {"open_trace", "toggle_raw", "export", "mark"}:
             return True if self.detail is not None else None
         if action == "open_run":
@@ -315,6 +328,15 @@ class CallDetailScreen(Screen[None]):
             self.app.push_screen(
                 TraceScreen(self.ctx, self.detail.trace_id, focus_span_id=self.detail.span_id)
             )
+
+    def action_replay(self) -> None:
+        hint = missing_model_hint()
+        if hint is not None:
+            self.notify(
+                hint, title="No model to replay on", severity="warning", timeout=12, markup=False
+            )
+        elif self.detail is not None:
+            self.post_message(ReplayRequested(self.call_id))
 
     def action_mark(self) -> None:
         self.ctx.marked_call_id = None if self.ctx.marked_call_id == self.call_id else self.call_id

@@ -21,14 +21,23 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual_plotext import PlotextPlot
 
 from localobs.store.calls import CallFilter
 from localobs.store.components import ComponentStats, component_stats
-from localobs.store.stats import Activity, Totals, activity, totals
+from localobs.store.stats import (
+    Activity,
+    LatencyHistogram,
+    Totals,
+    activity,
+    latency_histograms,
+    totals,
+)
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import RefreshGate, StoreChanged
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.plots import latency_bars, show_bars, show_series
 
 WINDOWS: tuple[tuple[str, float | None], ...] = (("5 min", 300), ("1 h", 3600), ("all", None))
 _RELOAD_INTERVAL_S = 2.0
@@ -40,6 +49,14 @@ def _share(share: float, style: Style) -> Text:
     return Text(f"{fmt.bar(share, _SHARE_BAR)} {fmt.percent(share):>4}", style=style)
 
 
+def _time_unit(longest_s: float) -> tuple[str, float]:
+    """The unit that keeps a time axis' labels short."""
+    for unit, seconds in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if longest_s >= 3 * seconds:
+            return unit, seconds
+    return "seconds", 1.0
+
+
 @dataclass
 class ComponentsLoaded(Message):
     window_index: int
@@ -48,6 +65,8 @@ class ComponentsLoaded(Message):
     components: tuple[ComponentStats, ...]
     totals: Totals
     activity: Activity
+    histograms: tuple[LatencyHistogram, ...] = ()
+    """Only read while the plots are shown."""
 
 
 @dataclass
@@ -56,7 +75,10 @@ class ComponentsFailed(Message):
 
 
 class ComponentsScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("w", "next_window", "Window")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("w", "next_window", "Window"),
+        Binding("h", "toggle_plots", "Plots"),
+    ]
 
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__()
@@ -79,6 +101,13 @@ class ComponentsScreen(Screen[None]):
             with Horizontal(classes="spark-row"):
                 yield Static("tokens", classes="spark-label")
                 yield Sparkline([], id="tokens-spark")
+        with Vertical(id="plots"):
+            with Horizontal(classes="plot-row"):
+                yield PlotextPlot(id="plot-latency")
+                yield PlotextPlot(id="plot-ttft")
+            with Horizontal(classes="plot-row"):
+                yield PlotextPlot(id="plot-calls")
+                yield PlotextPlot(id="plot-tokens")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -104,8 +133,15 @@ class ComponentsScreen(Screen[None]):
             ("tok/s", "rate"),
         ):
             models.add_column(label, key=key)
+        self._show_plots(self.ctx.components_plots)
         self._show_window()
         self.set_interval(_RELOAD_INTERVAL_S, self._pump)
+
+    def _show_plots(self, shown: bool) -> None:
+        """Plots take the place of the span table and the sparklines (same data, drawn)."""
+        self.query_one("#plots").display = shown
+        self.query_one("#components").display = not shown
+        self.query_one("#activity").display = not shown
 
     def _show_window(self) -> None:
         """What was seen of this window lately shows at once (reopening the screen runs no
@@ -158,6 +194,7 @@ class ComponentsScreen(Screen[None]):
                     component_stats(conn, clock, window_s),
                     totals(conn, clock, window_s, CallFilter()),
                     activity(conn, clock, window_s, _BUCKETS),
+                    latency_histograms(conn, clock, window_s) if self.ctx.components_plots else (),
                 )
         except sqlite3.Error as exc:
             self.post_message(ComponentsFailed(str(exc)))
@@ -213,6 +250,34 @@ class ComponentsScreen(Screen[None]):
             )
         self.query_one("#calls-spark", Sparkline).data = list(message.activity.calls)
         self.query_one("#tokens-spark", Sparkline).data = list(message.activity.tokens)
+        if self.ctx.components_plots:
+            self._draw_plots(message)
+
+    def _draw_plots(self, message: ComponentsLoaded) -> None:
+        for selector, measure, title in (
+            ("#plot-latency", "duration_ms", "latency"),
+            ("#plot-ttft", "ttft_ms", "TTFT"),
+        ):
+            labels, series = latency_bars(message.histograms, measure)
+            show_bars(self.query_one(selector, PlotextPlot), labels, series, title)
+        found = message.activity
+        ago_s = [
+            (self.ctx.clock() - found.start_unix_nano) / 1e9 - (i + 0.5) * found.bucket_s
+            for i in range(len(found.calls))
+        ]
+        unit, scale = _time_unit(max(ago_s, default=0.0))
+        xs = [-ago / scale for ago in ago_s]
+        for selector, label, values in (
+            ("#plot-calls", "calls", found.calls),
+            ("#plot-tokens", "tokens", found.tokens),
+        ):
+            plot = self.query_one(selector, PlotextPlot)
+            show_series(plot, xs, {label: values}, f"{label} (x: {unit} ago)")
+
+    def action_toggle_plots(self) -> None:
+        self.ctx.components_plots = not self.ctx.components_plots
+        self._show_plots(self.ctx.components_plots)
+        self._request(skip_interval=True)
 
     def action_next_window(self) -> None:
         self.window_index = (self.window_index + 1) % len(WINDOWS)

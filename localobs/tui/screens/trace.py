@@ -29,6 +29,14 @@ _RELOAD_INTERVAL_S = 1.0
 
 
 @dataclass
+class TraceCompareRequested(Message):
+    """`=`: compare run `trace_b` with the marked `trace_a` (the app opens the comparison)."""
+
+    trace_a: str
+    trace_b: str
+
+
+@dataclass
 class TraceLoaded(Message):
     tree: TraceTree | None
     error: str | None = None
@@ -67,6 +75,8 @@ def span_detail(span: TraceSpan) -> Content:
 class TraceScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_call", "Open call", priority=True),
+        Binding("m", "mark_trace", "Mark run"),
+        Binding("equals_sign", "compare_traces", "Compare runs"),
     ]
 
     def __init__(self, ctx: ViewerContext, trace_id: str, focus_span_id: str | None = None) -> None:
@@ -146,7 +156,21 @@ class TraceScreen(Screen[None]):
         if action == "open_call":
             span = self.selected_span()
             return True if span is not None and span.call_id is not None else None
+        if action == "compare_traces":
+            marked = self.ctx.marked_trace_id
+            return True if marked is not None and marked != self.trace_id else None
         return True
+
+    def action_mark_trace(self) -> None:
+        marked = None if self.ctx.marked_trace_id == self.trace_id else self.trace_id
+        self.ctx.marked_trace_id = marked
+        state = "Marked" if marked else "Unmarked"
+        self.notify(f"{state} this run (open another trace and press = to compare).", timeout=4)
+        self.refresh_bindings()
+
+    def action_compare_traces(self) -> None:
+        if self.ctx.marked_trace_id is not None and self.ctx.marked_trace_id != self.trace_id:
+            self.post_message(TraceCompareRequested(self.ctx.marked_trace_id, self.trace_id))
 
     def action_open_call(self) -> None:
         from localobs.tui.screens.call_detail import CallDetailScreen

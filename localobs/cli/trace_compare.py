@@ -1,0 +1,87 @@
+"""`localobs compare TRACE_A TRACE_B`: two runs of a workflow, steps aligned, with deltas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from localobs.cli.calls import _ms, _table
+from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.literal import json_text, visible
+from localobs.store.trace_compare import AlignedStep, compare_traces
+from localobs.store.traces import TraceSpan
+
+_MARKS = {"same": " ", "inserted": "+", "missing": "-"}
+
+
+def _tokens(span: TraceSpan | None) -> str:
+    if span is None or (span.input_tokens is None and span.output_tokens is None):
+        return ""
+    return f"{span.input_tokens or 0}→{span.output_tokens or 0}"
+
+
+def _step_json(step: AlignedStep) -> dict[str, object]:
+    def side(span: TraceSpan | None) -> dict[str, object] | None:
+        if span is None:
+            return None
+        return {
+            "span_id": span.span_id,
+            "duration_ms": span.duration_ms,
+            "input_tokens": span.input_tokens,
+            "output_tokens": span.output_tokens,
+            "call_id": span.call_id,
+        }
+
+    return {
+        "kind": step.kind,
+        "name": step.name,
+        "depth": step.depth,
+        "a": side(step.a),
+        "b": side(step.b),
+        "duration_delta_ms": step.duration_delta_ms,
+        "tokens_delta": step.tokens_delta,
+    }
+
+
+@main.command("compare")
+@db_option
+@json_option
+@click.argument("trace_a")
+@click.argument("trace_b")
+def compare(db: Path, as_json: bool, trace_a: str, trace_b: str) -> None:
+    """Compare run TRACE_B with run TRACE_A: steps aligned by name (+ only in B, - only in A)."""
+    conn = open_store(db).reader()
+    try:
+        found = compare_traces(conn, trace_a, trace_b)
+    finally:
+        conn.close()
+    if found is None:
+        raise click.ClickException(f"both traces must be stored in {db}")
+    if as_json:
+        document = {
+            "a": found.a.trace_id,
+            "b": found.b.trace_id,
+            "duration_delta_ms": found.duration_delta_ms,
+            "steps": [_step_json(step) for step in found.steps],
+        }
+        click.echo(json_text(document))
+        return
+    click.echo(
+        f"A {found.a.trace_id} {_ms(found.a.duration_ms)}  B {found.b.trace_id} "
+        f"{_ms(found.b.duration_ms)}"
+    )
+    rows = [
+        [
+            _MARKS[step.kind],
+            "  " * step.depth + visible(step.name),
+            _ms(step.a.duration_ms) if step.a else "",
+            _ms(step.b.duration_ms) if step.b else "",
+            "" if step.duration_delta_ms is None else f"{step.duration_delta_ms:+,.1f} ms",
+            _tokens(step.a),
+            _tokens(step.b),
+            "" if step.tokens_delta is None else f"{step.tokens_delta:+d}",
+        ]
+        for step in found.steps
+    ]
+    _table(["", "step", "A", "B", "Δ", "A tok", "B tok", "Δ tok"], rows, right={2, 3, 4, 7})
