@@ -149,6 +149,8 @@ def restore(
     parsed: dict[str, Any] = {}
     rebuilt = {key: value for key, value in attributes.items() if key != MOVED_KEY}
     for key, pointer in moves.items():
+        if type(pointer) is not str:
+            raise ValueError(f"{key}: pointer {pointer!r} is no text")  # not a record of ours
         head, _, path = pointer.partition("/")
         column, _, form = head.partition("!")
         text = columns[column]

@@ -1,0 +1,247 @@
+"""Property-based fuzzing of decode -> normalize -> write, through the real receiver and writer.
+
+Hostile OTLP requests (tests/otlp_hostile.py) go over OTLP/JSON and protobuf to the receiver on a
+loopback port, whose store runs the real writer process. Whatever they hold, the receiver answers
+200, 400 or 413 (or 503 with Retry-After, when busy), never 500; every 200 committed exactly the
+items it did not refuse in partial_success (read back by id or tag); no decoder or normalizer
+failed unforeseen (FAULTS stays empty: no item was saved only by the last-resort catch); the
+receiver and writer still store a plain span after each request; earlier rows stay intact (a
+canary reads back unchanged, counts never drop); and the stored rows still export as OTLP.
+
+The suite runs a few dozen examples per signal (well under a minute); `bench/fuzz_ingest.py` (or
+LOCALOBS_FUZZ_EXAMPLES=N) runs a long campaign.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from google.protobuf import json_format
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from localobs.receiver.faults import FAULTS
+from localobs.store.export import ExportFilter
+from localobs.transfer.export import requests
+from tests.conftest import RunningReceiver
+from tests.otlp_hostile import (
+    BAD_UTF8,
+    TAG,
+    Expected,
+    expect_logs,
+    expect_metrics,
+    expect_traces,
+    json_body,
+    log_requests,
+    metric_requests,
+    protobuf_body,
+    tag,
+    trace_requests,
+)
+from tests.otlp_samples import gauge_request, kv, log_request, trace_request
+
+EXAMPLES = int(os.environ.get("LOCALOBS_FUZZ_EXAMPLES", "40"))
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+JSON = {"Content-Type": "application/json"}
+RESPONSES = {
+    "traces": (ExportTraceServiceResponse, "rejected_spans"),
+    "logs": (ExportLogsServiceResponse, "rejected_log_records"),
+    "metrics": (ExportMetricsServiceResponse, "rejected_data_points"),
+}
+EXPECT: dict[str, Callable[[dict[str, Any]], Expected]] = {
+    "traces": expect_traces,
+    "logs": expect_logs,
+    "metrics": expect_metrics,
+}
+COUNTED = {"logs": "logs", "metrics": "metric_points"}
+
+
+@dataclass
+class Campaign:
+    """The receiver under fuzz, its canary rows, and the checks run after every request."""
+
+    receiver: RunningReceiver
+    client: httpx.Client
+    canary: tuple[Any, ...]
+    faults: dict[str, int]
+    numbers: Iterator[int]
+    counts: tuple[int, int, int] = (0, 0, 0)
+
+    def reader(self) -> sqlite3.Connection:
+        return self.receiver.store.reader()
+
+    def post(self, signal: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return self.client.post(f"{self.receiver.url}/v1/{signal}", content=body, headers=headers)
+
+    def send(self, signal: str, document: dict[str, Any], transport: str, corrupt: bool) -> None:
+        number = next(self.numbers)
+        tag(signal, document, number)
+        has_marker = BAD_UTF8 in json.dumps(document)
+        body = protobuf_body(signal, document) if transport == "protobuf" else None
+        if body is None:
+            body, headers, fmt = json_body(document, corrupt), JSON, "json"
+            corrupted = corrupt and has_marker
+        else:
+            headers, fmt, corrupted = PROTOBUF, "protobuf", has_marker
+        response = self.post(signal, body, headers)
+        status = response.status_code
+        event(f"{fmt} {status}")  # shown by pytest --hypothesis-show-statistics
+        assert status in (200, 400, 413, 503), (status, response.content[:300])
+        if status == 503:
+            assert response.headers.get("Retry-After"), response.content
+        if corrupted:
+            assert status == 400, "invalid UTF-8 must be refused as a bad request"
+        if status == 200:
+            self._check_committed(signal, document, response, fmt, number)
+        self.check_alive_and_intact()
+
+    def _check_committed(
+        self, signal: str, document: dict[str, Any], response: httpx.Response, fmt: str, number: int
+    ) -> None:
+        message_type, rejected_field = RESPONSES[signal]
+        message = message_type()
+        if fmt == "json":
+            json_format.Parse(response.content, message)
+        else:
+            message.ParseFromString(response.content)
+        expected = EXPECT[signal](document)
+        rejected = getattr(message.partial_success, rejected_field)
+        assert rejected == expected.rejected, message.partial_success.error_message
+        conn = self.reader()
+        try:
+            for trace_id, span_id in expected.span_ids:
+                row = conn.execute(
+                    "SELECT 1 FROM spans WHERE trace_id = ? AND span_id = ?", (trace_id, span_id)
+                ).fetchone()
+                assert row is not None, f"span {trace_id}/{span_id} answered 200 but not stored"
+            if signal in COUNTED:
+                stored = conn.execute(
+                    f"SELECT count(*) FROM {COUNTED[signal]}"
+                    f" WHERE json_extract(attributes, '$.\"{TAG}\"') = ?",
+                    (number,),
+                ).fetchone()[0]
+                assert stored == expected.items
+        finally:
+            conn.close()
+
+    def check_alive_and_intact(self) -> None:
+        """A plain span is still stored, the canary is unchanged, no count dropped, no fault."""
+        probe = trace_request(1, name_prefix="alive")
+        response = self.post("traces", probe.SerializeToString(), PROTOBUF)
+        assert response.status_code == 200, response.content
+        span = probe.resource_spans[0].scope_spans[0].spans[0]
+        conn = self.reader()
+        try:
+            assert conn.execute(
+                "SELECT 1 FROM spans WHERE trace_id = ? AND span_id = ?",
+                (span.trace_id.hex(), span.span_id.hex()),
+            ).fetchone(), "the writer no longer stores spans"
+            assert canary_rows(conn) == self.canary, "an earlier row changed"
+            counts = tuple(
+                conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("spans", "logs", "metric_points")
+            )
+        finally:
+            conn.close()
+        assert all(now >= before for now, before in zip(counts, self.counts, strict=True))
+        self.counts = counts
+        assert FAULTS.counts() == self.faults, "a decoder or normalizer failed unforeseen"
+
+    def check_export(self) -> None:
+        """Every stored row, hostile ones included, still rebuilds as OTLP (lossless export)."""
+        conn = self.reader()
+        try:
+            for _, request in requests(conn, ExportFilter()):
+                assert request.SerializeToString()
+        finally:
+            conn.close()
+
+
+CANARY_NAME = "canary"
+
+
+def canary_rows(conn: sqlite3.Connection) -> tuple[Any, ...]:
+    span = conn.execute("SELECT * FROM spans WHERE name = ?", (CANARY_NAME,)).fetchall()
+    log = conn.execute("SELECT * FROM logs WHERE severity_text = ?", (CANARY_NAME,)).fetchall()
+    point = conn.execute("SELECT * FROM metric_points WHERE name = ?", (CANARY_NAME,)).fetchall()
+    return (span, log, point)
+
+
+@pytest.fixture
+def campaign(receiver: RunningReceiver) -> Iterator[Campaign]:
+    spans = trace_request(1, name_prefix="x")
+    span = spans.resource_spans[0].scope_spans[0].spans[0]
+    span.name = CANARY_NAME
+    span.attributes.extend(
+        [
+            kv("gen_ai.operation.name", "chat"),
+            kv("gen_ai.request.model", "canary-model"),
+            kv("gen_ai.usage.input_tokens", 7),
+            kv(
+                "gen_ai.input.messages",
+                '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]',
+            ),
+        ]
+    )
+    logs = log_request(1)
+    logs.resource_logs[0].scope_logs[0].log_records[0].severity_text = CANARY_NAME
+    with httpx.Client(timeout=30) as client:
+        for signal, message in (
+            ("traces", spans),
+            ("logs", logs),
+            ("metrics", gauge_request([1.5], name=CANARY_NAME)),
+        ):
+            url = f"{receiver.url}/v1/{signal}"
+            response = client.post(url, content=message.SerializeToString(), headers=PROTOBUF)
+            assert response.status_code == 200
+        conn = receiver.store.reader()
+        canary = canary_rows(conn)
+        conn.close()
+        assert all(len(rows) == 1 for rows in canary)
+        running = Campaign(receiver, client, canary, FAULTS.counts(), itertools.count(1))
+        yield running
+        running.check_alive_and_intact()
+        running.check_export()
+
+
+def _fuzz(campaign: Campaign, signal: str, documents: st.SearchStrategy[dict[str, Any]]) -> None:
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,  # nothing written into the tree; a failure prints its example
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        document=documents,
+        transport=st.sampled_from(("json", "protobuf")),
+        corrupt=st.booleans(),
+    )
+    def run(document: dict[str, Any], transport: str, corrupt: bool) -> None:
+        campaign.send(signal, document, transport, corrupt)
+
+    run()
+
+
+def test_hostile_traces_never_stop_ingest(campaign: Campaign) -> None:
+    _fuzz(campaign, "traces", trace_requests())
+
+
+def test_hostile_logs_never_stop_ingest(campaign: Campaign) -> None:
+    _fuzz(campaign, "logs", log_requests())
+
+
+def test_hostile_metrics_never_stop_ingest(campaign: Campaign) -> None:
+    _fuzz(campaign, "metrics", metric_requests())
