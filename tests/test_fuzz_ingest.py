@@ -1,12 +1,13 @@
 """Property-based fuzzing of decode -> normalize -> write, through the real receiver and writer.
 
-Hostile OTLP requests (tests/otlp_hostile.py) go over OTLP/JSON and protobuf to the receiver on a
-loopback port, whose store runs the real writer process. Whatever they hold, the receiver answers
-200, 400 or 413 (or 503 with Retry-After, when busy), never 500; every 200 committed exactly the
-items it did not refuse in partial_success (read back by id or tag); no decoder or normalizer
-failed unforeseen (FAULTS stays empty: no item was saved only by the last-resort catch); the
-receiver and writer still store a plain span after each request; earlier rows stay intact (a
-canary reads back unchanged, counts never drop); and the stored rows still export as OTLP.
+Hostile OTLP requests (tests/otlp_hostile.py) go over OTLP/HTTP (JSON and protobuf) and OTLP/gRPC
+to the receivers on loopback ports, whose store runs the real writer process. Whatever they hold,
+the answer is 200, 400 or 413 (or 503 with Retry-After, when busy; over gRPC the matching codes),
+never 500; every 200 committed exactly the items it did not refuse in partial_success (read back
+by id or tag); no decoder or normalizer failed unforeseen (FAULTS stays empty: no item was saved
+only by the last-resort catch); the receiver and writer still store a plain span after each
+request; earlier rows stay intact (a canary reads back unchanged, counts never drop); and the
+stored rows still export as OTLP.
 
 The suite runs a few dozen examples per signal (well under a minute); `bench/fuzz_ingest.py` (or
 LOCALOBS_FUZZ_EXAMPLES=N) runs a long campaign.
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from google.protobuf import json_format
@@ -34,6 +36,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from localobs.receiver.faults import FAULTS
+from localobs.receiver.grpc_server import SERVICES, GrpcReceiver
 from localobs.store.export import ExportFilter
 from localobs.transfer.export import requests
 from tests.conftest import RunningReceiver
@@ -67,6 +70,12 @@ EXPECT: dict[str, Callable[[dict[str, Any]], Expected]] = {
     "metrics": expect_metrics,
 }
 COUNTED = {"logs": "logs", "metrics": "metric_points"}
+# gRPC outcomes as the HTTP statuses of the same cases; any other code (UNKNOWN, INTERNAL) fails.
+GRPC_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
+    grpc.StatusCode.UNAVAILABLE: 503,
+}
 
 
 @dataclass
@@ -75,6 +84,7 @@ class Campaign:
 
     receiver: RunningReceiver
     client: httpx.Client
+    channel: grpc.Channel
     canary: tuple[Any, ...]
     faults: dict[str, int]
     numbers: Iterator[int]
@@ -90,33 +100,49 @@ class Campaign:
         number = next(self.numbers)
         tag(signal, document, number)
         has_marker = BAD_UTF8 in json.dumps(document)
-        body = protobuf_body(signal, document) if transport == "protobuf" else None
+        body = protobuf_body(signal, document) if transport != "json" else None
         if body is None:
-            body, headers, fmt = json_body(document, corrupt), JSON, "json"
-            corrupted = corrupt and has_marker
+            fmt, corrupted = "json", corrupt and has_marker
+            response = self.post(signal, json_body(document, corrupt), JSON)
+            status, content = response.status_code, response.content
+            if status == 503:
+                assert response.headers.get("Retry-After"), content
+        elif transport == "grpc":
+            fmt, corrupted = "protobuf", has_marker
+            status, content = self.export_grpc(signal, body)
         else:
-            headers, fmt, corrupted = PROTOBUF, "protobuf", has_marker
-        response = self.post(signal, body, headers)
-        status = response.status_code
-        event(f"{fmt} {status}")  # shown by pytest --hypothesis-show-statistics
-        assert status in (200, 400, 413, 503), (status, response.content[:300])
-        if status == 503:
-            assert response.headers.get("Retry-After"), response.content
+            fmt, corrupted = "protobuf", has_marker
+            response = self.post(signal, body, PROTOBUF)
+            status, content = response.status_code, response.content
+            if status == 503:
+                assert response.headers.get("Retry-After"), content
+        event(f"{transport} as {fmt}: {status}")
+        assert status in (200, 400, 413, 503), (status, content[:300])
         if corrupted:
             assert status == 400, "invalid UTF-8 must be refused as a bad request"
         if status == 200:
-            self._check_committed(signal, document, response, fmt, number)
+            self._check_committed(signal, document, content, fmt, number)
         self.check_alive_and_intact()
 
+    def export_grpc(self, signal: str, body: bytes) -> tuple[int, bytes]:
+        """One raw Export RPC; its status code as the HTTP status OTLP maps it to."""
+        call = self.channel.unary_unary(f"/{SERVICES[signal]}/Export")
+        try:
+            return 200, call(body, timeout=30)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            assert code in GRPC_STATUS, (code, exc.details())
+            return GRPC_STATUS[code], (exc.details() or "").encode()
+
     def _check_committed(
-        self, signal: str, document: dict[str, Any], response: httpx.Response, fmt: str, number: int
+        self, signal: str, document: dict[str, Any], content: bytes, fmt: str, number: int
     ) -> None:
         message_type, rejected_field = RESPONSES[signal]
         message = message_type()
         if fmt == "json":
-            json_format.Parse(response.content, message)
+            json_format.Parse(content, message)
         else:
-            message.ParseFromString(response.content)
+            message.ParseFromString(content)
         expected = EXPECT[signal](document)
         rejected = getattr(message.partial_success, rejected_field)
         assert rejected == expected.rejected, message.partial_success.error_message
@@ -198,7 +224,12 @@ def campaign(receiver: RunningReceiver) -> Iterator[Campaign]:
     )
     logs = log_request(1)
     logs.resource_logs[0].scope_logs[0].log_records[0].severity_text = CANARY_NAME
-    with httpx.Client(timeout=30) as client:
+    listener = GrpcReceiver(receiver.store, "127.0.0.1", 0, max_body=1 << 20)
+    listener.start()
+    with (
+        httpx.Client(timeout=30) as client,
+        grpc.insecure_channel(f"127.0.0.1:{listener.port}") as channel,
+    ):
         for signal, message in (
             ("traces", spans),
             ("logs", logs),
@@ -211,10 +242,11 @@ def campaign(receiver: RunningReceiver) -> Iterator[Campaign]:
         canary = canary_rows(conn)
         conn.close()
         assert all(len(rows) == 1 for rows in canary)
-        running = Campaign(receiver, client, canary, FAULTS.counts(), itertools.count(1))
+        running = Campaign(receiver, client, channel, canary, FAULTS.counts(), itertools.count(1))
         yield running
         running.check_alive_and_intact()
         running.check_export()
+    listener.stop(5)
 
 
 def _fuzz(campaign: Campaign, signal: str, documents: st.SearchStrategy[dict[str, Any]]) -> None:
@@ -226,7 +258,7 @@ def _fuzz(campaign: Campaign, signal: str, documents: st.SearchStrategy[dict[str
     )
     @given(
         document=documents,
-        transport=st.sampled_from(("json", "protobuf")),
+        transport=st.sampled_from(("json", "protobuf", "grpc")),
         corrupt=st.booleans(),
     )
     def run(document: dict[str, Any], transport: str, corrupt: bool) -> None:
