@@ -209,3 +209,17 @@ def test_rollups_fold_token_sums_beyond_64_bits(tmp_path: Path) -> None:
     ).fetchone()
     conn.close()
     assert total == pytest.approx(2.0 * INT64_MAX)
+
+
+def test_json_nested_to_orjsons_limit_gets_400(receiver: RunningReceiver) -> None:
+    """Was: RecursionError (500) for JSON nested ~1000 deep, which orjson accepts (up to 1024):
+    the id rewrite recursed, and protobuf's parser recursed describing the wrong value."""
+    for body in (
+        b'{"resourceSpans":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"resourceSpans":[{"x":' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"}]}",
+    ):
+        response = httpx.post(
+            f"{receiver.url}/v1/traces", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code in (200, 400), response.content[:200]
+    assert send(receiver, chat_span("after")).status_code == 200
