@@ -247,7 +247,23 @@ documents = st.recursive(
     ),
     max_leaves=10,
 )
-json_texts = documents.map(lambda document: json.dumps(document, ensure_ascii=False))
+# JSON nested deeper than orjson writes back (254) or Python recurses (~1000), up to orjson's
+# reading limit (1024), in the shapes the normalizers look into.
+DEEP_SHAPES = (
+    '[{{"role":"user","parts":[{}]}}]',
+    '[{{"role":"user","content":{}}}]',
+    '{{"messages":[{{"role":"user","content":{}}}]}}',
+    '[{{"type":"text","text":{}}}]',
+    "{}",
+)
+deep_json_texts = st.builds(
+    lambda shape, depth: shape.format("[" * depth + '"deep"' + "]" * depth),
+    st.sampled_from(DEEP_SHAPES),
+    st.sampled_from((300, 1000, 1015)),
+)
+json_texts = st.one_of(
+    documents.map(lambda document: json.dumps(document, ensure_ascii=False)), deep_json_texts
+)
 # Anything at all where a typed field is expected.
 junk = st.one_of(
     st.none(), st.booleans(), ints, st.floats(allow_nan=False), texts, st.just([]), st.just({})
@@ -343,8 +359,27 @@ def _pair(key: Any, value: Any) -> dict[str, Any]:
     return {"key": key, "value": value}
 
 
+# Attributes whose string value the normalizers parse as JSON: they get JSON text more often.
+JSON_KEYS = {
+    "semconv": (
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+    ),
+    "openllmetry": ("gen_ai.prompt.0.content", "gen_ai.completion.0.content"),
+    "openinference": ("llm.invocation_parameters", "input.value", "output.value"),
+}
+JSON_KEYS["legacy"] = JSON_KEYS["semconv"]
+
+
 def _attributes(dialect: str) -> st.SearchStrategy[list[dict[str, Any]]]:
-    pairs = st.lists(st.builds(_pair, _keys(dialect), any_values), max_size=10)
+    pair = st.one_of(
+        st.builds(_pair, _keys(dialect), any_values),
+        st.builds(
+            _pair, st.sampled_from(JSON_KEYS[dialect]), json_texts.map(_tagged("stringValue"))
+        ),
+    )
+    pairs = st.lists(pair, max_size=10)
     if dialect in MARKERS:
         key, values = MARKERS[dialect]
         marker = st.builds(

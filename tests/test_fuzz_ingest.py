@@ -6,8 +6,8 @@ the answer is 200, 400 or 413 (or 503 with Retry-After, when busy; over gRPC the
 never 500; every 200 committed exactly the items it did not refuse in partial_success (read back
 by id or tag); no decoder or normalizer failed unforeseen (FAULTS stays empty: no item was saved
 only by the last-resort catch); the receiver and writer still store a plain span after each
-request; earlier rows stay intact (a canary reads back unchanged, counts never drop); and the
-stored rows still export as OTLP.
+request; earlier rows stay intact (a canary reads back unchanged, counts never drop); the idle
+writer folds every stored row into the rollups; and the stored rows still export as OTLP.
 
 The suite runs a few dozen examples per signal (well under a minute); `bench/fuzz_ingest.py` (or
 LOCALOBS_FUZZ_EXAMPLES=N) runs a long campaign.
@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from localobs.receiver.faults import FAULTS
 from localobs.receiver.grpc_server import SERVICES, GrpcReceiver
 from localobs.store.export import ExportFilter
+from localobs.store.rollups import watermark
 from localobs.transfer.export import requests
 from tests.conftest import RunningReceiver
 from tests.otlp_hostile import (
@@ -186,6 +188,19 @@ class Campaign:
         self.counts = counts
         assert FAULTS.counts() == self.faults, "a decoder or normalizer failed unforeseen"
 
+    def check_folded(self) -> None:
+        """The idle writer folds every stored row (hostile content included) into the rollups
+        and the text index, and still stores spans afterwards."""
+        conn = self.reader()
+        try:
+            deadline = time.monotonic() + 30
+            while watermark(conn) < max_rowid(conn) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert watermark(conn) >= max_rowid(conn), "the writer stopped folding rows"
+        finally:
+            conn.close()
+        self.check_alive_and_intact()
+
     def check_export(self) -> None:
         """Every stored row, hostile ones included, still rebuilds as OTLP (lossless export)."""
         conn = self.reader()
@@ -197,6 +212,10 @@ class Campaign:
 
 
 CANARY_NAME = "canary"
+
+
+def max_rowid(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()[0])
 
 
 def canary_rows(conn: sqlite3.Connection) -> tuple[Any, ...]:
@@ -244,7 +263,7 @@ def campaign(receiver: RunningReceiver) -> Iterator[Campaign]:
         assert all(len(rows) == 1 for rows in canary)
         running = Campaign(receiver, client, channel, canary, FAULTS.counts(), itertools.count(1))
         yield running
-        running.check_alive_and_intact()
+        running.check_folded()
         running.check_export()
     listener.stop(5)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 
 import httpx
@@ -21,14 +22,21 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from localobs.receiver.bodies import Format
 from localobs.receiver.faults import InputFaults
-from localobs.receiver.genai import dispatch, semconv
+from localobs.receiver.genai import (
+    dispatch,
+    log_events,
+    normalize_log_event,
+    normalize_span,
+    restore,
+    semconv,
+)
 from localobs.receiver.pipeline import decode_body
 from localobs.store import Store
 from localobs.store.batch import INT64_MAX
 from localobs.store.database import connect
 from localobs.store.export import ExportFilter
 from localobs.store.ingest import BatchApplier
-from localobs.store.rollups import roll_up_all
+from localobs.store.rollups import roll_up_all, watermark
 from localobs.store.schema import SPAN_COLUMNS
 from localobs.transfer.export import requests
 from tests.conftest import RunningReceiver
@@ -223,3 +231,52 @@ def test_json_nested_to_orjsons_limit_gets_400(receiver: RunningReceiver) -> Non
         )
         assert response.status_code in (200, 400), response.content[:200]
     assert send(receiver, chat_span("after")).status_code == 200
+
+
+def test_messages_nested_1000_deep_are_folded(receiver: RunningReceiver) -> None:
+    """Was: RecursionError in the writer's idle fold (text index), which killed it for good: the
+    row stayed, so a restarted writer would die on it again. orjson reads 1024 levels."""
+    deep = '[{"role":"user","parts":[' + "[" * 1015 + '"deep"' + "]" * 1015 + "]}]"
+    assert send(receiver, chat_span("deep", **{"gen_ai.input.messages": deep})).status_code == 200
+    assert stored(receiver, "input_messages", "deep") == deep
+    conn = receiver.store.reader()
+    try:
+        deadline = time.monotonic() + 30
+        while watermark(conn) == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert watermark(conn) > 0, "the writer never folded the row"
+    finally:
+        conn.close()
+    assert send(receiver, chat_span("after-deep")).status_code == 200
+
+
+def test_json_too_deep_to_write_back_is_kept_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: TypeError (orjson writes 254 levels, reads 1024) failing the normalizer. Now the
+    attribute's own text is the content (or it stays an attribute): no failure at all."""
+    faults = InputFaults()
+    monkeypatch.setattr(dispatch, "FAULTS", faults)
+    monkeypatch.setattr(log_events, "FAULTS", faults)
+    nested = "[" * 300 + "]" * 300
+    deep = '[{"role":"user","content":' + nested + "}]"
+    cases = {
+        "semconv": {"gen_ai.operation.name": "chat", "gen_ai.input.messages": deep},
+        "system": {"gen_ai.operation.name": "chat", "gen_ai.system_instructions": deep},
+        "openllmetry": {"gen_ai.prompt.0.content": '[{"type":"x","a":' + nested + "}]"},
+        "openinference": {
+            "openinference.span.kind": "LLM",
+            "input.value": '{"messages":' + deep + "}",
+            "input.mime_type": "application/json",
+        },
+    }
+    for label, attributes in cases.items():
+        original = dict(attributes)
+        call = normalize_span(label, attributes, [], 0, 1, 0)
+        assert call is not None, label
+        restored = restore(attributes, *call[13:16])
+        assert restored == original, label  # lossless: nothing moved that cannot come back
+    legacy_events = [{"name": "gen_ai.content.prompt", "attributes": {"gen_ai.prompt": deep}}]
+    call = normalize_span("chat m", {"gen_ai.system": "x"}, legacy_events, 0, 1, 0)
+    assert call is not None and call[13] is not None
+    details = "gen_ai.client.inference.operation.details"
+    assert normalize_log_event(details, {"gen_ai.system_instructions": nested}, None) is None
+    assert faults.counts() == {}

@@ -29,7 +29,7 @@ from localobs.receiver.genai.messages import (
     is_part_list,
     text_part,
 )
-from localobs.receiver.genai.record import as_str, dumps, seconds_to_ms
+from localobs.receiver.genai.record import TooDeep, as_str, dumps_parsed, seconds_to_ms
 
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 _MESSAGE_EVENTS = {
@@ -56,7 +56,9 @@ def normalize_log_event(
         patch = _patch(name, attributes, body)
         if patch is None:
             return None
-        return dumps({key: value for key, value in patch.items() if value is not None})
+        return dumps_parsed({key: value for key, value in patch.items() if value is not None})
+    except TooDeep:
+        return None  # content nested too deep to write back: the record itself is stored
     except Exception as exc:
         FAULTS.record("GenAI normalization (log event)", exc)
         return None
@@ -135,7 +137,7 @@ def _system(value: Any) -> list[Any] | None:
             return [text_part(value)]
     if value is None:
         return None
-    return list(value) if is_part_list(value) else [text_part(dumps(value))]
+    return list(value) if is_part_list(value) else [text_part(dumps_parsed(value))]
 
 
 def _provider(a: dict[str, Any]) -> str | None:

@@ -23,7 +23,16 @@ import orjson
 from localobs.receiver.genai import moved, ttft
 from localobs.receiver.genai.flat import Fields, FlatMessages, group_indexed, subgroups
 from localobs.receiver.genai.messages import from_openai_messages
-from localobs.receiver.genai.record import Call, as_count, as_float, as_str, dumps, str_list
+from localobs.receiver.genai.record import (
+    Call,
+    TooDeep,
+    as_count,
+    as_float,
+    as_str,
+    dumps,
+    dumps_parsed,
+    str_list,
+)
 from localobs.receiver.genai.roles import OPENINFERENCE_KINDS
 
 _PREFIXES = (
@@ -197,5 +206,8 @@ def _value(
     except orjson.JSONDecodeError:
         return None
     if type(data) is dict and type(data.get("messages")) is list:
-        return dumps(from_openai_messages(data["messages"], role))
+        try:
+            return dumps_parsed(from_openai_messages(data["messages"], role))
+        except TooDeep:
+            return None
     return None

@@ -19,7 +19,7 @@ import orjson
 from localobs.receiver.genai import moved, semconv, ttft
 from localobs.receiver.genai.flat import Fields, FlatMessages, group_indexed, subgroups
 from localobs.receiver.genai.messages import openai_content_parts
-from localobs.receiver.genai.record import Call, as_str, str_list
+from localobs.receiver.genai.record import Call, TooDeep, as_str, dumps_parsed, str_list
 from localobs.receiver.genai.roles import LLM_REQUEST_TYPES, TRACELOOP_KINDS
 
 _PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.")
@@ -123,5 +123,9 @@ def _content_blocks(value: Any) -> list[Any] | None:
     except orjson.JSONDecodeError:
         return None
     if type(blocks) is list and all(type(b) is dict and "type" in b for b in blocks):
+        try:
+            dumps_parsed(blocks)
+        except TooDeep:
+            return None  # kept as text
         return blocks
     return None

@@ -25,6 +25,20 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+class TooDeep(ValueError):
+    """JSON parsed from an attribute is nested too deep to write back: orjson reads 1024 levels
+    but writes only 254. The content then keeps the attribute's own text."""
+
+
+def dumps_parsed(value: Any) -> str:
+    """`dumps` of content parsed from attribute text; raises TooDeep (orjson's only TypeError for
+    parsed JSON) instead of failing the span."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:
+        raise TooDeep(str(exc)) from exc
+
+
 # No call uses a trillion tokens: a count above this is no usage figure (it stays in the span's
 # attributes). The cap also keeps sums over millions of calls inside SQLite's 64-bit integers.
 MAX_COUNT = 1 << 40

@@ -22,10 +22,12 @@ from localobs.receiver.genai.messages import from_openai_messages, text_part
 from localobs.receiver.genai.record import (
     MAX_COUNT,
     Call,
+    TooDeep,
     as_count,
     as_float,
     as_str,
     dumps,
+    dumps_parsed,
     seconds_to_ms,
     str_list,
 )
@@ -169,7 +171,7 @@ def _event_messages(event: dict[str, Any], key: str, role: str) -> str | None:
         return None
     if type(value) is str:
         try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
+            return dumps_parsed(from_openai_messages(orjson.loads(value), role))
+        except (orjson.JSONDecodeError, TooDeep):  # the text itself is the message
             return dumps([{"role": role, "parts": [text_part(value)]}])
     return dumps(from_openai_messages(value, role))
