@@ -93,6 +93,7 @@ OPENINFERENCE_KEYS = (
 # The attribute each dialect is recognized by, with the values that pick its branches.
 MARKERS = {
     "semconv": ("gen_ai.operation.name", ("chat", "embeddings", "execute_tool", "text_completion")),
+    "legacy": ("gen_ai.system", ("openai", "anthropic")),
     "openllmetry": ("llm.request.type", ("chat", "completion", "embedding", "rerank")),
     "openinference": ("openinference.span.kind", ("LLM", "EMBEDDING", "AGENT", "TOOL")),
 }
@@ -394,7 +395,7 @@ def _attributes(dialect: str) -> st.SearchStrategy[list[dict[str, Any]]]:
     )
 
 
-# "legacy": semconv keys without the operation marker (older semconv, or no GenAI span at all).
+# "legacy": semconv keys marked by `gen_ai.system` only (semconv before 1.27).
 attribute_lists = st.sampled_from(("semconv", "openllmetry", "openinference", "legacy")).flatmap(
     _attributes
 )

@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from tests.otlp_hostile import (
 from tests.otlp_samples import gauge_request, kv, log_request, trace_request
 
 EXAMPLES = int(os.environ.get("LOCALOBS_FUZZ_EXAMPLES", "40"))
+RECURSION_LIMIT = sys.getrecursionlimit()  # the process's own, before Hypothesis raises it
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
 RESPONSES = {
@@ -281,7 +283,14 @@ def _fuzz(campaign: Campaign, signal: str, documents: st.SearchStrategy[dict[str
         corrupt=st.booleans(),
     )
     def run(document: dict[str, Any], transport: str, corrupt: bool) -> None:
-        campaign.send(signal, document, transport, corrupt)
+        # Hypothesis raises the recursion limit while it runs an example, for the whole process:
+        # the receiver must be fuzzed with the limit it really has.
+        raised = sys.getrecursionlimit()
+        sys.setrecursionlimit(RECURSION_LIMIT)
+        try:
+            campaign.send(signal, document, transport, corrupt)
+        finally:
+            sys.setrecursionlimit(raised)
 
     run()
 

@@ -251,15 +251,18 @@ def test_messages_nested_1000_deep_are_folded(receiver: RunningReceiver) -> None
 
 
 def test_json_too_deep_to_write_back_is_kept_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Was: TypeError (orjson writes 254 levels, reads 1024) failing the normalizer. Now the
-    attribute's own text is the content (or it stays an attribute): no failure at all."""
+    """Was: TypeError (orjson writes 254 levels, reads 1024) or RecursionError (str() of 1000
+    levels) failing the normalizer. Now the attribute's own text is the content (or it stays an
+    attribute): no failure at all."""
     faults = InputFaults()
     monkeypatch.setattr(dispatch, "FAULTS", faults)
     monkeypatch.setattr(log_events, "FAULTS", faults)
     nested = "[" * 300 + "]" * 300
     deep = '[{"role":"user","content":' + nested + "}]"
+    deeper = '[{"role":"user","content":' + "[" * 1015 + "]" * 1015 + "}]"  # past recursion
     cases = {
         "semconv": {"gen_ai.operation.name": "chat", "gen_ai.input.messages": deep},
+        "deeper": {"gen_ai.operation.name": "chat", "gen_ai.input.messages": deeper},
         "system": {"gen_ai.operation.name": "chat", "gen_ai.system_instructions": deep},
         "openllmetry": {"gen_ai.prompt.0.content": '[{"type":"x","a":' + nested + "}]"},
         "openinference": {
@@ -279,4 +282,5 @@ def test_json_too_deep_to_write_back_is_kept_as_text(monkeypatch: pytest.MonkeyP
     assert call is not None and call[13] is not None
     details = "gen_ai.client.inference.operation.details"
     assert normalize_log_event(details, {"gen_ai.system_instructions": nested}, None) is None
+    assert normalize_log_event("gen_ai.user.message", {}, deeper[1:-1]) is None
     assert faults.counts() == {}
