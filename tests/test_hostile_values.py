@@ -31,7 +31,7 @@ from localobs.receiver.genai import (
     semconv,
 )
 from localobs.receiver.pipeline import decode_body
-from localobs.store import Store
+from localobs.store import Store, rollups
 from localobs.store.batch import INT64_MAX
 from localobs.store.database import connect
 from localobs.store.export import ExportFilter
@@ -284,3 +284,31 @@ def test_json_too_deep_to_write_back_is_kept_as_text(monkeypatch: pytest.MonkeyP
     assert normalize_log_event(details, {"gen_ai.system_instructions": nested}, None) is None
     assert normalize_log_event("gen_ai.user.message", {}, deeper[1:-1]) is None
     assert faults.counts() == {}
+
+
+def test_a_fold_that_fails_pauses_rollups_instead_of_ending_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No stored row is known to make the fold fail any more, so the failure is injected (a
+    fake, for a fault we cannot cause): any error pauses the rollups, said once, never raised."""
+    Store(tmp_path / "fold.db")
+    conn = connect(tmp_path / "fold.db")
+    batch, _ = decode_body(
+        "traces",
+        chat_span("fold", **{"gen_ai.request.model": "m"}).SerializeToString(),
+        Format.PROTOBUF,
+    )
+    conn.execute("BEGIN")
+    BatchApplier(conn).apply(batch.to_wire(1))
+    conn.execute("COMMIT")
+
+    def broken(*columns: object) -> str:
+        raise RecursionError("a row nobody foresaw")
+
+    monkeypatch.setattr(rollups, "message_text", broken)
+    idle = rollups.IdleRollups(conn, settle_s=0.0)
+    assert idle.step() is False
+    assert idle.step() is False
+    assert watermark(conn) == 0  # the chunk was rolled back, the rows wait
+    assert capsys.readouterr().err.count("rollups paused: RecursionError") == 1
+    conn.close()

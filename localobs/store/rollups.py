@@ -374,9 +374,12 @@ class IdleRollups:
             return False
         try:
             reached = roll_up(self._conn, target)
-        except sqlite3.Error as exc:
+        except Exception as exc:
+            # Any error, not only SQLite's: the rows folded here came from untrusted input, and
+            # a fold that fails must pause the rollups (readers then use raw rows), never end
+            # the writer, which would meet the same row again after a restart.
             if not self._failed:
-                print(f"localobs: rollups paused: {exc}", file=sys.stderr)
+                print(f"localobs: rollups paused: {type(exc).__name__}: {exc}", file=sys.stderr)
             self._failed = True
             return False
         self._failed = False
