@@ -26,8 +26,9 @@ def dumps(value: Any) -> str:
 
 
 class TooDeep(ValueError):
-    """JSON parsed from an attribute is nested too deep to write back: orjson reads 1024 levels
-    but writes only 254. The content then keeps the attribute's own text."""
+    """JSON parsed from an attribute is nested too deep to write back (orjson reads 1024 levels
+    but writes only 254) or to turn into text (past Python's recursion limit). The content then
+    keeps the attribute's own text."""
 
 
 def dumps_parsed(value: Any) -> str:
