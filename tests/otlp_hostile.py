@@ -90,12 +90,17 @@ OPENINFERENCE_KEYS = (
     "output.mime_type",
     "localobs.moved",
 )
-# The attribute each dialect is recognized by, with the values that pick its branches.
+# The attributes each dialect is recognized by, with the values that pick its branches.
 MARKERS = {
-    "semconv": ("gen_ai.operation.name", ("chat", "embeddings", "execute_tool", "text_completion")),
-    "legacy": ("gen_ai.system", ("openai", "anthropic")),
-    "openllmetry": ("llm.request.type", ("chat", "completion", "embedding", "rerank")),
-    "openinference": ("openinference.span.kind", ("LLM", "EMBEDDING", "AGENT", "TOOL")),
+    "semconv": (
+        ("gen_ai.operation.name", ("chat", "embeddings", "execute_tool", "text_completion")),
+    ),
+    "legacy": (("gen_ai.system", ("openai", "anthropic")),),
+    "openllmetry": (
+        ("llm.request.type", ("chat", "completion", "embedding", "rerank")),
+        ("traceloop.span.kind", ("workflow", "task", "agent", "tool")),
+    ),
+    "openinference": (("openinference.span.kind", ("LLM", "EMBEDDING", "AGENT", "TOOL")),),
 }
 # Indexed attributes: prefix, index, field (nested tool calls and content blocks included).
 INDEXED_PREFIXES = {
@@ -382,11 +387,13 @@ def _attributes(dialect: str) -> st.SearchStrategy[list[dict[str, Any]]]:
     )
     pairs = st.lists(pair, max_size=10)
     if dialect in MARKERS:
-        key, values = MARKERS[dialect]
-        marker = st.builds(
-            _pair,
-            st.just(key),
-            rarely(st.sampled_from(values).map(_tagged("stringValue")), any_values, one_in=4),
+        # The marker's value is of another type now and then: kinds are looked up in tables.
+        marker = st.sampled_from(MARKERS[dialect]).flatmap(
+            lambda known: st.builds(
+                _pair,
+                st.just(known[0]),
+                rarely(st.sampled_from(known[1]).map(_tagged("stringValue")), any_values, one_in=3),
+            )
         )
         pairs = st.builds(lambda first, rest: [first, *rest], marker, pairs)
     # A key of the wrong JSON type (rare: the body is then unreadable).

@@ -59,7 +59,7 @@ from tests.otlp_hostile import (
 )
 from tests.otlp_samples import gauge_request, kv, log_request, trace_request
 
-EXAMPLES = int(os.environ.get("LOCALOBS_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("LOCALOBS_FUZZ_EXAMPLES", "60"))
 RECURSION_LIMIT = sys.getrecursionlimit()  # the process's own, before Hypothesis raises it
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
