@@ -11,7 +11,11 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from localobs.receiver.anyvalue import attributes
+from localobs.receiver.faults import FAULTS
 from localobs.store.batch import Row
+
+# OTLP times are unsigned 64-bit; SQLite integers are signed, which ends in the year 2262.
+TIME_RANGE = "times must be below 2^63 ns (the year 2262), the range SQLite stores"
 
 
 def dumps(value: Any) -> str:
@@ -86,6 +90,12 @@ class Envelopes:
                 schema_url or None,
             )
         return scope_id
+
+
+def item_failed(label: str, exc: Exception) -> str:
+    """The rejection message of an item whose decoding failed unforeseen (recorded in FAULTS)."""
+    FAULTS.record("decoding", exc)
+    return f"{label} could not be decoded: {type(exc).__name__}: {exc}"
 
 
 def valid_id(value: bytes, size: int) -> bool:

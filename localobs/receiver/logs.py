@@ -6,9 +6,16 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from localobs.receiver.anyvalue import any_value, attributes
-from localobs.receiver.envelope import Envelopes, Rejections, dumps, optional_hex
+from localobs.receiver.envelope import (
+    TIME_RANGE,
+    Envelopes,
+    Rejections,
+    dumps,
+    item_failed,
+    optional_hex,
+)
 from localobs.receiver.genai import normalize_log_event
-from localobs.store.batch import Batch, Row
+from localobs.store.batch import INT64_MAX, Batch, Row
 
 
 def _problem(record: LogRecord) -> str | None:
@@ -16,7 +23,42 @@ def _problem(record: LogRecord) -> str | None:
         return "log record: trace_id must be empty or 16 bytes (32 hex digits)"
     if record.span_id and len(record.span_id) != 8:
         return "log record: span_id must be empty or 8 bytes (16 hex digits)"
+    if record.time_unix_nano > INT64_MAX or record.observed_time_unix_nano > INT64_MAX:
+        return f"log record: {TIME_RANGE}"
     return None
+
+
+def _row(
+    record: LogRecord, service_name: str | None, ids: tuple[int, int]
+) -> tuple[Row, Row | None]:
+    """The record's row, and the patch it brings to its span's call when it is a GenAI event."""
+    attrs = attributes(record.attributes)
+    event_name = record.event_name or attrs.get("event.name")
+    if not isinstance(event_name, str):
+        event_name = None
+    has_body = record.HasField("body")  # present but empty is stored as null
+    body = any_value(record.body) if has_body else None
+    genai = None
+    if event_name and record.trace_id and record.span_id:
+        patch = normalize_log_event(event_name, attrs, body)
+        if patch is not None:
+            genai = (record.trace_id.hex(), record.span_id.hex(), patch)
+    row = (
+        record.time_unix_nano,
+        record.observed_time_unix_nano,
+        record.severity_number,
+        record.severity_text or None,
+        dumps(body) if has_body else None,
+        event_name,
+        optional_hex(record.trace_id),
+        optional_hex(record.span_id),
+        record.flags,
+        dumps(attrs),
+        record.dropped_attributes_count,
+        service_name,
+        *ids,
+    )
+    return row, genai
 
 
 def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, Rejections]:
@@ -29,40 +71,20 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
             resource_logs.resource, resource_logs.schema_url
         )
         for scope_logs in resource_logs.scope_logs:
-            scope_id = envelopes.scope(scope_logs.scope, scope_logs.schema_url)
+            ids = (resource_id, envelopes.scope(scope_logs.scope, scope_logs.schema_url))
             for record in scope_logs.log_records:
                 problem = _problem(record)
-                if problem:
+                if problem is None:
+                    try:
+                        row, patch = _row(record, service_name, ids)
+                    except Exception as exc:
+                        problem = item_failed("log record", exc)
+                    else:
+                        rows.append(row)
+                        if patch is not None:
+                            genai.append(patch)
+                if problem is not None:
                     rejections.add(problem)
-                    continue
-                attrs = attributes(record.attributes)
-                event_name = record.event_name or attrs.get("event.name")
-                if not isinstance(event_name, str):
-                    event_name = None
-                has_body = record.HasField("body")  # present but empty is stored as null
-                body = any_value(record.body) if has_body else None
-                if event_name and record.trace_id and record.span_id:
-                    patch = normalize_log_event(event_name, attrs, body)
-                    if patch is not None:
-                        genai.append((record.trace_id.hex(), record.span_id.hex(), patch))
-                rows.append(
-                    (
-                        record.time_unix_nano,
-                        record.observed_time_unix_nano,
-                        record.severity_number,
-                        record.severity_text or None,
-                        dumps(body) if has_body else None,
-                        event_name,
-                        optional_hex(record.trace_id),
-                        optional_hex(record.span_id),
-                        record.flags,
-                        dumps(attrs),
-                        record.dropped_attributes_count,
-                        service_name,
-                        resource_id,
-                        scope_id,
-                    )
-                )
     batch = Batch(
         "logs",
         digest,

@@ -35,16 +35,20 @@ def _hex_to_base64(value: Any) -> Any:
         return _NOT_HEX
 
 
-def _convert_ids(node: Any) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _ID_KEYS:
-                node[key] = _hex_to_base64(value)
-            else:
-                _convert_ids(value)
-    elif isinstance(node, list):
-        for item in node:
-            _convert_ids(item)
+def _convert_ids(document: Any) -> None:
+    """Rewrite every id in place. A loop, not recursion: orjson accepts 1024 levels of nesting,
+    more than Python's recursion limit."""
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _ID_KEYS:
+                    node[key] = _hex_to_base64(value)
+                elif isinstance(value, dict | list):
+                    pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(item for item in node if isinstance(item, dict | list))
 
 
 def parse_json(body: bytes, message: M) -> M:
@@ -58,6 +62,7 @@ def parse_json(body: bytes, message: M) -> M:
     _convert_ids(document)
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, binascii.Error, ValueError, TypeError) as exc:
+    # RecursionError: protobuf's parser describes a deeply nested wrong value recursively.
+    except (json_format.ParseError, binascii.Error, ValueError, TypeError, RecursionError) as exc:
         raise JsonBodyError(f"the body is not a valid {message.DESCRIPTOR.name}: {exc}") from exc
     return message

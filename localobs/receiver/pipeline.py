@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from localobs.receiver.bodies import BodyError, Format
-from localobs.receiver.envelope import Rejections, body_digest
+from localobs.receiver.envelope import Rejections, body_digest, item_failed
 from localobs.receiver.logs import decode_logs
 from localobs.receiver.metrics import decode_metrics
 from localobs.receiver.otlp_json import JsonBodyError, parse_json
@@ -78,10 +78,15 @@ def decode_body(
             raise BodyError(
                 400, f"the body is not a valid {kind.request_type.__name__}: {exc}"
             ) from exc
-    if redact:
-        batch, rejections = decode_redacted(kind.decode, message, body_digest(body), body, fmt)
-    else:
-        batch, rejections = kind.decode(message, body_digest(body))
+    try:
+        if redact:
+            batch, rejections = decode_redacted(kind.decode, message, body_digest(body), body, fmt)
+        else:
+            batch, rejections = kind.decode(message, body_digest(body))
+    except Exception as exc:
+        # Items fail alone (partial success); this is the last resort for the request's own
+        # parts (resource, scope): a clear 400, never a 500 the exporter would retry forever.
+        raise BodyError(400, item_failed(f"the {kind.request_type.__name__}", exc)) from exc
     batch.weight = len(body)
     return batch, rejections
 

@@ -9,15 +9,17 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from localobs.receiver.anyvalue import attributes
 from localobs.receiver.envelope import (
+    TIME_RANGE,
     Envelopes,
     Rejections,
     dumps,
+    item_failed,
     json_or_none,
     optional_hex,
     valid_id,
 )
 from localobs.receiver.genai import normalize_span
-from localobs.store.batch import Batch, Row
+from localobs.store.batch import INT64_MAX, Batch, Row
 from localobs.store.schema import SPAN_COLUMNS
 
 _GENAI_WIDTH = len(SPAN_COLUMNS) - SPAN_COLUMNS.index("span_role")
@@ -63,7 +65,46 @@ def _problem(span: Span) -> str | None:
         return f"span {span.name!r}: span_id must be 8 bytes (16 hex digits), not all zero"
     if span.parent_span_id and len(span.parent_span_id) != 8:
         return f"span {span.name!r}: parent_span_id must be empty or 8 bytes"
+    if span.start_time_unix_nano > INT64_MAX or span.end_time_unix_nano > INT64_MAX:
+        return f"span {span.name!r}: {TIME_RANGE}"
     return None
+
+
+def _row(span: Span, service_name: str | None, scope_name: str | None, ids: tuple[int, int]) -> Row:
+    attrs = attributes(span.attributes)
+    events = _events(span)
+    # Moves message content out of attrs into the call columns: before dumps(attrs).
+    call = normalize_span(
+        span.name,
+        attrs,
+        events,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        span.status.code,
+    )
+    return (
+        span.trace_id.hex(),
+        span.span_id.hex(),
+        optional_hex(span.parent_span_id),
+        span.trace_state or None,
+        span.flags,
+        span.name,
+        span.kind,
+        service_name,
+        scope_name,
+        *ids,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        span.status.code,
+        span.status.message or None,
+        dumps(attrs),
+        json_or_none(events),
+        json_or_none(_links(span)),
+        span.dropped_attributes_count,
+        span.dropped_events_count,
+        span.dropped_links_count,
+        *(call or _NO_GENAI),
+    )
 
 
 def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batch, Rejections]:
@@ -75,50 +116,17 @@ def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batc
             resource_spans.resource, resource_spans.schema_url
         )
         for scope_spans in resource_spans.scope_spans:
-            scope_id = envelopes.scope(scope_spans.scope, scope_spans.schema_url)
+            ids = (resource_id, envelopes.scope(scope_spans.scope, scope_spans.schema_url))
             scope_name = scope_spans.scope.name or None
             for span in scope_spans.spans:
                 problem = _problem(span)
-                if problem:
+                if problem is None:
+                    try:
+                        rows.append(_row(span, service_name, scope_name, ids))
+                    except Exception as exc:
+                        problem = item_failed(f"span {span.name!r}", exc)
+                if problem is not None:
                     rejections.add(problem)
-                    continue
-                attrs = attributes(span.attributes)
-                events = _events(span)
-                # Moves message content out of attrs into the call columns: before dumps(attrs).
-                call = normalize_span(
-                    span.name,
-                    attrs,
-                    events,
-                    span.start_time_unix_nano,
-                    span.end_time_unix_nano,
-                    span.status.code,
-                )
-                rows.append(
-                    (
-                        span.trace_id.hex(),
-                        span.span_id.hex(),
-                        optional_hex(span.parent_span_id),
-                        span.trace_state or None,
-                        span.flags,
-                        span.name,
-                        span.kind,
-                        service_name,
-                        scope_name,
-                        resource_id,
-                        scope_id,
-                        span.start_time_unix_nano,
-                        span.end_time_unix_nano,
-                        span.status.code,
-                        span.status.message or None,
-                        dumps(attrs),
-                        json_or_none(events),
-                        json_or_none(_links(span)),
-                        span.dropped_attributes_count,
-                        span.dropped_events_count,
-                        span.dropped_links_count,
-                        *(call or _NO_GENAI),
-                    )
-                )
     batch = Batch(
         "traces",
         digest,

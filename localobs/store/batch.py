@@ -8,6 +8,15 @@ from typing import Any, Literal
 Signal = Literal["traces", "logs", "metrics"]
 Row = tuple[Any, ...]
 
+# Row values are SQLite values: None, str, bytes, float, or an int SQLite can store (64-bit signed).
+# A larger Python int makes the writer's insert fail, so the receiver refuses or re-types it first.
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+def fits_int64(value: int) -> bool:
+    return INT64_MIN <= value <= INT64_MAX
+
 
 @dataclass(slots=True)
 class Batch:

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from localobs.store.batch import fits_int64
 from localobs.store.rollups import call_changed
 from localobs.store.schema import SPAN_COLUMNS
 
@@ -98,6 +99,7 @@ class GenAIJoin:
         if current is None:
             return
         patches = [orjson.loads(text) for (text,) in conn.execute(_PATCHES, key)]
+        patches = [patch for patch in patches if type(patch) is dict]
         before = dict(zip(_COLUMNS, current[1:], strict=True))
         values = merge(before, patches)
         conn.execute(_UPDATE, (*(values[column] for column in _COLUMNS), current[0]))
@@ -121,19 +123,36 @@ class GenAIJoin:
         self.reload(conn)
 
 
+def _storable(value: Any) -> bool:
+    """A value SQLite can bind: the receiver sends nothing else, but one that slipped through
+    must cost only its column, never the batch (a bind error) or the writer (an overflow)."""
+    kind = type(value)
+    return kind is str or kind is float or (kind is int and fits_int64(value))
+
+
+def _index(patch: dict[str, Any]) -> int:
+    index = patch.get("index", 0)
+    return index if type(index) is int else 0
+
+
+def _list(patch: dict[str, Any], column: str) -> list[Any]:
+    items = patch.get(column)
+    return items if type(items) is list else []
+
+
 def merge(current: dict[str, Any], patches: list[dict[str, Any]]) -> dict[str, Any]:
     """The span's GenAI columns after applying `patches` (arrival order) to `current`."""
     merged = dict(current)
     for column in _SCALARS:
         if merged[column] is None:
-            merged[column] = next((p[column] for p in patches if p.get(column) is not None), None)
-    ordered = sorted(patches, key=lambda patch: patch.get("index", 0))
+            merged[column] = next((p[column] for p in patches if _storable(p.get(column))), None)
+    ordered = sorted(patches, key=_index)
     filled_content = False
     for column in _LISTS:
         if merged[column] is not None:
             continue
         source = ordered if column in ("output_messages", "finish_reasons") else patches
-        items = [item for patch in source for item in patch.get(column) or ()]
+        items = [item for patch in source for item in _list(patch, column)]
         if items:
             merged[column] = orjson.dumps(items).decode()
             filled_content = filled_content or column in _CONTENT

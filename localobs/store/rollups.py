@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from localobs.store.batch import fits_int64
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
 from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
 from localobs.store.replays import REPLAY_SERVICE
@@ -185,8 +186,21 @@ class _Accumulator:
                     add_buckets(measure, decode_buckets(text))
             conn.execute(
                 f"INSERT OR REPLACE INTO call_rollup VALUES ({', '.join('?' * 14)})",
-                (*key, count, usage, tokens_in, tokens_out, *map(encode_buckets, measures)),
+                (
+                    *key,
+                    count,
+                    usage,
+                    _storable(tokens_in),
+                    _storable(tokens_out),
+                    *map(encode_buckets, measures),
+                ),
             )
+
+
+def _storable(total: int | float) -> int | float:
+    """A token sum as SQLite can store it: beyond 64 bits (hostile counts) it goes on as REAL,
+    approximate but never failing the fold, which would stop rollups and the text index."""
+    return total if isinstance(total, float) or fits_int64(total) else float(total)
 
 
 _CHUNK_SQL = (
@@ -366,9 +380,12 @@ class IdleRollups:
             return False
         try:
             reached = roll_up(self._conn, target)
-        except sqlite3.Error as exc:
+        except Exception as exc:
+            # Any error, not only SQLite's: the rows folded here came from untrusted input, and
+            # a fold that fails must pause the rollups (readers then use raw rows), never end
+            # the writer, which would meet the same row again after a restart.
             if not self._failed:
-                print(f"localobs: rollups paused: {exc}", file=sys.stderr)
+                print(f"localobs: rollups paused: {type(exc).__name__}: {exc}", file=sys.stderr)
             self._failed = True
             return False
         self._failed = False

@@ -48,16 +48,21 @@ def fts_query(terms: tuple[str, ...]) -> str:
     return " AND ".join(f'"{term}"*' for term in terms)
 
 
-def _strings(value: Any, out: list[str]) -> None:
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, list):
-        for item in value:
-            _strings(item, out)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in _STRUCTURAL_KEYS:
-                _strings(item, out)
+def _strings(document: Any, out: list[str]) -> None:
+    """Every string of the document in order. A loop, not recursion: stored content can be nested
+    as deep as orjson reads (1024 levels), past Python's recursion limit, and this runs in the
+    writer's fold."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            pending.extend(reversed(value))
+        elif isinstance(value, dict):
+            pending.extend(
+                item for key, item in reversed(value.items()) if key not in _STRUCTURAL_KEYS
+            )
 
 
 def message_text(*columns: str | None) -> str:

@@ -1,10 +1,12 @@
 """Stored rows back to OTLP requests, field for field: the inverse of the receiver's decoders.
 
 Every typed column goes back where it came from: attributes JSON to AnyValues (JSON ints to
-int_value, floats to double_value, {"$bytes": b64} to bytes_value, null to an empty value), events,
-links, status, flags, dropped counts and trace state; metric points of every type with their
-exemplars. Message content that GenAI normalization moved into the call columns is put back into
-the span attributes (`restore`). Rows are grouped under their resource and scope in arrival order.
+int_value, floats to double_value, {"$bytes": b64} to bytes_value, {"$double": "NaN"} (etc.) to
+double_value, null to an empty value), events, links, status, flags, dropped counts and trace
+state; metric points of every type with their exemplars (doubles stored as "NaN", "Infinity" or
+"-Infinity" back to those numbers). Message content that GenAI normalization moved into the call
+columns is put back into the span attributes (`restore`). Rows are grouped under their resource
+and scope in arrival order.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 from localobs.receiver.genai import restore
 from localobs.store.export import Columns, StoredPage
+
+_NON_FINITE = ("NaN", "Infinity", "-Infinity")
+
+
+def _double(value: float | str | None) -> float:
+    """A double column value; NaN and the infinities are stored by their OTLP/JSON names."""
+    return float(value) if value is not None else 0.0
 
 
 def any_value(value: Any, out: AnyValue | None = None) -> AnyValue:
@@ -47,6 +56,8 @@ def any_value(value: Any, out: AnyValue | None = None) -> AnyValue:
             any_value(item, values.add())
     elif len(value) == 1 and type(value.get("$bytes")) is str:
         result.bytes_value = base64.b64decode(value["$bytes"])
+    elif len(value) == 1 and value.get("$double") in _NON_FINITE:
+        result.double_value = float(value["$double"])
     else:
         result.kvlist_value.SetInParent()
         _fill(result.kvlist_value.values, value)
@@ -181,11 +192,11 @@ def logs_request(page: StoredPage) -> ExportLogsServiceRequest:
     return request
 
 
-def _number(point: Any, value: int | float | None) -> None:
+def _number(point: Any, value: int | float | str | None) -> None:
     if type(value) is int:
         point.as_int = value
     elif value is not None:
-        point.as_double = value
+        point.as_double = _double(value)
 
 
 def _exemplars(point: Any, text: str | None) -> None:
@@ -223,7 +234,7 @@ def _exponential(point: Any, row: Columns) -> None:
     shape = _json(row["exponential"]) or {}
     point.scale = shape.get("scale", 0)
     point.zero_count = shape.get("zero_count", 0)
-    point.zero_threshold = shape.get("zero_threshold", 0.0)
+    point.zero_threshold = _double(shape.get("zero_threshold"))
     for side in ("positive", "negative"):
         buckets = shape.get(side) or {}
         getattr(point, side).offset = buckets.get("offset", 0)
@@ -235,8 +246,8 @@ def _summary(point: Any, row: Columns) -> None:
     point.sum = row["sum"] or 0.0
     for item in _json(row["quantiles"]) or []:
         quantile = point.quantile_values.add()
-        quantile.quantile = item["quantile"]
-        quantile.value = item["value"]
+        quantile.quantile = _double(item["quantile"])
+        quantile.value = _double(item["value"])
 
 
 _POINT_FILLERS: dict[str, Callable[[Any, Columns], None]] = {

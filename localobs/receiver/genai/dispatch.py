@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from localobs.receiver.genai import openinference, openllmetry, semconv
+from localobs.receiver.faults import FAULTS
+from localobs.receiver.genai import moved, openinference, openllmetry, semconv
 from localobs.receiver.genai.agents import agent_fields, refine_role
 from localobs.receiver.genai.record import Call
 
@@ -28,11 +29,13 @@ def normalize_span(
     fields of `agents`), or None for a non-GenAI span.
 
     Content attributes are moved out of `attributes` (in place) into the message columns; see
-    `moved` for the record that makes this reversible.
+    `moved` for the record that makes this reversible. A normalizer that fails on a shape nobody
+    foresaw costs only the call columns: the span is stored raw, attributes untouched (nothing
+    is moved before the whole span is normalized), and the failure is counted in FAULTS.
     """
     a = attributes
     if "openinference.span.kind" in a:
-        call = openinference.normalize(name, a, events, start_ns, end_ns)
+        normalize, label = openinference.normalize, "openinference"
     elif (
         "gen_ai.prompt.0.content" in a
         or "gen_ai.prompt.0.role" in a
@@ -41,7 +44,7 @@ def normalize_span(
         or "llm.request.type" in a
         or "traceloop.span.kind" in a
     ):
-        call = openllmetry.normalize(name, a, events, start_ns, end_ns)
+        normalize, label = openllmetry.normalize, "openllmetry"
     elif (
         "gen_ai.operation.name" in a
         or "gen_ai.provider.name" in a
@@ -51,15 +54,22 @@ def normalize_span(
         or "gen_ai.tool.name" in a
         or "gen_ai.conversation.id" in a
     ):
-        call = semconv.normalize(name, a, events, start_ns, end_ns)
+        normalize, label = semconv.normalize, "semconv"
     else:
         return None
-    role = refine_role(call[0], a)
-    agent = agent_fields(name, a, role, call[16])
-    if role is not call[0]:
-        call = (role, *call[1:])
-    if call[12] is None and status_code == STATUS_ERROR:
-        return (*call[:12], _exception_type(events) or "error", *call[13:], *agent)
+    moves: moved.Moves = {}
+    try:
+        call = normalize(name, a, events, start_ns, end_ns, moves)
+        role = refine_role(call[0], a)
+        agent = agent_fields(name, a, role, call[16])
+        if role is not call[0]:
+            call = (role, *call[1:])
+        if call[12] is None and status_code == STATUS_ERROR:
+            call = (*call[:12], _exception_type(events) or "error", *call[13:])
+    except Exception as exc:
+        FAULTS.record(f"GenAI normalization ({label})", exc)
+        return None
+    moved.drop(a, moves)
     return call + agent
 
 

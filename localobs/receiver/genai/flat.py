@@ -14,6 +14,14 @@ Item = tuple[str, Any]
 Fields = dict[str, Item]
 
 
+def _index(text: str) -> int | None:
+    """A list index as these libraries write it (ASCII digits, not absurdly long), else None:
+    a key with any other middle segment is no indexed attribute and stays as sent."""
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text)
+    return None
+
+
 def group_indexed(a: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, dict[int, Fields]]:
     """{group: {index: {field: (key, value)}}} for keys `<prefix><index>.<field>`, in one pass.
 
@@ -24,11 +32,11 @@ def group_indexed(a: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, dic
     for key, value in a.items():
         if key.startswith(prefixes):
             parts = key.split(".", 3)
-            if len(parts) == 4 and parts[2].isdigit():
+            index = _index(parts[2]) if len(parts) == 4 else None
+            if index is not None:
                 groups = found.get(parts[1])
                 if groups is None:
                     groups = found[parts[1]] = {}
-                index = int(parts[2])
                 fields = groups.get(index)
                 if fields is None:
                     fields = groups[index] = {}
@@ -43,10 +51,11 @@ def subgroups(fields: Fields, prefixes: tuple[str, ...]) -> dict[str, dict[int, 
         if field.startswith(prefixes):
             for prefix in prefixes:
                 if field.startswith(prefix):
-                    index, dot, rest = field[len(prefix) :].partition(".")
-                    if dot and index.isdigit():
+                    digits, dot, rest = field[len(prefix) :].partition(".")
+                    index = _index(digits)
+                    if dot and index is not None:
                         groups = found.setdefault(prefix, {})
-                        groups.setdefault(int(index), {})[rest] = item
+                        groups.setdefault(index, {})[rest] = item
                     break
     return found
 

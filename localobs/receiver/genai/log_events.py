@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from localobs.receiver.faults import FAULTS
 from localobs.receiver.genai import semconv
 from localobs.receiver.genai.messages import (
     from_openai_message,
@@ -28,7 +29,7 @@ from localobs.receiver.genai.messages import (
     is_part_list,
     text_part,
 )
-from localobs.receiver.genai.record import dumps, seconds_to_ms
+from localobs.receiver.genai.record import TooDeep, as_str, dumps_parsed, seconds_to_ms
 
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 _MESSAGE_EVENTS = {
@@ -43,22 +44,34 @@ CHOICE_EVENT = "gen_ai.choice"
 def normalize_log_event(
     event_name: str | None, attributes: dict[str, Any], body: Any
 ) -> str | None:
-    """The JSON patch this log record brings to its call, or None when it is no GenAI event."""
+    """The JSON patch this log record brings to its call, or None when it is no GenAI event.
+
+    A failure on a shape nobody foresaw costs only the patch (the record itself is stored as
+    sent) and is counted in FAULTS.
+    """
     name = event_name or attributes.get("event.name")
     if type(name) is not str or not name.startswith("gen_ai."):
         return None
-    patch: dict[str, Any] | None
+    try:
+        patch = _patch(name, attributes, body)
+        if patch is None:
+            return None
+        return dumps_parsed({key: value for key, value in patch.items() if value is not None})
+    except TooDeep:
+        return None  # content nested too deep to write back: the record itself is stored
+    except Exception as exc:
+        FAULTS.record("GenAI normalization (log event)", exc)
+        return None
+
+
+def _patch(name: str, attributes: dict[str, Any], body: Any) -> dict[str, Any] | None:
     if name == DETAILS_EVENT:
-        patch = _details(attributes)
-    elif name in _MESSAGE_EVENTS:
-        patch = _message(_MESSAGE_EVENTS[name], attributes, _body(body))
-    elif name == CHOICE_EVENT:
-        patch = _choice(attributes, _body(body))
-    else:
-        return None
-    if patch is None:
-        return None
-    return dumps({key: value for key, value in patch.items() if value is not None})
+        return _details(attributes)
+    if name in _MESSAGE_EVENTS:
+        return _message(_MESSAGE_EVENTS[name], attributes, _body(body))
+    if name == CHOICE_EVENT:
+        return _choice(attributes, _body(body))
+    return None
 
 
 def _body(body: Any) -> Any:
@@ -124,12 +137,11 @@ def _system(value: Any) -> list[Any] | None:
             return [text_part(value)]
     if value is None:
         return None
-    return list(value) if is_part_list(value) else [text_part(dumps(value))]
+    return list(value) if is_part_list(value) else [text_part(dumps_parsed(value))]
 
 
-def _provider(a: dict[str, Any]) -> Any:
-    provider = a.get("gen_ai.provider.name")
-    return provider if provider is not None else a.get("gen_ai.system")
+def _provider(a: dict[str, Any]) -> str | None:
+    return as_str(a.get("gen_ai.provider.name")) or as_str(a.get("gen_ai.system"))
 
 
 def _message(role: str, a: dict[str, Any], body: Any) -> dict[str, Any] | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from localobs.receiver.genai.record import TooDeep
+
 Message = dict[str, Any]
 Part = dict[str, Any]
 
@@ -47,12 +49,21 @@ def openai_content_parts(content: Any) -> list[Part]:
         return []
     if type(content) is list:
         return [_openai_block(block) for block in content]
-    return [text_part(content if type(content) is str else str(content))]
+    return [text_part(content if type(content) is str else _text(content))]
+
+
+def _text(value: Any) -> str:
+    """A non-string content value as text. Parsed from attribute text, it may be nested past
+    Python's recursion limit (orjson reads 1024 levels): that is TooDeep, not a failure."""
+    try:
+        return str(value)
+    except RecursionError as exc:
+        raise TooDeep("content nested too deep to show as text") from exc
 
 
 def _openai_block(block: Any) -> Part:
     if type(block) is not dict:
-        return text_part(str(block))
+        return text_part(_text(block))
     kind = block.get("type")
     if kind == "text":
         return text_part(block.get("text", ""))

@@ -33,7 +33,7 @@ from localobs.receiver.genai.messages import (
     is_part_list,
     text_part,
 )
-from localobs.receiver.genai.record import dumps
+from localobs.receiver.genai.record import TooDeep, dumps, dumps_parsed
 
 MOVED_KEY = "localobs.moved"
 Moves = dict[str, str]
@@ -70,7 +70,7 @@ def _message_shape(role: str) -> Shape:
 def _system_convert(value: Any) -> list[Part]:
     items = value if type(value) is list else [value]
     return [
-        text_part(item) if type(item) is str else text_part(dumps(item))
+        text_part(item) if type(item) is str else text_part(dumps_parsed(item))
         for item in items
         if item is not None
     ]
@@ -97,22 +97,36 @@ def take_json(
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
             parsed = _NOT_JSON
-        if parsed is _NOT_JSON:
-            moves[key] = f"{column}/{shape.text_pointer}"
-            return dumps(shape.wrap_text(value))
-        if not shape.valid(parsed):
-            return dumps(shape.convert(parsed))
-        if "\\u" not in value:
-            moves[key] = column
-            return value
-        form = _escaped_form(value, parsed)
-        if form:
-            moves[key] = column + form
-        return dumps(parsed)
+        if parsed is not _NOT_JSON:
+            text = _from_json_text(value, parsed, key, column, shape, moves)
+            if text is not None:
+                return text
+        # Not JSON, or JSON nested too deep to write back: the text itself is the content.
+        moves[key] = f"{column}/{shape.text_pointer}"
+        return dumps(shape.wrap_text(value))
     if shape.valid(value):
         moves[key] = column + "!v"
         return dumps(value)
     return dumps(shape.convert(value))
+
+
+def _from_json_text(
+    value: str, parsed: Any, key: str, column: str, shape: Shape, moves: Moves
+) -> str | None:
+    """The column text for the JSON text `value`; None when its content cannot be written back."""
+    try:
+        if not shape.valid(parsed):
+            return dumps_parsed(shape.convert(parsed))
+        if "\\u" not in value:
+            moves[key] = column
+            return value
+        unescaped = dumps_parsed(parsed)
+    except TooDeep:
+        return None
+    form = _escaped_form(value, parsed)
+    if form:
+        moves[key] = column + form
+    return unescaped
 
 
 def _escaped_form(original: str, parsed: Any) -> str | None:
@@ -149,6 +163,8 @@ def restore(
     parsed: dict[str, Any] = {}
     rebuilt = {key: value for key, value in attributes.items() if key != MOVED_KEY}
     for key, pointer in moves.items():
+        if type(pointer) is not str:
+            raise ValueError(f"{key}: pointer {pointer!r} is no text")  # not a record of ours
         head, _, path = pointer.partition("/")
         column, _, form = head.partition("!")
         text = columns[column]

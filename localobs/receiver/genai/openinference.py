@@ -23,7 +23,16 @@ import orjson
 from localobs.receiver.genai import moved, ttft
 from localobs.receiver.genai.flat import Fields, FlatMessages, group_indexed, subgroups
 from localobs.receiver.genai.messages import from_openai_messages
-from localobs.receiver.genai.record import Call, as_float, as_int, as_str, dumps, str_list
+from localobs.receiver.genai.record import (
+    Call,
+    TooDeep,
+    as_count,
+    as_float,
+    as_str,
+    dumps,
+    dumps_parsed,
+    str_list,
+)
 from localobs.receiver.genai.roles import OPENINFERENCE_KINDS
 
 _PREFIXES = (
@@ -50,8 +59,11 @@ def normalize(
     events: list[dict[str, Any]],
     start_ns: int,
     end_ns: int,
+    moves: moved.Moves,
 ) -> Call:
-    role = OPENINFERENCE_KINDS.get(a.get("openinference.span.kind"), "other")  # type: ignore[arg-type]
+    """The span's call columns; the content attributes it moved are added to `moves` (the
+    caller removes them from `a` once the whole span is normalized)."""
+    role = OPENINFERENCE_KINDS.get(as_str(a.get("openinference.span.kind")) or "", "other")
     groups = group_indexed(a, _PREFIXES)
     if role == "llm":
         operation: str | None = "text_completion" if _PROMPTS in groups else "chat"
@@ -69,7 +81,6 @@ def normalize(
     if max_tokens is None:
         max_tokens = params.get("max_completion_tokens")
 
-    moves: moved.Moves = {}
     input_messages = output_messages = None
     if _INPUT in groups:
         input_messages = _chat(groups[_INPUT], "in", "user", moves)
@@ -85,7 +96,6 @@ def normalize(
         output_messages = _texts(groups[_CHOICES], "completion.text", "out", "assistant", moves)
     elif operation == "chat" or operation == "text_completion":
         output_messages = _value(a, "output", "out", "assistant", moves)
-    moved.drop(a, moves)
 
     provider = a.get("llm.provider")
     return (
@@ -95,11 +105,11 @@ def normalize(
         request_model,
         response_model,
         ttft.from_events(events, start_ns, end_ns) if events else None,
-        as_int(a.get("llm.token_count.prompt")),
-        as_int(a.get("llm.token_count.completion")),
+        as_count(a.get("llm.token_count.prompt")),
+        as_count(a.get("llm.token_count.completion")),
         as_float(params.get("temperature")),
         as_float(params.get("top_p")),
-        as_int(max_tokens),
+        as_count(max_tokens),
         str_list(a.get("llm.finish_reason")),
         None,
         input_messages,
@@ -196,5 +206,8 @@ def _value(
     except orjson.JSONDecodeError:
         return None
     if type(data) is dict and type(data.get("messages")) is list:
-        return dumps(from_openai_messages(data["messages"], role))
+        try:
+            return dumps_parsed(from_openai_messages(data["messages"], role))
+        except TooDeep:
+            return None
     return None

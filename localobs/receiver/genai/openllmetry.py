@@ -19,7 +19,7 @@ import orjson
 from localobs.receiver.genai import moved, semconv, ttft
 from localobs.receiver.genai.flat import Fields, FlatMessages, group_indexed, subgroups
 from localobs.receiver.genai.messages import openai_content_parts
-from localobs.receiver.genai.record import Call, str_list
+from localobs.receiver.genai.record import Call, TooDeep, as_str, dumps_parsed, str_list
 from localobs.receiver.genai.roles import LLM_REQUEST_TYPES, TRACELOOP_KINDS
 
 _PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.")
@@ -34,20 +34,23 @@ def normalize(
     events: list[dict[str, Any]],
     start_ns: int,
     end_ns: int,
+    moves: moved.Moves,
 ) -> Call:
+    """The span's call columns; the content attributes it moved are added to `moves` (the
+    caller removes them from `a` once the whole span is normalized)."""
     fields = semconv.scalar_fields(a)
     request_model, response_model = fields[1], fields[2]
-    kind = TRACELOOP_KINDS.get(a.get("traceloop.span.kind"))  # type: ignore[arg-type]
-    request_type = a.get("llm.request.type")
+    # Looked up only as strings: any other value (a list, a map) is no kind, and unhashable.
+    kind = TRACELOOP_KINDS.get(as_str(a.get("traceloop.span.kind")) or "")
+    request_type = as_str(a.get("llm.request.type"))
     if kind is not None:
         role, operation = kind, None
     elif request_type == "rerank":
         role, operation = "reranker", None
     else:
-        op = LLM_REQUEST_TYPES.get(request_type, a.get("gen_ai.operation.name"))  # type: ignore[arg-type]
+        op = LLM_REQUEST_TYPES.get(request_type or "", a.get("gen_ai.operation.name"))
         role, operation = semconv.role_and_operation(op, name, request_model, response_model)
 
-    moves: moved.Moves = {}
     groups = group_indexed(a, _PREFIXES)
     input_messages = _messages(groups.get(_PROMPT), "in", "user", moves)
     output_messages = _messages(groups.get(_COMPLETION), "out", "assistant", moves)
@@ -56,7 +59,6 @@ def normalize(
         finish_reasons = str_list(
             [f["finish_reason"][1] for f in groups[_COMPLETION].values() if "finish_reason" in f]
         )
-    moved.drop(a, moves)
     return (
         role,
         operation,
@@ -121,5 +123,9 @@ def _content_blocks(value: Any) -> list[Any] | None:
     except orjson.JSONDecodeError:
         return None
     if type(blocks) is list and all(type(b) is dict and "type" in b for b in blocks):
+        try:
+            dumps_parsed(blocks)
+        except TooDeep:
+            return None  # kept as text
         return blocks
     return None

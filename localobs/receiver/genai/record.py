@@ -25,13 +25,35 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def as_int(value: Any) -> int | None:
+class TooDeep(ValueError):
+    """JSON parsed from an attribute is nested too deep to write back (orjson reads 1024 levels
+    but writes only 254) or to turn into text (past Python's recursion limit). The content then
+    keeps the attribute's own text."""
+
+
+def dumps_parsed(value: Any) -> str:
+    """`dumps` of content parsed from attribute text; raises TooDeep (orjson's only TypeError for
+    parsed JSON) instead of failing the span."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:
+        raise TooDeep(str(exc)) from exc
+
+
+# No call uses a trillion tokens: a count above this is no usage figure (it stays in the span's
+# attributes). The cap also keeps sums over millions of calls inside SQLite's 64-bit integers.
+MAX_COUNT = 1 << 40
+
+
+def as_count(value: Any) -> int | None:
+    """A token count or limit: a whole number in [0, MAX_COUNT], from an int, an integral float or
+    a string of ASCII digits (as some libraries send it); None for anything else."""
     if type(value) is int:
-        return value
+        return value if 0 <= value <= MAX_COUNT else None
     if type(value) is float and value.is_integer():
-        return int(value)
-    if type(value) is str and value.isdigit():
-        return int(value)
+        return int(value) if 0 <= value <= MAX_COUNT else None
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 13:
+        return as_count(int(value))
     return None
 
 

@@ -20,11 +20,14 @@ import orjson
 from localobs.receiver.genai import moved, ttft
 from localobs.receiver.genai.messages import from_openai_messages, text_part
 from localobs.receiver.genai.record import (
+    MAX_COUNT,
     Call,
+    TooDeep,
+    as_count,
     as_float,
-    as_int,
     as_str,
     dumps,
+    dumps_parsed,
     seconds_to_ms,
     str_list,
 )
@@ -36,6 +39,8 @@ def scalar_fields(a: dict[str, Any]) -> tuple[Any, ...]:
     max_tokens, finish_reasons, error_type), from either generation of attribute names.
 
     Well-typed values (the common case) are taken without a coercion call: this runs per span.
+    A value of the wrong type or out of range (a list as model name, a negative token count) is
+    left out of its column; it stays in the attributes.
     """
     get = a.get
     provider = get("gen_ai.provider.name")
@@ -54,11 +59,17 @@ def scalar_fields(a: dict[str, Any]) -> tuple[Any, ...]:
         provider if type(provider) is str and provider else None,
         request_model if type(request_model) is str and request_model else None,
         response_model if type(response_model) is str and response_model else None,
-        input_tokens if type(input_tokens) is int else as_int(input_tokens),
-        output_tokens if type(output_tokens) is int else as_int(output_tokens),
+        input_tokens
+        if type(input_tokens) is int and 0 <= input_tokens <= MAX_COUNT
+        else as_count(input_tokens),
+        output_tokens
+        if type(output_tokens) is int and 0 <= output_tokens <= MAX_COUNT
+        else as_count(output_tokens),
         as_float(get("gen_ai.request.temperature")),
         as_float(get("gen_ai.request.top_p")),
-        max_tokens if type(max_tokens) is int else as_int(max_tokens),
+        max_tokens
+        if type(max_tokens) is int and 0 <= max_tokens <= MAX_COUNT
+        else as_count(max_tokens),
         str_list(get("gen_ai.response.finish_reasons")),
         as_str(get("error.type")),
     )
@@ -89,7 +100,10 @@ def normalize(
     events: list[dict[str, Any]],
     start_ns: int,
     end_ns: int,
+    moves: moved.Moves,
 ) -> Call:
+    """The span's call columns; the content attributes it moved are added to `moves` (the
+    caller removes them from `a` once the whole span is normalized)."""
     fields = scalar_fields(a)
     provider, request_model, response_model = fields[0], fields[1], fields[2]
     role, operation = role_and_operation(
@@ -98,13 +112,11 @@ def normalize(
     latest = (
         "gen_ai.provider.name" in a or "gen_ai.input.messages" in a or "gen_ai.output.messages" in a
     )
-    moves: moved.Moves = {}
     input_messages = moved.take_json(a, "gen_ai.input.messages", "in", moved.INPUT, moves)
     output_messages = moved.take_json(a, "gen_ai.output.messages", "out", moved.OUTPUT, moves)
     system = moved.take_json(a, "gen_ai.system_instructions", "sys", moved.SYSTEM, moves)
     if input_messages is None and output_messages is None and events:
         input_messages, output_messages = content_events(events)
-    moved.drop(a, moves)
 
     ttft_ms = seconds_to_ms(a.get("gen_ai.response.time_to_first_chunk"))
     if ttft_ms is None and events:
@@ -159,7 +171,7 @@ def _event_messages(event: dict[str, Any], key: str, role: str) -> str | None:
         return None
     if type(value) is str:
         try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
+            return dumps_parsed(from_openai_messages(orjson.loads(value), role))
+        except (orjson.JSONDecodeError, TooDeep):  # the text itself is the message
             return dumps([{"role": role, "parts": [text_part(value)]}])
     return dumps(from_openai_messages(value, role))
