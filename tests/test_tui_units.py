@@ -173,7 +173,7 @@ def test_the_empty_state_and_help_name_both_endpoints_when_grpc_listens() -> Non
     from localobs.tui.widgets.empty_state import empty_content
 
     http, grpc = "http://127.0.0.1:4318", "http://127.0.0.1:4317"
-    for content in (empty_content(http, "", grpc), help_content(http, None, grpc)):
+    for content in (empty_content(http, "", grpc), help_content([], http, None, grpc)):
         text = content.plain
         assert f"OTEL_EXPORTER_OTLP_ENDPOINT={http}" in text
         assert f"OTEL_EXPORTER_OTLP_ENDPOINT={grpc}" in text

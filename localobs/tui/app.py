@@ -30,6 +30,7 @@ from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
 from localobs.tui.screens.call_detail import ReplayRequested
 from localobs.tui.screens.calls import CallsScreen
+from localobs.tui.screens.help import KeySection
 from localobs.tui.screens.trace import TraceCompareRequested
 from localobs.tui.terminal_logs import logs_to_file
 from localobs.tui.widgets.conditions_bar import ConditionsBar
@@ -237,7 +238,36 @@ class LocalobsApp(App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             ctx = self.ctx
-            self.push_screen(HelpScreen(ctx.endpoint_url, ctx.log_path, ctx.grpc_url))
+            sections = self.key_sections()
+            self.push_screen(HelpScreen(sections, ctx.endpoint_url, ctx.log_path, ctx.grpc_url))
+
+    def key_sections(self) -> list[KeySection]:
+        """Each screen's live bindings, for the help: what it lists is what the keys do."""
+        from localobs.tui.screens.agents import AgentsScreen, RunScreen
+        from localobs.tui.screens.call_detail import CallDetailScreen
+        from localobs.tui.screens.compare import CompareScreen
+        from localobs.tui.screens.components import ComponentsScreen
+        from localobs.tui.screens.conversations import ConversationScreen, ConversationsScreen
+        from localobs.tui.screens.spread import SpreadScreen
+        from localobs.tui.screens.trace import TraceScreen
+        from localobs.tui.screens.trace_compare import TraceCompareScreen
+
+        screens: list[tuple[str, type[Screen[Any]]]] = [
+            ("Calls list", CallsScreen),
+            ("Call detail", CallDetailScreen),
+            ("Trace", TraceScreen),
+            ("Components", ComponentsScreen),
+            ("Agent runs", AgentsScreen),
+            ("An agent run", RunScreen),
+            ("Conversations", ConversationsScreen),
+            ("A conversation", ConversationScreen),
+            ("Compare two calls", CompareScreen),
+            ("Compare two runs", TraceCompareScreen),
+            ("Spread of replays", SpreadScreen),
+        ]
+        # Each screen's own bindings, not those it inherits from Textual's Screen (tab, copy).
+        own = [(title, vars(screen).get("BINDINGS", [])) for title, screen in screens]
+        return [*own, ("Everywhere", self.BINDINGS)]
 
 
 def run_tui(store: Store, server_url: str | None, grpc_url: str | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -9,51 +10,41 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from localobs.tui import format as fmt
 from localobs.tui.search_syntax import SYNTAX_HELP
 
-KEYS = (
-    ("Calls list", ""),
-    ("enter", "the selected call: conversation, usage, timings"),
-    ("t", "the selected call's trace as a waterfall"),
-    ("c", "components: which span, which model is slow"),
-    ("g  o", "agent runs; conversations (from every screen)"),
-    ("r  v", "the selected call's agent run; its conversation"),
-    ("/", "search the calls; escape clears the search"),
-    ("m  =", "mark a call; compare the selected one with it"),
-    ("p", "pause or resume following; home jumps to newest"),
-    ("e", "write the selected call as JSON to a file"),
-    ("Call detail", ""),
-    ("a", "show or hide the raw attributes"),
-    ("e  t  m", "export, trace, mark"),
-    ("r  v", "its agent run; its conversation"),
-    ("Agents (g) and conversations (o)", ""),
-    ("enter", "a run as a tree of steps; a conversation's turns"),
-    ("enter", "on a step or a call: open the model call"),
-    ("v  r", "a run's conversation; a turn's run"),
-    ("Trace", ""),
-    ("enter", "open the selected model call"),
-    ("Components", ""),
-    ("w", "window: 5 min, 1 h, all data"),
-    ("Everywhere", ""),
-    ("escape", "back"),
-    ("ctrl+p", "every action, searchable"),
-    ("?  q", "this help; quit (stops the receiver)"),
-)
+# A screen's title and the bindings it has (the app collects them: no screen imports another).
+KeySection = tuple[str, Sequence[BindingType]]
+
+
+def _key_lines(sections: Sequence[KeySection]) -> list[Content]:
+    """Every binding with a description, by screen: the list can never drift from the keys."""
+    lines: list[Content] = []
+    for title, bindings in sections:
+        keys: dict[str, list[str]] = {}  # description -> keys, so aliases share a line
+        for binding in bindings:
+            if isinstance(binding, Binding) and binding.description:
+                keys.setdefault(binding.description, []).append(format_key(binding.key))
+        if keys:
+            lines.append(Content.styled(f"\n{title}", "b $text-accent"))
+            lines.extend(
+                Content.assemble((f"  {'  '.join(shown):<9} ", "b"), description)
+                for description, shown in keys.items()
+            )
+    return lines
 
 
 def help_content(
-    endpoint_url: str | None, log_path: Path | None = None, grpc_url: str | None = None
+    sections: Sequence[KeySection],
+    endpoint_url: str | None,
+    log_path: Path | None = None,
+    grpc_url: str | None = None,
 ) -> Content:
-    lines = [Content.styled("localobs: every LLM call, live", "b")]
-    for key, text in KEYS:
-        if not text:
-            lines.append(Content.styled(f"\n{key}", "b $text-accent"))
-        else:
-            lines.append(Content.assemble((f"  {key:<9}", "b"), text))
+    lines = [Content.styled("localobs: every LLM call, live", "b"), *_key_lines(sections)]
     lines.append(Content.styled("\nSearch", "b $text-accent"))
     lines.append(Content(f"  {SYNTAX_HELP}"))
     if endpoint_url:
@@ -76,14 +67,22 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def __init__(
-        self, endpoint_url: str | None, log_path: Path | None = None, grpc_url: str | None = None
+        self,
+        sections: Sequence[KeySection],
+        endpoint_url: str | None,
+        log_path: Path | None = None,
+        grpc_url: str | None = None,
     ) -> None:
         super().__init__()
+        self._sections = sections
         self._endpoint_url = endpoint_url
         self._log_path = log_path
         self._grpc_url = grpc_url
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(help_content(self._endpoint_url, self._log_path, self._grpc_url))
+            content = help_content(
+                self._sections, self._endpoint_url, self._log_path, self._grpc_url
+            )
+            yield Static(content)
         yield Footer(compact=True)
