@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind
 
 from demo_bot.backend import backend_report
+from demo_bot.chat_template import ChatTemplate
 from demo_bot.extra_bufts import extra_buffer_types
 from demo_bot.genai import (
     PROVIDER,
@@ -93,7 +94,6 @@ class ChatModel:
 
     def __init__(self, options: ModelOptions, telemetry: Telemetry) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         path = options.path or default_model_path()
         threads = options.threads or default_threads()
@@ -117,25 +117,7 @@ class ChatModel:
         self._capture = telemetry.capture_content
         self._metrics = telemetry.genai_metrics
         self._grammars: dict[str, Any] = {}
-        # Our own formatter from the GGUF template: the same object renders the prompt for
-        # llama.cpp and for counting input tokens of streamed calls, which report no usage.
-        self._formatter: Any = None  # a Jinja2ChatFormatter, typed for llama_cpp's messages
-        template = self._llm.metadata.get("tokenizer.chat_template")
-        if template:
-            eos, bos = self._llm.token_eos(), self._llm.token_bos()
-            self._formatter = Jinja2ChatFormatter(
-                template=template,
-                eos_token=self._token_text(eos),
-                bos_token=self._token_text(bos),
-                stop_token_ids=[eos],
-            )
-            self._llm.chat_handler = self._formatter.to_chat_handler()
-
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        text: bytes = self._llm.detokenize([token], special=True)
-        return text.decode("utf-8", errors="replace")
+        self._template = ChatTemplate(self._llm)
 
     def _grammar(self, gbnf: str) -> Any:
         from llama_cpp.llama_grammar import LlamaGrammar
@@ -277,10 +259,7 @@ class ChatModel:
         exact; without a chat template in the GGUF it is not reported.
         """
         output_tokens = len(self._llm.tokenize(text.encode(), add_bos=False)) if text else 0
-        if self._formatter is None:
-            return None, output_tokens
-        prompt = self._formatter(messages=list(messages)).prompt.encode()
-        return len(self._llm.tokenize(prompt, add_bos=False, special=True)), output_tokens
+        return self._template.input_tokens(messages), output_tokens
 
     def _finish(
         self, span: Span, messages: Sequence[Message], outcome: _Outcome, duration: float

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from demo_bot.chat_template import ChatTemplate
 from demo_bot.extra_bufts import extra_buffer_types
 from demo_bot.llm import default_model_path, default_threads
 
@@ -28,7 +29,6 @@ class ReplayModel:
 
     def __init__(self, path: Path | None, n_gpu_layers: int, threads: int | None) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model_path = path or default_model_path()
         n_threads = threads or default_threads()
@@ -42,29 +42,7 @@ class ReplayModel:
                 verbose=False,
             )
         self.name = model_path.name.removesuffix(".gguf")
-        self._formatter: Any = None
-        template = self._llm.metadata.get("tokenizer.chat_template")
-        if template:
-            eos, bos = self._llm.token_eos(), self._llm.token_bos()
-            self._formatter = Jinja2ChatFormatter(
-                template=template,
-                eos_token=self._token_text(eos),
-                bos_token=self._token_text(bos),
-                stop_token_ids=[eos],
-            )
-            self._llm.chat_handler = self._formatter.to_chat_handler()
-
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        text: bytes = self._llm.detokenize([token], special=True)
-        return text.decode("utf-8", errors="replace")
-
-    def _input_tokens(self, messages: list[dict[str, Any]]) -> int | None:
-        if self._formatter is None:
-            return None
-        prompt = self._formatter(messages=messages).prompt.encode()
-        return len(self._llm.tokenize(prompt, add_bos=False, special=True))
+        self._template = ChatTemplate(self._llm)
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         messages = request["messages"]
@@ -94,7 +72,7 @@ class ReplayModel:
         return {
             "text": text,
             "finish_reason": finish,
-            "input_tokens": self._input_tokens(messages),
+            "input_tokens": self._template.input_tokens(messages),
             "output_tokens": len(self._llm.tokenize(text.encode(), add_bos=False)) if text else 0,
             "ttft_s": ttft,
             "duration_s": duration,
