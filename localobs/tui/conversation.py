@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from textual.content import Content
 
 from localobs.store.calls import CallDetail, Part
+from localobs.tui import format as fmt
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,14 @@ def diff_lines(old: list[str], new: list[str]) -> list[tuple[str, str]]:
         tagged.extend(("-", line) for line in old[i1:i2])
         tagged.extend(("+", line) for line in new[j1:j2])
     return tagged
+
+
+_DIFF_STYLES = {" ": "", "-": "$text-error", "+": "$text-success"}
+
+
+def message_diff(first: CallDetail, second: CallDetail) -> list[Content]:
+    """Both calls' conversations as one line diff, sent text shown literally."""
+    return [
+        fmt.shown(f"{tag} {line}", _DIFF_STYLES[tag], newlines=True)
+        for tag, line in diff_lines(transcript_lines(first), transcript_lines(second))
+    ]

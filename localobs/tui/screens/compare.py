@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 from localobs.store.calls import CallDetail, get_call
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
-from localobs.tui.conversation import diff_lines, transcript_lines
+from localobs.tui.conversation import message_diff
 from localobs.tui.theme import Palette
 
 _FIELDS: tuple[tuple[str, Callable[[CallDetail], str]], ...] = (
@@ -49,7 +49,6 @@ class PairLoaded(Message):
 
 
 def diff_content(first: CallDetail, second: CallDetail) -> Content:
-    styles = {" ": "", "-": "$text-error", "+": "$text-success"}
     lines = [
         Content.assemble(
             ("Messages ", "b $text-accent"),
@@ -57,9 +56,7 @@ def diff_content(first: CallDetail, second: CallDetail) -> Content:
             ("+ only in B", "$text-success"),
         )
     ]
-    for tag, line in diff_lines(transcript_lines(first), transcript_lines(second)):
-        lines.append(fmt.shown(f"{tag} {line}", styles[tag], newlines=True))
-    return Content("\n").join(lines)
+    return Content("\n").join([*lines, *message_diff(first, second)])
 
 
 class CompareScreen(Screen[None]):

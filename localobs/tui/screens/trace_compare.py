@@ -24,7 +24,7 @@ from localobs.store.trace_compare import AlignedStep, TraceComparison, compare_t
 from localobs.store.traces import TraceSpan
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
-from localobs.tui.conversation import diff_lines, transcript_lines
+from localobs.tui.conversation import message_diff
 from localobs.tui.theme import Palette
 
 _MARKS = {"same": " ", "inserted": "+", "missing": "-"}
@@ -53,19 +53,17 @@ def _tokens(span: TraceSpan | None) -> str:
 
 
 def calls_diff(calls: list[tuple[AlignedStep, CallDetail, CallDetail]]) -> Content:
-    styles = {" ": "", "-": "$text-error", "+": "$text-success"}
     lines: list[Content] = []
     for step, a, b in calls:
         lines.append(
             Content.assemble(
-                (f"{step.name}", "b $text-accent"),
+                fmt.shown(step.name, "b $text-accent"),
                 f"  A call {a.call_id} · B call {b.call_id}  ",
                 ("- only in A  ", "$text-error"),
                 ("+ only in B", "$text-success"),
             )
         )
-        for tag, line in diff_lines(transcript_lines(a), transcript_lines(b)):
-            lines.append(Content.styled(f"{tag} {line}", styles[tag]))
+        lines.extend(message_diff(a, b))
         lines.append(Content(""))
     return Content("\n").join(lines)
 
