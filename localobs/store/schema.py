@@ -115,133 +115,111 @@ SCOPE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _columns(names: tuple[str, ...], types: dict[str, str]) -> str:
-    return ",\n    ".join(f"{name} {types.get(name, '')}".rstrip() for name in names)
-
-
-_SPAN_TYPES = {
-    "trace_id": "TEXT NOT NULL",
-    "span_id": "TEXT NOT NULL",
-    "parent_span_id": "TEXT",
-    "trace_state": "TEXT",
-    "flags": "INTEGER",
-    "name": "TEXT NOT NULL",
-    "kind": "INTEGER",
-    "service_name": "TEXT",
-    "scope_name": "TEXT",
-    "resource_id": "INTEGER",
-    "scope_id": "INTEGER",
-    "start_time_unix_nano": "INTEGER NOT NULL",
-    "end_time_unix_nano": "INTEGER NOT NULL",
-    "status_code": "INTEGER",
-    "status_message": "TEXT",
-    "attributes": "TEXT",
-    "events": "TEXT",
-    "links": "TEXT",
-    "dropped_attributes_count": "INTEGER",
-    "dropped_events_count": "INTEGER",
-    "dropped_links_count": "INTEGER",
-    "span_role": "TEXT",
-    "operation": "TEXT",
-    "provider": "TEXT",
-    "request_model": "TEXT",
-    "response_model": "TEXT",
-    "ttft_ms": "REAL",
-    "input_tokens": "INTEGER",
-    "output_tokens": "INTEGER",
-    "temperature": "REAL",
-    "top_p": "REAL",
-    "max_tokens": "INTEGER",
-    "finish_reasons": "TEXT",
-    "error_type": "TEXT",
-    "input_messages": "TEXT",
-    "output_messages": "TEXT",
-    "system_instructions": "TEXT",
-    "dialect": "TEXT",
-}
-
-_LOG_TYPES = {
-    "time_unix_nano": "INTEGER",
-    "observed_time_unix_nano": "INTEGER",
-    "severity_number": "INTEGER",
-    "severity_text": "TEXT",
-    "body": "TEXT",
-    "event_name": "TEXT",
-    "trace_id": "TEXT",
-    "span_id": "TEXT",
-    "flags": "INTEGER",
-    "attributes": "TEXT",
-    "dropped_attributes_count": "INTEGER",
-    "service_name": "TEXT",
-    "resource_id": "INTEGER",
-    "scope_id": "INTEGER",
-}
-
-# `value`, `sum`, `min` and `max` carry no declared type: SQLite then keeps an int64 as INTEGER and
-# a double as REAL exactly as sent, which keeps OTLP's as_int/as_double distinction lossless.
-_METRIC_TYPES = {
-    "name": "TEXT NOT NULL",
-    "description": "TEXT",
-    "unit": "TEXT",
-    "type": "TEXT NOT NULL",
-    "service_name": "TEXT",
-    "resource_id": "INTEGER",
-    "scope_id": "INTEGER",
-    "start_time_unix_nano": "INTEGER",
-    "time_unix_nano": "INTEGER",
-    "attributes": "TEXT",
-    "count": "INTEGER",
-    "bucket_counts": "TEXT",
-    "explicit_bounds": "TEXT",
-    "exponential": "TEXT",
-    "quantiles": "TEXT",
-    "aggregation_temporality": "INTEGER",
-    "is_monotonic": "INTEGER",
-    "flags": "INTEGER",
-    "exemplars": "TEXT",
-    "metadata": "TEXT",
-}
-
-_MIGRATION_1 = f"""
+# The first schema, as the first release created it. Frozen: every migration is literal SQL and
+# never changes once released (a new column is a new migration at the end of MIGRATIONS), so a
+# database created by any release upgrades the same way. tests/test_schema.py checks that the
+# column lists above name exactly the columns the migrations create.
+# `metric_points.value`, `sum`, `min` and `max` carry no declared type: SQLite then keeps an int64
+# as INTEGER and a double as REAL exactly as sent (OTLP's as_int/as_double stays lossless).
+_MIGRATION_1 = """
 CREATE TABLE resources (
-    {
-    _columns(
-        RESOURCE_COLUMNS,
-        {
-            "resource_id": "INTEGER PRIMARY KEY",
-            "service_name": "TEXT",
-            "attributes": "TEXT",
-            "dropped_attributes_count": "INTEGER",
-            "schema_url": "TEXT",
-        },
-    )
-}
+    resource_id INTEGER PRIMARY KEY,
+    service_name TEXT,
+    attributes TEXT,
+    dropped_attributes_count INTEGER,
+    schema_url TEXT
 );
 CREATE TABLE scopes (
-    {
-    _columns(
-        SCOPE_COLUMNS,
-        {
-            "scope_id": "INTEGER PRIMARY KEY",
-            "name": "TEXT",
-            "version": "TEXT",
-            "attributes": "TEXT",
-            "dropped_attributes_count": "INTEGER",
-            "schema_url": "TEXT",
-        },
-    )
-}
+    scope_id INTEGER PRIMARY KEY,
+    name TEXT,
+    version TEXT,
+    attributes TEXT,
+    dropped_attributes_count INTEGER,
+    schema_url TEXT
 );
 CREATE TABLE spans (
-    {_columns(SPAN_COLUMNS, _SPAN_TYPES)}
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    trace_state TEXT,
+    flags INTEGER,
+    name TEXT NOT NULL,
+    kind INTEGER,
+    service_name TEXT,
+    scope_name TEXT,
+    resource_id INTEGER,
+    scope_id INTEGER,
+    start_time_unix_nano INTEGER NOT NULL,
+    end_time_unix_nano INTEGER NOT NULL,
+    status_code INTEGER,
+    status_message TEXT,
+    attributes TEXT,
+    events TEXT,
+    links TEXT,
+    dropped_attributes_count INTEGER,
+    dropped_events_count INTEGER,
+    dropped_links_count INTEGER,
+    span_role TEXT,
+    operation TEXT,
+    provider TEXT,
+    request_model TEXT,
+    response_model TEXT,
+    ttft_ms REAL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    temperature REAL,
+    top_p REAL,
+    max_tokens INTEGER,
+    finish_reasons TEXT,
+    error_type TEXT,
+    input_messages TEXT,
+    output_messages TEXT,
+    system_instructions TEXT,
+    dialect TEXT
 );
 CREATE UNIQUE INDEX spans_by_id ON spans (trace_id, span_id);
 CREATE INDEX llm_calls_by_start ON spans (start_time_unix_nano) WHERE operation IS NOT NULL;
 CREATE TABLE logs (
-    {_columns(LOG_COLUMNS, _LOG_TYPES)}
+    time_unix_nano INTEGER,
+    observed_time_unix_nano INTEGER,
+    severity_number INTEGER,
+    severity_text TEXT,
+    body TEXT,
+    event_name TEXT,
+    trace_id TEXT,
+    span_id TEXT,
+    flags INTEGER,
+    attributes TEXT,
+    dropped_attributes_count INTEGER,
+    service_name TEXT,
+    resource_id INTEGER,
+    scope_id INTEGER
 );
 CREATE TABLE metric_points (
-    {_columns(METRIC_POINT_COLUMNS, _METRIC_TYPES)}
+    name TEXT NOT NULL,
+    description TEXT,
+    unit TEXT,
+    type TEXT NOT NULL,
+    service_name TEXT,
+    resource_id INTEGER,
+    scope_id INTEGER,
+    start_time_unix_nano INTEGER,
+    time_unix_nano INTEGER,
+    attributes TEXT,
+    value,
+    count INTEGER,
+    sum,
+    min,
+    max,
+    bucket_counts TEXT,
+    explicit_bounds TEXT,
+    exponential TEXT,
+    quantiles TEXT,
+    aggregation_temporality INTEGER,
+    is_monotonic INTEGER,
+    flags INTEGER,
+    exemplars TEXT,
+    metadata TEXT
 );
 CREATE INDEX metric_points_by_name ON metric_points (name, time_unix_nano);
 -- One row per accepted request body: a retried export of the same body stores nothing twice.

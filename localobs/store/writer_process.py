@@ -17,12 +17,13 @@ import select
 import socket
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 from localobs.store.database import connect
 from localobs.store.framing import FrameReader, send_frame
+from localobs.store.idle_jobs import IdleJobs, writer_jobs
 from localobs.store.ingest import BatchApplier
-from localobs.store.rollups import IdleRollups
 
 CHECKPOINT_INTERVAL_S = 0.1
 MAX_FRAMES_PER_COMMIT = 256
@@ -75,14 +76,14 @@ def serve(db_path: str, sock: socket.socket) -> None:
     )
     checkpointer.start()
     reader = FrameReader(sock)
-    rollups = IdleRollups(conn)
+    jobs = IdleJobs(writer_jobs(conn, Path(db_path)))
     try:
         while True:
             frames = reader.read(block=False)
             if not frames and not reader.closed:
-                timeout = rollups.idle_timeout()
+                timeout = jobs.wait_s()
                 if timeout is not None and not select.select([sock], [], [], timeout)[0]:
-                    rollups.step()  # idle: fold a chunk of settled rows for the readers
+                    jobs.run_idle()  # idle: maintenance (rollups, text index, retention)
                     continue
                 frames = reader.read(block=True)
             if not frames:
@@ -90,8 +91,8 @@ def serve(db_path: str, sock: socket.socket) -> None:
             for start in range(0, len(frames), MAX_FRAMES_PER_COMMIT):
                 acks = _commit_group(conn, applier, frames[start : start + MAX_FRAMES_PER_COMMIT])
                 send_frame(sock, acks)
-                if rollups.overdue():
-                    rollups.step()
+                jobs.run_overdue()
+            jobs.busy()
     finally:
         stop.set()
         checkpointer.join()
