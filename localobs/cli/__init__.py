@@ -3,7 +3,7 @@
 Commands live in their own modules and register themselves on `main`.
 """
 
-from localobs.cli import calls, inspect, transfer, up, view
+from localobs.cli import calls, inspect, retention, transfer, up, view
 from localobs.cli.group import main
 
-__all__ = ["calls", "inspect", "main", "transfer", "up", "view"]
+__all__ = ["calls", "inspect", "main", "retention", "transfer", "up", "view"]

@@ -11,8 +11,10 @@ import orjson
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.cli.retention import format_bytes
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
+from localobs.store.retention import RetentionStatus, retention_status
 
 
 @main.command()
@@ -25,6 +27,7 @@ def info(db: Path, as_json: bool) -> None:
     try:
         summary = database_summary(conn)
         forwarding = forwarding_status(conn)
+        kept = retention_status(conn, db)
     finally:
         conn.close()
     data = {
@@ -37,12 +40,34 @@ def info(db: Path, as_json: bool) -> None:
     }
     if as_json:
         data["forwarding"] = [asdict(each) | {"failing": each.failing} for each in forwarding]
+        data["retention"] = asdict(kept) | {"pruning": kept.pruning}
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
     for key, value in data.items():
         click.echo(f"{key:15} {value}")
+    for key, value in describe_retention(kept).items():
+        click.echo(f"{key:15} {value}")
     for each in forwarding:
         click.echo(f"{'forwarding':15} {describe(each)}")
+
+
+def describe_retention(status: RetentionStatus) -> dict[str, str]:
+    """The retention lines of `info`: size against the cap, the window, what was pruned."""
+    cap = format_bytes(status.max_db_bytes) if status.max_db_bytes else "no cap"
+    window = f"{status.retention_s / 86400:g} days" if status.retention_s else "keep everything"
+    pruned = status.pruned
+    lines = {
+        "size": f"{format_bytes(status.size_bytes)} of {cap} (database, WAL and shm)",
+        "retention": window,
+        "oldest": _timestamp(status.oldest_unix_nano) if status.oldest_unix_nano else "-",
+        "newest": _timestamp(status.newest_unix_nano) if status.newest_unix_nano else "-",
+        "pruned": f"{pruned.traces} traces ({pruned.spans} spans), {pruned.logs} logs, "
+        f"{pruned.metric_points} metric points",
+        "kept traces": str(status.kept_traces),
+    }
+    if status.pruning_since_unix_nano:
+        lines["pruning"] = f"under way since {_timestamp(status.pruning_since_unix_nano)}"
+    return lines
 
 
 def _timestamp(unix_nano: int) -> str:

@@ -18,10 +18,12 @@ import click
 from localobs import __version__
 from localobs.cli.forwarding import ForwardSettings, forward_options
 from localobs.cli.group import db_option, main, open_store
+from localobs.cli.transfer import parse_duration
 from localobs.demo_runner import DemoBot
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
 from localobs.store.queries import row_counts
+from localobs.store.retention import RetentionPolicy
 
 if TYPE_CHECKING:
     from localobs.receiver.grpc_server import GrpcReceiver
@@ -81,6 +83,20 @@ def parse_size(text: str) -> int:
     envvar="LOCALOBS_DEMO_ARGS",
     help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
 )
+@click.option(
+    "--max-db-size",
+    default="2GiB",
+    envvar="LOCALOBS_MAX_DB_SIZE",
+    show_default=True,
+    help="Cap on the database's files (with its WAL); the oldest traces go first. 0: no cap.",
+)
+@click.option(
+    "--retention",
+    default="30d",
+    envvar="LOCALOBS_RETENTION",
+    show_default=True,
+    help="Delete data older than this, e.g. 7d or 12h; 0 keeps everything.",
+)
 @forward_options
 def up(
     host: str,
@@ -93,6 +109,8 @@ def up(
     status_interval: float,
     demo: bool,
     demo_args: str,
+    max_db_size: str,
+    retention: str,
     forwarding: ForwardSettings | None,
 ) -> None:
     """Receive OTLP/HTTP on HOST:PORT and OTLP/gRPC on HOST:GRPC-PORT and store it; stops cleanly
@@ -105,9 +123,11 @@ def up(
             "set a token with --token or LOCALOBS_TOKEN"
         )
     limit = parse_size(max_body)
+    policy = RetentionPolicy(parse_size(max_db_size), round(parse_duration(retention)))
     stop_requested = _stop_on_signals()  # from the start: a signal during start-up exits 0 too
     with ExitStack() as running:  # stops what started, in reverse order
         store = open_store(db)
+        store.set_retention(policy)
         store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
         try:

@@ -4,7 +4,8 @@ Ingest comes first: the writer applies every batch that is waiting, and only onc
 for a job's `idle_timeout()` does it run one `step()` of that job (tens of milliseconds at most, in
 a transaction of its own). A job that falls behind under a load that never pauses says so with
 `overdue()`, and then gets one step between commit groups. A new kind of maintenance is a class
-with these three methods, added to `writer_jobs`.
+with these three methods, added to `writer_jobs`. (The passive WAL checkpoints stay on a thread of
+their own: they must run during ingest, not only between batches.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from localobs.store.retention import RetentionJob
 from localobs.store.rollups import IdleRollups
+from localobs.store.wal_size import WalTruncation
 
 
 class IdleJob(Protocol):
@@ -35,7 +38,7 @@ class IdleJob(Protocol):
 def writer_jobs(conn: sqlite3.Connection, db_path: Path) -> list[IdleJob]:
     """The writer process's maintenance, in the order it runs when several are due."""
     # Rollups and the text index share one job: both fold the same rows under one watermark.
-    return [IdleRollups(conn)]
+    return [IdleRollups(conn), RetentionJob(conn, db_path), WalTruncation(conn, db_path)]
 
 
 class IdleJobs:

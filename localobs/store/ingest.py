@@ -33,6 +33,8 @@ _INSERT_OUTBOX = (
     "INSERT INTO outbox (signal, first_rowid, last_rowid, bytes)"
     " SELECT ?, last_insert_rowid() - ? + 1, last_insert_rowid(), ?"
 )
+# When the batch's rows arrived: retention's age of a row (see store/retention.py).
+_DATE_ROWS = "UPDATE ingest_batches SET last_rowid = last_insert_rowid() WHERE digest = ?"
 _INSERT_DIGEST = (
     "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items) "
     "VALUES (?, ?, ?, ?)"
@@ -65,8 +67,10 @@ class BatchApplier:
         self._insert_new(_INSERT_RESOURCE, resources, self._known_resources)
         self._insert_new(_INSERT_SCOPE, scopes, self._known_scopes)
         inserted = self._conn.executemany(_INSERT_ROWS[signal], rows).rowcount
-        if forward_bytes is not None and inserted > 0:  # next to the insert: last_insert_rowid()
-            self._conn.execute(_INSERT_OUTBOX, (signal, inserted, forward_bytes))
+        if inserted > 0:  # next to the insert: last_insert_rowid()
+            self._conn.execute(_DATE_ROWS, (digest,))
+            if forward_bytes is not None:
+                self._conn.execute(_INSERT_OUTBOX, (signal, inserted, forward_bytes))
         if signal == "traces":
             self._genai.spans_inserted(self._conn, rows)
         elif genai:

@@ -114,15 +114,16 @@ class _Accumulator:
         self.spans: dict[tuple[Any, ...], list[Any]] = {}
         self.calls: dict[tuple[Any, ...], list[Any]] = {}
 
-    def span(self, span: SpanFacts, self_ns: int) -> None:
+    def span(self, span: SpanFacts, self_ns: int, sign: int = 1) -> None:
+        """Count a span in (sign 1), or out again (sign -1) when retention deletes it."""
         duration_ms = max(0, span.end - span.start) / 1e6
         index = bucket_index(duration_ms)
         for grain, slot in _slots(span.start):
             entry = self.spans.setdefault((grain, slot, span.name), [0, 0.0, 0.0, {}])
-            entry[0] += 1
-            entry[1] += duration_ms
-            entry[2] += self_ns / 1e6
-            entry[3][index] = entry[3].get(index, 0) + 1
+            entry[0] += sign
+            entry[1] += sign * duration_ms
+            entry[2] += sign * self_ns / 1e6
+            entry[3][index] = entry[3].get(index, 0) + sign
 
     def self_change(self, span: SpanFacts, delta_ns: int) -> None:
         for grain, slot in _slots(span.start):
@@ -163,6 +164,11 @@ class _Accumulator:
                 total += stored[1]
                 self_ms += stored[2]
                 add_buckets(buckets, decode_buckets(stored[3]))
+            if count <= 0:  # every span of the slot was deleted
+                conn.execute(
+                    "DELETE FROM span_rollup WHERE grain_s = ? AND slot = ? AND name = ?", key
+                )
+                continue
             conn.execute(
                 "INSERT OR REPLACE INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (*key, count, total, self_ms, encode_buckets(buckets)),
@@ -182,15 +188,27 @@ class _Accumulator:
                 tokens_out += stored[3]
                 for measure, text in zip(measures, stored[4:], strict=True):
                     add_buckets(measure, decode_buckets(text))
+            if count <= 0:  # every call of the slot was deleted
+                conn.execute(
+                    "DELETE FROM call_rollup WHERE grain_s = ? AND slot = ? AND request_model = ?"
+                    " AND response_model = ? AND service = ? AND operation = ? AND is_error = ?",
+                    key,
+                )
+                continue
             conn.execute(
                 f"INSERT OR REPLACE INTO call_rollup VALUES ({', '.join('?' * 14)})",
                 (*key, count, usage, tokens_in, tokens_out, *map(encode_buckets, measures)),
             )
 
 
-_CHUNK_SQL = (
+# What folding reads of a span row (and what retention reads to count it out again).
+_FOLD_SQL = (
     f"SELECT {SPAN_FACTS_SQL}, operation, input_messages, output_messages, system_instructions,"
-    f" {CALL_FACTS_SQL} FROM spans WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+    f" {CALL_FACTS_SQL} FROM spans"
+)
+_CHUNK_SQL = f"{_FOLD_SQL} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+_FOLDED_OF_TRACES_SQL = (
+    f"{_FOLD_SQL} WHERE trace_id IN (SELECT value FROM json_each(?)) AND rowid <= ?"
 )
 
 
@@ -290,6 +308,33 @@ def call_changed(conn: sqlite3.Connection, rowid: int, before: Mapping[str, Any]
         if text:
             conn.execute("INSERT INTO llm_call_text (rowid, text) VALUES (?, ?)", (rowid, text))
     accumulator.write(conn)
+
+
+def forget_traces(conn: sqlite3.Connection, trace_ids: list[str]) -> None:
+    """Take whole traces out of the rollups and the text index before retention deletes them,
+    in the same transaction: each folded span and call counted out with what it counted in
+    (self times among the trace's folded spans), so totals always match the rows kept."""
+    rows = conn.execute(
+        _FOLDED_OF_TRACES_SQL, (orjson.dumps(trace_ids).decode(), watermark(conn))
+    ).fetchall()
+    if not rows:
+        return
+    accumulator = _Accumulator()
+    selfs, _changes = span_contributions(conn, [SpanFacts._make(row[:7]) for row in rows], 0)
+    for span, self_ns in selfs:
+        accumulator.span(span, self_ns, sign=-1)
+    texts = []
+    for row in rows:
+        if row[7] is None:
+            continue
+        accumulator.call(CallFacts._make(row[11:]), sign=-1)
+        text = message_text(row[10], row[8], row[9])
+        if text:
+            texts.append((row[0], text))
+    accumulator.write(conn)
+    conn.executemany(
+        "INSERT INTO llm_call_text (llm_call_text, rowid, text) VALUES ('delete', ?, ?)", texts
+    )
 
 
 class IdleRollups:

@@ -371,12 +371,30 @@ CREATE TABLE outbox (
 UPDATE forward_upstreams SET delivered_id = 0;
 """
 
+# Retention (see store/retention.py): traces a user keeps; the writer's policy and counters (the
+# caps `localobs up` runs with, how much was pruned, whether pruning is under way); and when each
+# batch's rows arrived (the last rowid it inserted, by arrival time), which dates every row
+# without a column per row: rowids grow in arrival order.
+_MIGRATION_6_RETENTION = """
+ALTER TABLE ingest_batches ADD COLUMN last_rowid INTEGER;
+CREATE INDEX ingest_batches_by_arrival ON ingest_batches (signal, received_unix_nano);
+CREATE TABLE kept_traces (
+    trace_id TEXT PRIMARY KEY,
+    kept_unix_nano INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE retention_state (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
     _MIGRATION_3_GENAI_PENDING,
     _MIGRATION_4_QUERY_LAYER,
     _MIGRATION_5_OUTBOX_BY_REFERENCE,
+    _MIGRATION_6_RETENTION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -404,6 +422,9 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"the database has schema version {version}; this localobs knows up to "
             f"{SCHEMA_VERSION}: upgrade localobs"
         )
+    if not has_tables:
+        # Before the first table: retention gives freed pages back with incremental vacuum.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     for number in range(version, SCHEMA_VERSION):
         conn.executescript(
             "BEGIN;"
@@ -412,4 +433,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             + f"PRAGMA user_version = {number + 1};"
             + "COMMIT;"
         )
+    if version < SCHEMA_VERSION and conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        # A file from before retention: rewritten once so freed pages can be given back.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
     return SCHEMA_VERSION

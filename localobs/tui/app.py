@@ -73,6 +73,7 @@ class LocalobsApp(App[None]):
             totals_window_s=totals_window_s,
             log_path=log_path,
             grpc_url=grpc_url,
+            toggle_kept=source.toggle_kept if isinstance(source, Store) else None,
         )
         self._poll_interval_s = poll_interval_s
         self._owns_process = owns_process
