@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from localobs.store.contents import MESSAGE_COLUMNS, ContentWriter
 from localobs.store.genai_join import GenAIJoin
 from localobs.store.schema import (
     LOG_COLUMNS,
@@ -26,6 +27,7 @@ _INSERT_ROWS = {
     "logs": _insert("logs", LOG_COLUMNS),
     "metrics": _insert("metric_points", METRIC_POINT_COLUMNS),
 }
+_MESSAGES = tuple(SPAN_COLUMNS.index(column) for column in MESSAGE_COLUMNS)
 _INSERT_RESOURCE = _insert("resources", RESOURCE_COLUMNS, "INSERT OR IGNORE")
 _INSERT_SCOPE = _insert("scopes", SCOPE_COLUMNS, "INSERT OR IGNORE")
 # The rows just inserted are the last `?` rowids (one writer, one statement: contiguous).
@@ -52,7 +54,8 @@ class BatchApplier:
         self._conn = conn
         self._known_resources: set[int] = set()
         self._known_scopes: set[int] = set()
-        self._genai = GenAIJoin(conn)
+        self._contents = ContentWriter(conn)
+        self._genai = GenAIJoin(conn, self._contents)
 
     def apply(self, wire: tuple[Any, ...]) -> None:
         """Insert one batch (the tuple of `Batch.to_wire`); a repeated body inserts nothing.
@@ -64,8 +67,11 @@ class BatchApplier:
         cursor = self._conn.execute(_INSERT_DIGEST, (digest, signal, time.time_ns(), len(rows)))
         if cursor.rowcount == 0:
             return
+        self._contents.begin()
         self._insert_new(_INSERT_RESOURCE, resources, self._known_resources)
         self._insert_new(_INSERT_SCOPE, scopes, self._known_scopes)
+        if signal == "traces":
+            rows = [self._store_messages(row) for row in rows]
         inserted = self._conn.executemany(_INSERT_ROWS[signal], rows).rowcount
         if inserted > 0:  # next to the insert: last_insert_rowid()
             self._conn.execute(_DATE_ROWS, (digest,))
@@ -75,6 +81,17 @@ class BatchApplier:
             self._genai.spans_inserted(self._conn, rows)
         elif genai:
             self._genai.logs_inserted(self._conn, genai)
+        self._contents.flush()
+
+    def _store_messages(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with its message columns as references to `contents` (see contents.py)."""
+        values = [row[index] for index in _MESSAGES]
+        if not any(values):
+            return row
+        stored = list(row)
+        for index, value in zip(_MESSAGES, values, strict=True):
+            stored[index] = self._contents.encode(value)
+        return tuple(stored)
 
     def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:
         fresh = [row for row in rows if row[0] not in known]
@@ -86,4 +103,5 @@ class BatchApplier:
         """Called after a rollback: the remembered ids may not be in the database any more."""
         self._known_resources.clear()
         self._known_scopes.clear()
+        self._contents.forget()
         self._genai.reload(self._conn)

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import orjson
 
 from localobs.store.batch import Signal
+from localobs.store.contents import MESSAGE_COLUMNS, release
 from localobs.store.outbox import forget_pruned
 from localobs.store.rollups import forget_traces
 
@@ -227,9 +228,21 @@ def _within(traces: Iterable[_Trace], max_spans: int) -> list[_Trace]:
 
 def _delete_traces(conn: sqlite3.Connection, trace_ids: list[str]) -> int:
     forget_traces(conn, trace_ids)
+    selected = orjson.dumps(trace_ids).decode()
+    release(
+        conn,
+        (
+            value
+            for row in conn.execute(
+                f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM spans"
+                " WHERE trace_id IN (SELECT value FROM json_each(?))",
+                (selected,),
+            )
+            for value in row
+        ),
+    )
     deleted = conn.execute(
-        "DELETE FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))",
-        (orjson.dumps(trace_ids).decode(),),
+        "DELETE FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))", (selected,)
     ).rowcount
     forget_pruned(conn, "traces", "spans")
     return int(deleted)

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
+from localobs.store.contents import MESSAGES_SQL
 from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
 from localobs.store.span_time import self_time_changes
 from localobs.store.text_search import message_text
@@ -202,10 +203,7 @@ class _Accumulator:
 
 
 # What folding reads of a span row (and what retention reads to count it out again).
-_FOLD_SQL = (
-    f"SELECT {SPAN_FACTS_SQL}, operation, input_messages, output_messages, system_instructions,"
-    f" {CALL_FACTS_SQL} FROM spans"
-)
+_FOLD_SQL = f"SELECT {SPAN_FACTS_SQL}, operation, {MESSAGES_SQL}, {CALL_FACTS_SQL} FROM spans"
 _CHUNK_SQL = f"{_FOLD_SQL} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
 _FOLDED_OF_TRACES_SQL = (
     f"{_FOLD_SQL} WHERE trace_id IN (SELECT value FROM json_each(?)) AND rowid <= ?"
@@ -260,10 +258,7 @@ def roll_up_all(conn: sqlite3.Connection, *, chunk_rows: int = CHUNK_ROWS) -> in
     return reached
 
 
-_CHANGED_SQL = (
-    f"SELECT {CALL_FACTS_SQL}, input_messages, output_messages, system_instructions"
-    " FROM spans WHERE rowid = ?"
-)
+_CHANGED_SQL = f"SELECT {CALL_FACTS_SQL}, {MESSAGES_SQL} FROM spans WHERE rowid = ?"
 # The same expressions over a row's previous GenAI values (the other columns never change).
 _BEFORE_SQL = (
     f"SELECT {CALL_FACTS_SQL} FROM (SELECT s.start_time_unix_nano, s.end_time_unix_nano,"

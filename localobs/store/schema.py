@@ -388,6 +388,81 @@ CREATE TABLE retention_state (
 ) WITHOUT ROWID;
 """
 
+# Message content stored once (see store/contents.py): each distinct message of the three message
+# columns is a `contents` row; new span rows hold a BLOB of references instead of the text. The
+# llm_calls view gives the text back, so plain sqlite3 reads every message as before.
+_MIGRATION_7_CONTENTS = """
+CREATE TABLE contents (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    refs INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+DROP VIEW llm_calls;
+CREATE VIEW llm_calls AS
+SELECT
+    rowid AS call_id,
+    trace_id,
+    span_id,
+    service_name,
+    operation,
+    provider,
+    request_model,
+    response_model,
+    start_time_unix_nano,
+    (end_time_unix_nano - start_time_unix_nano) / 1e6 AS duration_ms,
+    ttft_ms,
+    CASE
+        WHEN output_tokens > 0
+             AND (end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0) > 0
+        THEN output_tokens * 1000.0
+             / ((end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0))
+    END AS output_tokens_per_s,
+    input_tokens,
+    output_tokens,
+    temperature,
+    top_p,
+    max_tokens,
+    finish_reasons,
+    error_type,
+    status_code,
+    CASE WHEN typeof(input_messages) != 'blob' THEN input_messages
+        WHEN json_type(CAST(input_messages AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(input_messages AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(c.text, json_extract(CAST(input_messages AS TEXT), '$[0]')) || ']'
+            FROM json_each(CAST(input_messages AS TEXT)) AS j
+            JOIN contents AS c ON c.id = j.value
+            WHERE j.key > 0)
+    END AS input_messages,
+    CASE WHEN typeof(output_messages) != 'blob' THEN output_messages
+        WHEN json_type(CAST(output_messages AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(output_messages AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(c.text, json_extract(CAST(output_messages AS TEXT), '$[0]')) || ']'
+            FROM json_each(CAST(output_messages AS TEXT)) AS j
+            JOIN contents AS c ON c.id = j.value
+            WHERE j.key > 0)
+    END AS output_messages,
+    CASE WHEN typeof(system_instructions) != 'blob' THEN system_instructions
+        WHEN json_type(CAST(system_instructions AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(system_instructions AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(
+                c.text, json_extract(CAST(system_instructions AS TEXT), '$[0]')
+            ) || ']'
+            FROM json_each(CAST(system_instructions AS TEXT)) AS j
+            JOIN contents AS c ON c.id = j.value
+            WHERE j.key > 0)
+    END AS system_instructions,
+    dialect
+FROM spans
+WHERE operation IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -395,6 +470,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_4_QUERY_LAYER,
     _MIGRATION_5_OUTBOX_BY_REFERENCE,
     _MIGRATION_6_RETENTION,
+    _MIGRATION_7_CONTENTS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
