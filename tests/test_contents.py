@@ -111,8 +111,7 @@ def test_retention_gives_contents_back(receiver: RunningReceiver) -> None:
             assert client.post(f"{receiver.url}/v1/traces", content=body).status_code == 200
     conn = connect(receiver.store.path)
     roll_up_all(conn)
-    trace_ids = [row[0] for row in conn.execute("SELECT DISTINCT trace_id FROM spans")]
-    keep_trace(conn, trace_ids[-1], 0)
+    keep_trace(conn, list_calls(conn, CallFilter(text="keptc0t0"), limit=1)[0].trace_id, 0)
     before = conn.execute("SELECT count(*) FROM contents").fetchone()[0]
 
     pruned = prune(conn, receiver.store.path, PruneGoal(older_than_unix_nano=time.time_ns()))

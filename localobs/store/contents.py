@@ -27,7 +27,7 @@ import orjson
 MESSAGE_COLUMNS = ("input_messages", "output_messages", "system_instructions")
 # Tokens that matter for finding a JSON list's top-level elements: strings (with escapes) and
 # brackets and commas outside them.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]', re.DOTALL)
 _CACHE_LIMIT = 100_000
 
 
@@ -53,6 +53,15 @@ def split_list(text: str) -> tuple[str, list[str]] | None:
     their exact substrings; None for anything else (not a list, uneven separators, empty)."""
     if not text.startswith("[") or not text.endswith("]"):
         return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(value) is not list or not value:
+        return None
+    if len(value) == 1:  # the common case: the element is all that is inside the brackets
+        inside = text[1:-1]
+        return (",", [inside]) if inside == inside.strip() else None
     depth = 0
     cuts = []  # offsets of the top-level commas
     for match in _TOKEN.finditer(text):
@@ -94,6 +103,7 @@ class ContentWriter:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._ids: dict[bytes, int] = {}
+        self._columns: dict[str, tuple[bytes, list[int]]] = {}  # whole column texts seen
         self._uses: Counter[int] = Counter()
         self._generation = -1
 
@@ -102,20 +112,24 @@ class ContentWriter:
         generation = _generation(self._conn)
         if generation != self._generation:
             self._ids.clear()
+            self._columns.clear()
             self._generation = generation
 
     def _id(self, text: str) -> int:
         digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
         known = self._ids.get(digest)
         if known is None:
-            row = self._conn.execute(
-                "SELECT id FROM contents WHERE digest = ?", (digest,)
-            ).fetchone()
-            if row is None:
-                row = self._conn.execute(
-                    "INSERT INTO contents (digest, refs, text) VALUES (?, 0, ?) RETURNING id",
+            # New content is the common miss (an answer): one statement, a lookup only if not.
+            row = (
+                self._conn.execute(
+                    "INSERT INTO contents (digest, refs, text) VALUES (?, 0, ?)"
+                    " ON CONFLICT (digest) DO NOTHING RETURNING id",
                     (digest, text),
                 ).fetchone()
+                or self._conn.execute(
+                    "SELECT id FROM contents WHERE digest = ?", (digest,)
+                ).fetchone()
+            )
             known = int(row[0])
             if len(self._ids) >= _CACHE_LIMIT:
                 self._ids.clear()
@@ -127,11 +141,23 @@ class ContentWriter:
         """The reference BLOB that stands for `value` (a message column's JSON text)."""
         if value is None:
             return None
+        known = self._columns.get(value)
+        if known is not None:  # the same column text again (a system prompt): no parsing
+            refs, ids = known
+            self._uses.update(ids)
+            return refs
         split = split_list(value)
         if split is None:
-            return str(self._id(value)).encode()
-        sep, elements = split
-        return orjson.dumps([sep, *(self._id(element) for element in elements)])
+            ids = [self._id(value)]
+            refs = str(ids[0]).encode()
+        else:
+            sep, elements = split
+            ids = [self._id(element) for element in elements]
+            refs = orjson.dumps([sep, *ids])
+        if len(self._columns) >= _CACHE_LIMIT // 10:
+            self._columns.clear()
+        self._columns[value] = (refs, ids)
+        return refs
 
     def flush(self) -> None:
         """Record this batch's uses (inside its transaction)."""
@@ -145,6 +171,7 @@ class ContentWriter:
     def forget(self) -> None:
         """After a rollback, or a `release` that deleted contents: cached ids may be gone."""
         self._ids.clear()
+        self._columns.clear()
         self._uses.clear()
         self._generation = -1
 
