@@ -21,13 +21,18 @@ from localobs.store.database import connect
 from localobs.store.outbox import register_upstreams
 from localobs.store.retention import (
     PruneGoal,
+    RetentionJob,
+    RetentionPolicy,
     files_size,
     keep_trace,
     prune,
     retention_status,
+    set_policy,
+    wal_limit,
 )
 from localobs.store.rollups import roll_up_all
 from localobs.store.schema import LOG_COLUMNS, METRIC_POINT_COLUMNS
+from localobs.store.wal_size import WalTruncation
 from tests.conftest import start_localobs
 from tests.otlp_samples import trace_request
 from tests.query_rows import MS, T0, call, span, submit, trace_id
@@ -296,3 +301,45 @@ def test_keep_lists_and_removes(tmp_path: Path) -> None:
     assert first not in localobs("keep", "--list", "--db", db).stdout
     bad = localobs("keep", "not-a-trace", "--db", db)
     assert bad.returncode == 2 and "32 hex digits" in bad.stderr
+
+
+def test_the_job_marks_pruning_while_over_the_cap_and_stops_below_it(tmp_path: Path) -> None:
+    store = Store(tmp_path / "job.db")
+    store.start_writer()
+    fill(store, 150)  # ~3 MB
+    store.close()
+    conn = connect(store.path)
+    set_policy(conn, RetentionPolicy(max_db_bytes=1 << 20, retention_s=0))
+    job = RetentionJob(conn, store.path)
+    assert job.overdue()  # over the cap: one step after each commit group
+    assert retention_status(conn, store.path).pruning
+    steps = 0
+    while job.step():
+        steps += 1
+        assert steps < 1000
+    status = retention_status(conn, store.path)
+    assert not status.pruning and status.pruned.traces > 0
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the writer's checkpoints do this
+    assert files_size(store.path) <= 1 << 20
+    assert job.idle_timeout() == RetentionJob.CHECK_S
+    conn.close()
+
+
+def test_a_wal_grown_past_its_share_of_the_cap_is_truncated(tmp_path: Path) -> None:
+    store = Store(tmp_path / "wal.db")
+    conn = connect(store.path)
+    set_policy(conn, RetentionPolicy(max_db_bytes=1 << 20, retention_s=0))
+    reader = connect(store.path, readonly=True)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM spans").fetchone()  # holds the WAL: it only grows
+    for number in range(50):  # 50 commits, a WAL frame or more each
+        keep_trace(conn, trace_id(number), 0)
+    job = WalTruncation(conn, store.path)
+    wal = Path(f"{store.path}-wal")
+    assert wal.stat().st_size > wal_limit(1 << 20)
+    job.step()  # a reader still uses the WAL: gives up within BUSY_MS, nothing lost
+    reader.execute("COMMIT")
+    reader.close()
+    job.step()
+    assert wal.stat().st_size == 0
+    conn.close()
