@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from localobs.store.database import connect
 from localobs.store.export import ExportFilter
 from localobs.store.outbox import forwarding_status, register_upstreams
 from localobs.store.queries import database_summary, list_spans
+from localobs.store.retention import PruneGoal, prune
 from localobs.store.rollups import roll_up_all
 from localobs.store.schema import SCHEMA_VERSION
 from localobs.store.stats import activity, totals
@@ -103,6 +105,15 @@ def test_the_release_database_upgrades(upgraded: Path) -> None:
     assert (summary.spans, summary.logs, summary.metric_points) == (19, 17, 8)
     # Rewritten once so retention can give freed pages back to the file system.
     assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+
+
+def test_the_release_rows_get_an_age_for_retention(upgraded: Path) -> None:
+    """Dated by the last batch before the upgrade: `prune --older-than` can delete them."""
+    conn = connect(upgraded)
+    pruned = prune(conn, upgraded, PruneGoal(older_than_unix_nano=time.time_ns()))
+    assert (pruned.spans, pruned.logs, pruned.metric_points) == (19, 17, 8)
+    assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] == 0
+    conn.close()
 
 
 def test_every_row_reads_back_as_from_a_new_database(upgraded: Path, fresh: Path) -> None:

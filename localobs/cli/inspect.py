@@ -53,11 +53,11 @@ def info(db: Path, as_json: bool) -> None:
 
 def describe_retention(status: RetentionStatus) -> dict[str, str]:
     """The retention lines of `info`: size against the cap, the window, what was pruned."""
-    cap = format_bytes(status.max_db_bytes) if status.max_db_bytes else "no cap"
+    cap = f"of {format_bytes(status.max_db_bytes)}" if status.max_db_bytes else "(no cap)"
     window = f"{status.retention_s / 86400:g} days" if status.retention_s else "keep everything"
     pruned = status.pruned
     lines = {
-        "size": f"{format_bytes(status.size_bytes)} of {cap} (database, WAL and shm)",
+        "size": f"{format_bytes(status.size_bytes)} {cap}: database, WAL and shm",
         "retention": window,
         "oldest": _timestamp(status.oldest_unix_nano) if status.oldest_unix_nano else "-",
         "newest": _timestamp(status.newest_unix_nano) if status.newest_unix_nano else "-",

@@ -374,10 +374,20 @@ UPDATE forward_upstreams SET delivered_id = 0;
 # Retention (see store/retention.py): traces a user keeps; the writer's policy and counters (the
 # caps `localobs up` runs with, how much was pruned, whether pruning is under way); and when each
 # batch's rows arrived (the last rowid it inserted, by arrival time), which dates every row
-# without a column per row: rowids grow in arrival order.
+# without a column per row: rowids grow in arrival order. Rows stored before get the arrival of
+# the last batch before the upgrade (no younger than they are).
 _MIGRATION_6_RETENTION = """
 ALTER TABLE ingest_batches ADD COLUMN last_rowid INTEGER;
 CREATE INDEX ingest_batches_by_arrival ON ingest_batches (signal, received_unix_nano);
+UPDATE ingest_batches SET last_rowid = CASE signal
+    WHEN 'traces' THEN (SELECT max(rowid) FROM spans)
+    WHEN 'logs' THEN (SELECT max(rowid) FROM logs)
+    ELSE (SELECT max(rowid) FROM metric_points)
+END
+WHERE received_unix_nano = (
+    SELECT max(received_unix_nano) FROM ingest_batches AS latest
+    WHERE latest.signal = ingest_batches.signal
+);
 CREATE TABLE kept_traces (
     trace_id TEXT PRIMARY KEY,
     kept_unix_nano INTEGER NOT NULL
