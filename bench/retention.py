@@ -6,7 +6,8 @@ Two runs back to back, one sender each, bench/ingest.py's load (512 chat spans o
 request) sent to a fresh `localobs up --headless`: without a cap, then with `--max-db-size CAP`.
 For each it prints the request latency (median, p99, max: a request waits for its commit, so a
 long retention step would show here), the largest size of the files (database + WAL + shm)
-sampled every 20 ms, and the size once idle. Then, in this process, the longest single step of
+sampled every 20 ms, and the size once idle (with the cap: once under it, and how long after
+the last request that took, up to 60 s). Then, in this process, the longest single step of
 the writer's retention job pruning a database of that load down to the cap (what one step holds
 the write lock for). The machine may be shared: compare the two runs of one invocation.
 """
@@ -33,8 +34,11 @@ from localobs.store.database import connect
 from localobs.store.retention import RetentionJob, RetentionPolicy, files_size, set_policy
 
 
-def _run(db: Path, bodies: list[bytes], extra: tuple[str, ...]) -> tuple[list[float], int, int]:
-    """Request latencies (s), the largest file size seen, and the size once idle."""
+def _run(
+    db: Path, bodies: list[bytes], extra: tuple[str, ...], cap: int
+) -> tuple[list[float], int, int, float]:
+    """Request latencies (s), the largest file size seen, the size once idle, and the seconds
+    after the last request until the files were under `cap` (0: no cap)."""
     process, url = start_localobs(db, *extra)
     peak = 0
     done = threading.Event()
@@ -58,14 +62,18 @@ def _run(db: Path, bodies: list[bytes], extra: tuple[str, ...]) -> tuple[list[fl
             latencies.append(time.perf_counter() - begin)
             if response.status != 200:
                 raise SystemExit(f"HTTP {response.status}")
-        time.sleep(3)  # idle: the writer prunes and truncates the WAL
+        # Idle: the writer prunes and truncates the WAL (up to 60 s for it to get under the cap).
+        sent = time.perf_counter()
+        while time.perf_counter() - sent < 60 and files_size(db) > cap:
+            time.sleep(0.1)
+        caught_up = time.perf_counter() - sent
     finally:
         done.set()
         sampler.join()
         settled = files_size(db)
         process.terminate()
         process.wait()
-    return latencies, max(peak, settled), settled
+    return latencies, max(peak, settled), settled, caught_up
 
 
 def _longest_step(db: Path, cap: int) -> tuple[float, int]:
@@ -97,18 +105,19 @@ def main() -> None:
     wire = sum(map(len, bodies))
     print(f"{len(bodies) * SPANS_PER_REQUEST} spans, {wire / 2**20:.1f} MiB of protobuf")
     with tempfile.TemporaryDirectory() as workdir:
-        for label, extra in (
-            ("no cap", ("--max-db-size", "0", "--retention", "0")),
-            (f"cap {args.cap}", ("--max-db-size", args.cap, "--retention", "0")),
+        for label, extra, limit in (
+            ("no cap", ("--max-db-size", "0", "--retention", "0"), 1 << 62),
+            (f"cap {args.cap}", ("--max-db-size", args.cap, "--retention", "0"), cap),
         ):
             db = Path(workdir) / f"{label.replace(' ', '-')}.db"
-            latencies, peak, settled = _run(db, bodies, extra)
+            latencies, peak, settled, caught_up = _run(db, bodies, extra, limit)
             ordered = sorted(latencies)
             print(
                 f"{label:>12}: request p50 {statistics.median(ordered) * 1e3:6.1f} ms, p99"
                 f" {ordered[int(len(ordered) * 0.99) - 1] * 1e3:6.1f} ms, max"
                 f" {ordered[-1] * 1e3:6.1f} ms; files peak {peak / 2**20:6.1f} MiB,"
                 f" idle {settled / 2**20:6.1f} MiB"
+                + (f" ({caught_up:.1f} s after the load)" if limit == cap else "")
             )
         longest, steps = _longest_step(Path(workdir) / "no-cap.db", cap)
         label = f"pruning the uncapped database to {args.cap}"

@@ -436,7 +436,7 @@ class RetentionJob:
         self._over_cap = False
         self._checked = float("-inf")
         self._stepped = float("-inf")
-        self._spans = 64
+        self._spans = 16  # grows while steps are quick: a cold first step stays short
         self._failed = False
         self._policy = RetentionPolicy(0, 0)
         self._limit_wal()
@@ -495,7 +495,7 @@ class RetentionJob:
         self._stepped = self._clock()
         took = self._stepped - started
         if took > self.STEP_BUDGET_S:
-            self._spans = max(1, self._spans // 2)
+            self._spans = max(1, int(self._spans * self.STEP_BUDGET_S / took))
         elif took < self.STEP_BUDGET_S / 4:
             self._spans = min(MAX_SPANS_PER_STEP, self._spans * 2)
         if not pruned.rows:
