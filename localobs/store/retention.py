@@ -32,8 +32,6 @@ from localobs.store.contents import MESSAGE_COLUMNS, release
 from localobs.store.outbox import forget_pruned
 from localobs.store.rollups import forget_traces
 
-DEFAULT_MAX_DB_BYTES = 2 << 30
-DEFAULT_RETENTION_S = 30 * 86400
 # The writer starts pruning above START of the cap and stops below STOP of it: the files stay
 # under the cap while a burst arrives, and pruning does not run after every commit.
 START = 0.95
@@ -56,8 +54,8 @@ _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 class RetentionPolicy:
     """The caps `localobs up` runs with; 0 turns one off."""
 
-    max_db_bytes: int = DEFAULT_MAX_DB_BYTES
-    retention_s: int = DEFAULT_RETENTION_S
+    max_db_bytes: int
+    retention_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,10 +582,3 @@ def kept_traces(conn: sqlite3.Connection) -> list[KeptTrace]:
             "SELECT trace_id, kept_unix_nano FROM kept_traces ORDER BY kept_unix_nano, trace_id"
         )
     ]
-
-
-def is_kept(conn: sqlite3.Connection, trace_id: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM kept_traces WHERE trace_id = ?", (trace_id,)).fetchone()
-        is not None
-    )
