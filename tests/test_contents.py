@@ -10,6 +10,7 @@ import time
 import httpx
 import orjson
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.otlp_load import _SYSTEM_PROMPT, conversation_bodies
 from localobs.store.call_filter import CallFilter
@@ -54,6 +55,33 @@ def send_conversation(receiver: RunningReceiver) -> list[list[str]]:
         for body, _words in bodies:
             assert client.post(f"{receiver.url}/v1/traces", content=body).status_code == 200
     return [words for _body, words in bodies]
+
+
+def test_plain_sqlite_reads_the_text_that_was_sent(receiver: RunningReceiver) -> None:
+    """Through the llm_calls view, byte for byte, with no localobs code on the read side."""
+    bodies = conversation_bodies(1, 3, marker="plain")
+    sent = []
+    with httpx.Client(headers={"Content-Type": "application/x-protobuf"}) as client:
+        for body, _words in bodies:
+            assert client.post(f"{receiver.url}/v1/traces", content=body).status_code == 200
+            request = ExportTraceServiceRequest.FromString(body)
+            span = request.resource_spans[0].scope_spans[0].spans[0]
+            attributes = {kv.key: kv.value.string_value for kv in span.attributes}
+            sent.append(
+                tuple(
+                    attributes[f"gen_ai.{name}"]
+                    for name in ("input.messages", "output.messages", "system_instructions")
+                )
+            )
+    conn = sqlite3.connect(receiver.store.path)
+    shown = conn.execute(
+        "SELECT input_messages, output_messages, system_instructions FROM llm_calls"
+        " ORDER BY call_id"
+    ).fetchall()
+    stored = conn.execute("SELECT typeof(input_messages) FROM spans").fetchall()
+    conn.close()
+    assert shown == sent
+    assert {row[0] for row in stored} == {"blob"}  # references, not the text
 
 
 def test_a_conversation_stores_each_message_once(receiver: RunningReceiver) -> None:

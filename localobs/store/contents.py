@@ -38,8 +38,9 @@ def expand_sql(column: str) -> str:
         f"CASE WHEN typeof({column}) != 'blob' THEN {column}"
         f" WHEN json_type({refs}) = 'integer'"
         f" THEN (SELECT text FROM contents WHERE id = CAST({refs} AS INTEGER))"
-        f" ELSE (SELECT '[' || group_concat(c.text, json_extract({refs}, '$[0]')) || ']'"
-        f" FROM json_each({refs}) AS j JOIN contents AS c ON c.id = j.value WHERE j.key > 0)"
+        f" ELSE (SELECT '[' || group_concat(part, json_extract({refs}, '$[0]')) || ']'"
+        f" FROM (SELECT c.text AS part FROM json_each({refs}) AS j"
+        " JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))"
         " END"
     )
 

@@ -441,32 +441,30 @@ SELECT
         THEN (SELECT text FROM contents
             WHERE id = CAST(CAST(input_messages AS TEXT) AS INTEGER))
         ELSE (SELECT
-            '[' || group_concat(c.text, json_extract(CAST(input_messages AS TEXT), '$[0]')) || ']'
-            FROM json_each(CAST(input_messages AS TEXT)) AS j
-            JOIN contents AS c ON c.id = j.value
-            WHERE j.key > 0)
+            '[' || group_concat(part, json_extract(CAST(input_messages AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(input_messages AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
     END AS input_messages,
     CASE WHEN typeof(output_messages) != 'blob' THEN output_messages
         WHEN json_type(CAST(output_messages AS TEXT)) = 'integer'
         THEN (SELECT text FROM contents
             WHERE id = CAST(CAST(output_messages AS TEXT) AS INTEGER))
         ELSE (SELECT
-            '[' || group_concat(c.text, json_extract(CAST(output_messages AS TEXT), '$[0]')) || ']'
-            FROM json_each(CAST(output_messages AS TEXT)) AS j
-            JOIN contents AS c ON c.id = j.value
-            WHERE j.key > 0)
+            '[' || group_concat(part, json_extract(CAST(output_messages AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(output_messages AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
     END AS output_messages,
     CASE WHEN typeof(system_instructions) != 'blob' THEN system_instructions
         WHEN json_type(CAST(system_instructions AS TEXT)) = 'integer'
         THEN (SELECT text FROM contents
             WHERE id = CAST(CAST(system_instructions AS TEXT) AS INTEGER))
         ELSE (SELECT
-            '[' || group_concat(
-                c.text, json_extract(CAST(system_instructions AS TEXT), '$[0]')
-            ) || ']'
-            FROM json_each(CAST(system_instructions AS TEXT)) AS j
-            JOIN contents AS c ON c.id = j.value
-            WHERE j.key > 0)
+            '[' || group_concat(part, json_extract(CAST(system_instructions AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(system_instructions AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
     END AS system_instructions,
     dialect
 FROM spans
