@@ -151,3 +151,23 @@ def test_retention_gives_contents_back(receiver: RunningReceiver) -> None:
     assert conn.execute("SELECT min(refs) FROM contents").fetchone()[0] > 0
     assert len(list_calls(conn, CallFilter(text="keptc0t1"), limit=10)) == 1
     conn.close()
+
+
+def test_a_span_sent_again_counts_its_contents_once(receiver: RunningReceiver) -> None:
+    """A retry in a different request stores nothing twice, and uses nothing twice: else its
+    contents would outlive the span when retention deletes it."""
+    body, _words = conversation_bodies(1, 1, marker="again")[0]
+    again = ExportTraceServiceRequest.FromString(body)
+    span = again.resource_spans[0].scope_spans[0].spans[0]
+    twice = ExportTraceServiceRequest()
+    twice.resource_spans.add().CopyFrom(again.resource_spans[0])
+    twice.resource_spans[0].scope_spans[0].spans.add().CopyFrom(span)  # twice in one request
+    with httpx.Client(headers={"Content-Type": "application/x-protobuf"}) as client:
+        for payload in (body, twice.SerializeToString()):
+            assert client.post(f"{receiver.url}/v1/traces", content=payload).status_code == 200
+    conn = connect(receiver.store.path)
+    assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 1
+    assert {row[0] for row in conn.execute("SELECT refs FROM contents")} == {1}
+    prune(conn, receiver.store.path, PruneGoal(older_than_unix_nano=time.time_ns()))
+    assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] == 0
+    conn.close()

@@ -160,12 +160,17 @@ class ContentWriter:
         self._columns[value] = (refs, ids)
         return refs
 
+    def unuse(self, values: Iterable[object]) -> None:
+        """References `encode` made for rows that were not stored after all."""
+        for value in values:
+            self._uses.subtract(_ids(value))
+
     def flush(self) -> None:
         """Record this batch's uses (inside its transaction)."""
         if self._uses:
             self._conn.executemany(
                 "UPDATE contents SET refs = refs + ? WHERE id = ?",
-                [(count, content) for content, count in self._uses.items()],
+                [(count, content) for content, count in self._uses.items() if count],
             )
             self._uses.clear()
 

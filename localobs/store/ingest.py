@@ -73,6 +73,8 @@ class BatchApplier:
         if signal == "traces":
             rows = [self._store_messages(row) for row in rows]
         inserted = self._conn.executemany(_INSERT_ROWS[signal], rows).rowcount
+        if signal == "traces" and inserted < len(rows):
+            self._uncount_ignored(rows, inserted)
         if inserted > 0:  # next to the insert: last_insert_rowid()
             self._conn.execute(_DATE_ROWS, (digest,))
             if forward_bytes is not None:
@@ -92,6 +94,26 @@ class BatchApplier:
         for index, value in zip(_MESSAGES, values, strict=True):
             stored[index] = self._contents.encode(value)
         return tuple(stored)
+
+    def _uncount_ignored(self, rows: list[tuple[Any, ...]], inserted: int) -> None:
+        """Spans stored already (INSERT OR IGNORE skipped them) use no contents: their uses
+        would never be given back. The rows inserted are the last `inserted` rowids."""
+        fresh: set[tuple[str, str]] = set()
+        if inserted:
+            fresh = set(
+                self._conn.execute(
+                    "SELECT trace_id, span_id FROM spans WHERE rowid > last_insert_rowid() - ?",
+                    (inserted,),
+                )
+            )
+        ignored: list[object] = []
+        for row in rows:
+            key = (row[0], row[1])
+            if key in fresh:
+                fresh.discard(key)  # a second copy in the same batch was ignored
+            else:
+                ignored.extend(row[index] for index in _MESSAGES)
+        self._contents.unuse(ignored)
 
     def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:
         fresh = [row for row in rows if row[0] not in known]
