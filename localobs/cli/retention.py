@@ -37,7 +37,9 @@ def format_bytes(size: int) -> str:
 
 @main.command()
 @db_option
-@click.option("--older-than", metavar="DURATION", help="Delete what is older, e.g. 7d or 12h.")
+@click.option(
+    "--older-than", metavar="DURATION", help="Delete what was received longer ago: 7d, 12h."
+)
 @click.option(
     "--to-size", metavar="SIZE", help="Delete the oldest until the files fit, e.g. 500MiB."
 )

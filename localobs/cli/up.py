@@ -95,7 +95,7 @@ def parse_size(text: str) -> int:
     default="30d",
     envvar="LOCALOBS_RETENTION",
     show_default=True,
-    help="Delete data older than this, e.g. 7d or 12h; 0 keeps everything.",
+    help="Delete data received longer ago than this, e.g. 7d or 12h; 0 keeps everything.",
 )
 @forward_options
 def up(
