@@ -160,6 +160,7 @@ def conversation_bodies(
             span.kind = Span.SPAN_KIND_CLIENT
             span.start_time_unix_nano = start + turn * 2_000_000_000
             span.end_time_unix_nano = span.start_time_unix_nano + 900_000_000
+            span.status.SetInParent()  # an unset status, as SDKs send it
             span.attributes.extend(
                 [
                     _kv("gen_ai.operation.name", "chat"),

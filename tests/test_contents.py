@@ -15,11 +15,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bench.otlp_load import _SYSTEM_PROMPT, conversation_bodies
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import get_call, list_calls
-from localobs.store.contents import split_list
+from localobs.store.contents import shared_ids_sql, split_list
 from localobs.store.database import connect
+from localobs.store.export import ExportFilter
 from localobs.store.retention import PruneGoal, keep_trace, prune
 from localobs.store.rollups import roll_up_all
+from localobs.transfer.export import requests
 from tests.conftest import RunningReceiver
+from tests.test_export_roundtrip import _items, _span_key
 
 TURNS = 6
 
@@ -88,18 +91,24 @@ def test_a_conversation_stores_each_message_once(receiver: RunningReceiver) -> N
     words = send_conversation(receiver)
     conn = connect(receiver.store.path, readonly=True)
     stored = conn.execute("SELECT count(*), sum(length(text)) FROM contents").fetchone()
-    # The system prompt once, each user message once, each answer once (sent again as history).
-    assert stored[0] == 1 + TURNS + TURNS
+    # The system prompt and the tool definitions once, each user message once, each answer
+    # once (sent again as history).
+    assert stored[0] == 2 + TURNS + TURNS
     shown = conn.execute(
         "SELECT sum(length(input_messages) + length(output_messages)"
         " + length(system_instructions)) FROM llm_calls"
     ).fetchone()[0]
-    assert shown > 3 * stored[1]  # what the calls say, against what is stored
     last = list_calls(conn, limit=1)[0]
     detail = get_call(conn, last.call_id)
     assert detail is not None
+    tools = len(detail.attributes["gen_ai.tool.definitions"])
+    assert shown + TURNS * tools > 4 * stored[1]  # what the calls carry, against what is stored
     assert len(detail.input_messages) == 2 * TURNS - 1
     assert detail.system_instructions[0].content == _SYSTEM_PROMPT
+    assert orjson.loads(detail.attributes["gen_ai.tool.definitions"])[0]["name"] == (
+        "search_sessions"
+    )
+    assert "localobs.contents" not in detail.attributes
     assert words[-1][0] in (detail.input_messages[-1].parts[0].content or "")
     conn.close()
 
@@ -118,7 +127,10 @@ def test_search_finds_every_message_before_and_after_folding(receiver: RunningRe
 
 def dangling(conn: sqlite3.Connection) -> int:
     """References to content rows that do not exist."""
-    missing = 0
+    missing = conn.execute(
+        f"SELECT count(*) FROM spans WHERE {shared_ids_sql()} IS NOT NULL"
+        f" AND {shared_ids_sql()} NOT IN (SELECT id FROM contents)"
+    ).fetchone()[0]
     for row in conn.execute(
         "SELECT input_messages, output_messages, system_instructions FROM spans"
     ):
@@ -145,8 +157,8 @@ def test_retention_gives_contents_back(receiver: RunningReceiver) -> None:
     pruned = prune(conn, receiver.store.path, PruneGoal(older_than_unix_nano=time.time_ns()))
 
     assert pruned.spans == TURNS
-    # The kept conversation's system prompt, 2 questions and 2 answers stay; the rest went.
-    assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] == 5 < before
+    # The kept conversation's system prompt, tool definitions, 2 questions and 2 answers stay.
+    assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] == 6 < before
     assert dangling(conn) == 0
     assert conn.execute("SELECT min(refs) FROM contents").fetchone()[0] > 0
     assert len(list_calls(conn, CallFilter(text="keptc0t1"), limit=10)) == 1
@@ -171,3 +183,24 @@ def test_a_span_sent_again_counts_its_contents_once(receiver: RunningReceiver) -
     prune(conn, receiver.store.path, PruneGoal(older_than_unix_nano=time.time_ns()))
     assert conn.execute("SELECT count(*) FROM contents").fetchone()[0] == 0
     conn.close()
+
+
+def test_export_gives_back_every_call_as_sent(receiver: RunningReceiver) -> None:
+    """History, system prompt and tool definitions put back byte for byte."""
+    bodies = conversation_bodies(2, 4, marker="export")
+    with httpx.Client(headers={"Content-Type": "application/x-protobuf"}) as client:
+        for body, _words in bodies:
+            assert client.post(f"{receiver.url}/v1/traces", content=body).status_code == 200
+    sent = [
+        item
+        for body, _words in bodies
+        for item in _items("traces", ExportTraceServiceRequest.FromString(body))
+    ]
+    conn = connect(receiver.store.path, readonly=True)
+    rebuilt = [
+        item
+        for page, request in requests(conn, ExportFilter())
+        for item in _items(page.signal, request)
+    ]
+    conn.close()
+    assert sorted(map(_span_key, rebuilt)) == sorted(map(_span_key, sent))

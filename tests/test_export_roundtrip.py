@@ -22,7 +22,7 @@ from localobs.receiver.anyvalue import attributes
 from localobs.receiver.grpc_server import GrpcReceiver
 from localobs.server import ReceiverServer
 from localobs.store import Store
-from localobs.store.contents import MESSAGE_COLUMNS, expand_sql
+from localobs.store.contents import MESSAGE_COLUMNS, attributes_sql, expand_sql
 from localobs.store.export import ExportFilter
 from localobs.store.schema import (
     LOG_COLUMNS,
@@ -60,7 +60,14 @@ def telemetry(db: Path) -> dict[str, list[tuple[Any, ...]]]:
             table: sorted(
                 conn.execute(
                     "SELECT "
-                    + ", ".join(expand_sql(c) if c in MESSAGE_COLUMNS else c for c in columns)
+                    + ", ".join(
+                        expand_sql(c)
+                        if c in MESSAGE_COLUMNS
+                        else attributes_sql()
+                        if (table, c) == ("spans", "attributes")
+                        else c
+                        for c in columns
+                    )
                     + f" FROM {table}"
                 ),
                 key=repr,

@@ -13,7 +13,7 @@ import orjson
 
 from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
-from localobs.store.contents import expand_sql
+from localobs.store.contents import attributes_sql, expand_sql
 from localobs.store.messages import Message, Part, parse_messages, parse_parts, preview
 
 __all__ = [
@@ -180,7 +180,7 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     row = conn.execute(
         f"SELECT {_SUMMARY_SQL}, name, kind, parent_span_id, status_message, span_role,"
         f" temperature, top_p, max_tokens, finish_reasons, {expand_sql('output_messages')},"
-        f" {expand_sql('system_instructions')}, dialect, attributes, events, resource_id"
+        f" {expand_sql('system_instructions')}, dialect, {attributes_sql()}, events, resource_id"
         " FROM spans"
         " WHERE rowid = ? AND operation IS NOT NULL",
         (call_id,),

@@ -45,6 +45,33 @@ def expand_sql(column: str) -> str:
     )
 
 
+# Span attributes whose string value repeats on every call of an app (tool definitions, ~2 KB
+# each): stored in `contents` too. The attributes JSON then holds the content id in the value's
+# place and lists the keys so stored under SHARED_MARK.
+SHARED_ATTRIBUTES = ("gen_ai.tool.definitions",)
+SHARED_MARK = "localobs.contents"
+_SHARED_MIN = 256
+_MARK_PATH = f"'$.\"{SHARED_MARK}\"'"
+_TOOLS_PATH = f"'$.\"{SHARED_ATTRIBUTES[0]}\"'"
+
+
+def attributes_sql(column: str = "attributes") -> str:
+    """SQL giving a span's attributes JSON back with its shared values in place."""
+    return (
+        f"CASE WHEN json_type({column}, {_MARK_PATH}) IS NULL THEN {column}"
+        f" ELSE json_remove(json_set({column}, {_TOOLS_PATH}, (SELECT text FROM contents"
+        f" WHERE id = json_extract({column}, {_TOOLS_PATH}))), {_MARK_PATH}) END"
+    )
+
+
+def shared_ids_sql(column: str = "attributes") -> str:
+    """SQL giving the content id a span's attributes refer to, or NULL."""
+    return (
+        f"CASE WHEN json_type({column}, {_MARK_PATH}) IS NOT NULL"
+        f" THEN json_extract({column}, {_TOOLS_PATH}) END"
+    )
+
+
 # The three columns' text, in MESSAGE_COLUMNS order, for a SELECT list.
 MESSAGES_SQL = ", ".join(expand_sql(column) for column in MESSAGE_COLUMNS)
 
@@ -160,6 +187,26 @@ class ContentWriter:
         self._columns[value] = (refs, ids)
         return refs
 
+    def encode_attributes(self, text: str) -> str:
+        """A span's attributes JSON with its SHARED_ATTRIBUTES values as content ids."""
+        if f'"{SHARED_ATTRIBUTES[0]}"' not in text:
+            return text
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text  # an integer beyond 64 bits: kept as it is
+        shared = [
+            key
+            for key in SHARED_ATTRIBUTES
+            if type(value.get(key)) is str and len(value[key]) >= _SHARED_MIN
+        ]
+        if not shared or SHARED_MARK in value:
+            return text
+        for key in shared:
+            value[key] = self._id(value[key])
+        value[SHARED_MARK] = shared
+        return orjson.dumps(value).decode()
+
     def unuse(self, values: Iterable[object]) -> None:
         """References `encode` made for rows that were not stored after all."""
         for value in values:
@@ -182,7 +229,17 @@ class ContentWriter:
         self._generation = -1
 
 
+def shared_ids(attributes: str | None) -> list[int]:
+    """The content ids a stored attributes JSON refers to."""
+    if not attributes or f'"{SHARED_MARK}"' not in attributes:
+        return []
+    value = orjson.loads(attributes)
+    return [value[key] for key in value.get(SHARED_MARK, ()) if type(value.get(key)) is int]
+
+
 def _ids(value: object) -> list[int]:
+    if isinstance(value, int):
+        return [value]  # an attribute's shared value
     if not isinstance(value, bytes):
         return []  # NULL, or plain text from before contents existed
     refs = orjson.loads(value)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from localobs.store.contents import MESSAGE_COLUMNS, ContentWriter
+from localobs.store.contents import MESSAGE_COLUMNS, ContentWriter, shared_ids
 from localobs.store.genai_join import GenAIJoin
 from localobs.store.schema import (
     LOG_COLUMNS,
@@ -28,6 +28,7 @@ _INSERT_ROWS = {
     "metrics": _insert("metric_points", METRIC_POINT_COLUMNS),
 }
 _MESSAGES = tuple(SPAN_COLUMNS.index(column) for column in MESSAGE_COLUMNS)
+_ATTRIBUTES = SPAN_COLUMNS.index("attributes")
 _INSERT_RESOURCE = _insert("resources", RESOURCE_COLUMNS, "INSERT OR IGNORE")
 _INSERT_SCOPE = _insert("scopes", SCOPE_COLUMNS, "INSERT OR IGNORE")
 # The rows just inserted are the last `?` rowids (one writer, one statement: contiguous).
@@ -86,13 +87,17 @@ class BatchApplier:
         self._contents.flush()
 
     def _store_messages(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The row with its message columns as references to `contents` (see contents.py)."""
+        """The row with its message columns and shared attribute values as references to
+        `contents` (see contents.py)."""
         values = [row[index] for index in _MESSAGES]
-        if not any(values):
+        attributes = row[_ATTRIBUTES]
+        shared = self._contents.encode_attributes(attributes) if attributes else attributes
+        if not any(values) and shared is attributes:
             return row
         stored = list(row)
         for index, value in zip(_MESSAGES, values, strict=True):
             stored[index] = self._contents.encode(value)
+        stored[_ATTRIBUTES] = shared
         return tuple(stored)
 
     def _uncount_ignored(self, rows: list[tuple[Any, ...]], inserted: int) -> None:
@@ -113,6 +118,7 @@ class BatchApplier:
                 fresh.discard(key)  # a second copy in the same batch was ignored
             else:
                 ignored.extend(row[index] for index in _MESSAGES)
+                ignored.extend(shared_ids(row[_ATTRIBUTES]))
         self._contents.unuse(ignored)
 
     def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import orjson
 
 from localobs.store.batch import Signal
-from localobs.store.contents import MESSAGE_COLUMNS, release
+from localobs.store.contents import MESSAGE_COLUMNS, release, shared_ids_sql
 from localobs.store.outbox import forget_pruned
 from localobs.store.rollups import forget_traces
 
@@ -232,7 +232,7 @@ def _delete_traces(conn: sqlite3.Connection, trace_ids: list[str]) -> int:
         (
             value
             for row in conn.execute(
-                f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM spans"
+                f"SELECT {', '.join(MESSAGE_COLUMNS)}, {shared_ids_sql()} FROM spans"
                 " WHERE trace_id IN (SELECT value FROM json_each(?))",
                 (selected,),
             )
