@@ -22,6 +22,7 @@ from localobs.receiver.anyvalue import attributes
 from localobs.receiver.grpc_server import GrpcReceiver
 from localobs.server import ReceiverServer
 from localobs.store import Store
+from localobs.store.contents import MESSAGE_COLUMNS, attributes_sql, expand_sql
 from localobs.store.export import ExportFilter
 from localobs.store.schema import (
     LOG_COLUMNS,
@@ -51,11 +52,26 @@ def localobs(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def telemetry(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every stored column of every telemetry table, as a sorted list of rows."""
+    """Every stored column of every telemetry table, as a sorted list of rows (message columns
+    as their text: each store numbers its content-addressed messages its own way)."""
     conn = sqlite3.connect(db)
     try:
         return {
-            table: sorted(conn.execute(f"SELECT {', '.join(columns)} FROM {table}"), key=repr)
+            table: sorted(
+                conn.execute(
+                    "SELECT "
+                    + ", ".join(
+                        expand_sql(c)
+                        if c in MESSAGE_COLUMNS
+                        else attributes_sql()
+                        if (table, c) == ("spans", "attributes")
+                        else c
+                        for c in columns
+                    )
+                    + f" FROM {table}"
+                ),
+                key=repr,
+            )
             for table, columns in TABLES.items()
         }
     finally:

@@ -9,6 +9,7 @@ from localobs.store import Store, stats
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import list_calls
 from localobs.store.components import component_stats
+from localobs.store.contents import MESSAGES_SQL
 from localobs.store.database import connect
 from localobs.store.histogram import BUCKETS_PER_DOUBLING, bucket_percentile, exact_percentile
 from localobs.store.rollups import IdleRollups, call_changed, watermark
@@ -209,8 +210,7 @@ def test_a_call_whose_content_arrives_after_folding_is_refolded(store: Store) ->
              "system_instructions"),
             writer.execute(
                 "SELECT operation, request_model, response_model, error_type, ttft_ms,"
-                " input_tokens, output_tokens, input_messages, output_messages,"
-                " system_instructions FROM spans"
+                f" input_tokens, output_tokens, {MESSAGES_SQL} FROM spans"
             ).fetchone(),
             strict=True,
         )

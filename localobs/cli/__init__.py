@@ -3,7 +3,17 @@
 Commands live in their own modules and register themselves on `main`.
 """
 
-from localobs.cli import agents, calls, inspect, replay, trace_compare, transfer, up, view
+from localobs.cli import (
+    agents,
+    calls,
+    inspect,
+    replay,
+    retention,
+    trace_compare,
+    transfer,
+    up,
+    view,
+)
 from localobs.cli.group import main
 
 __all__ = [
@@ -12,6 +22,7 @@ __all__ = [
     "inspect",
     "main",
     "replay",
+    "retention",
     "trace_compare",
     "transfer",
     "up",

@@ -11,6 +11,7 @@ import click
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import NO_REDACTION_SOURCE, db_option, json_option, main, open_store
+from localobs.cli.retention import format_bytes
 from localobs.conditions import Condition, read_status_file
 from localobs.conditions import describe as describe_condition
 from localobs.credentials import masked_status
@@ -18,6 +19,7 @@ from localobs.literal import json_text, visible
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import database_summary, list_spans
 from localobs.store.redactions import RedactionSummary, redaction_summary
+from localobs.store.retention import RetentionStatus, retention_status
 
 
 @main.command()
@@ -31,6 +33,7 @@ def info(db: Path, as_json: bool) -> None:
         summary = database_summary(conn)
         forwarding = forwarding_status(conn)
         redactions = redaction_summary(conn)
+        kept = retention_status(conn, db)
     finally:
         conn.close()
     live_redacts = _live_redacts(db)
@@ -53,10 +56,13 @@ def info(db: Path, as_json: bool) -> None:
             "by_kind": dict(redactions.by_kind),
             "unredacted_batches": redactions.unredacted_batches,
         }
+        data["retention"] = asdict(kept) | {"pruning": kept.pruning}
         click.echo(json_text(data))
         return
     for key, value in data.items():
         click.echo(f"{key:15} {visible(str(value))}")
+    for key, value in describe_retention(kept).items():
+        click.echo(f"{key:15} {value}")
     for each in forwarding:
         click.echo(f"{'forwarding':15} {describe(each)}")
     click.echo(f"{'receiving':15} {_receiving(live)}")
@@ -95,6 +101,25 @@ def _describe_redaction(summary: RedactionSummary, live_redacts: bool | None) ->
             "and may hold credentials"
         )
     return "; ".join([*parts, replaced])
+
+
+def describe_retention(status: RetentionStatus) -> dict[str, str]:
+    """The retention lines of `info`: size against the cap, the window, what was pruned."""
+    cap = f"of {format_bytes(status.max_db_bytes)}" if status.max_db_bytes else "(no cap)"
+    window = f"{status.retention_s / 86400:g} days" if status.retention_s else "keep everything"
+    pruned = status.pruned
+    lines = {
+        "size": f"{format_bytes(status.size_bytes)} {cap}: database, WAL and shm",
+        "retention": window,
+        "oldest": _timestamp(status.oldest_unix_nano) if status.oldest_unix_nano else "-",
+        "newest": _timestamp(status.newest_unix_nano) if status.newest_unix_nano else "-",
+        "pruned": f"{pruned.traces} traces ({pruned.spans} spans), {pruned.logs} logs, "
+        f"{pruned.metric_points} metric points",
+        "kept traces": str(status.kept_traces),
+    }
+    if status.pruning_since_unix_nano:
+        lines["pruning"] = f"under way since {_timestamp(status.pruning_since_unix_nano)}"
+    return lines
 
 
 def _timestamp(unix_nano: int) -> str:

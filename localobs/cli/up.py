@@ -26,11 +26,13 @@ from localobs.cli.group import (
     open_store,
 )
 from localobs.cli.receiver_options import ReceiverSettings, parse_size, receiver_options
+from localobs.cli.transfer import parse_duration
 from localobs.conditions import describe as describe_condition
 from localobs.demo_runner import DemoBot, DemoStatus
 from localobs.server import PortInUse, ReceiverServer, is_loopback
 from localobs.store import Store
 from localobs.store.queries import row_counts
+from localobs.store.retention import RetentionPolicy
 
 if TYPE_CHECKING:
     from localobs.receiver.budget import MemoryBudget
@@ -84,6 +86,20 @@ if TYPE_CHECKING:
     help="More options for the demo bot, e.g. '--model big.gguf --n-gpu-layers 99'.",
 )
 @no_redact_option
+@click.option(
+    "--max-db-size",
+    default="2GiB",
+    envvar="LOCALOBS_MAX_DB_SIZE",
+    show_default=True,
+    help="Cap on the database's files (with its WAL); the oldest traces go first. 0: no cap.",
+)
+@click.option(
+    "--retention",
+    default="30d",
+    envvar="LOCALOBS_RETENTION",
+    show_default=True,
+    help="Delete data received longer ago than this, e.g. 7d or 12h; 0 keeps everything.",
+)
 @forward_options
 @receiver_options
 def up(
@@ -98,6 +114,8 @@ def up(
     demo: bool,
     demo_args: str,
     no_redact: bool,
+    max_db_size: str,
+    retention: str,
     forwarding: ForwardSettings | None,
     receiver: ReceiverSettings,
 ) -> None:
@@ -111,9 +129,11 @@ def up(
             "set a token with --token or LOCALOBS_TOKEN"
         )
     limit = parse_size(max_body)
+    policy = RetentionPolicy(parse_size(max_db_size), round(parse_duration(retention)))
     stop_requested = _stop_on_signals()  # from the start: a signal during start-up exits 0 too
     with ExitStack() as running:  # stops what started, in reverse order
         store = open_store(db)
+        store.set_retention(policy)
         store.start_writer(forwarding=forwarding is not None)
         running.callback(store.close)
         if no_redact:

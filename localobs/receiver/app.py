@@ -24,6 +24,7 @@ from localobs.receiver.responses import error_response, success_response
 from localobs.store import Batch, BatchRejected, Signal, Store, StoreBusy, StoreUnavailable
 from localobs.store.outbox import forwarding_status
 from localobs.store.queries import row_counts
+from localobs.store.retention import retention_status
 
 DEFAULT_MAX_BODY = 64 << 20
 RETRY_AFTER_S = "1"
@@ -141,6 +142,7 @@ def create_receiver_app(
         try:
             counts = row_counts(conn)
             forwarding = forwarding_status(conn)
+            retention = retention_status(conn, store.path)
         finally:
             conn.close()
         conditions = store.conditions.snapshot()
@@ -156,6 +158,7 @@ def create_receiver_app(
                 },
                 "pending_bytes": store.pending_bytes,
                 "forwarding": [masked_status(each) for each in forwarding],
+                "retention": asdict(retention) | {"pruning": retention.pruning},
             }
         )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps
+from localobs.store.contents import expand_sql
 from localobs.store.messages import parse_messages
 from localobs.store.span_time import covered_ns
 
@@ -22,6 +23,9 @@ _RUN_CANDIDATES = (
     " WHERE span_role = 'agent' AND start_time_unix_nano >= ?"
     " ORDER BY start_time_unix_nano DESC, rowid DESC"
 )
+
+# Message columns may hold references to `contents`: read their text back.
+_INPUT, _OUTPUT = expand_sql("input_messages"), expand_sql("output_messages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +249,7 @@ def _call_messages(
         return {}
     marks = ", ".join("?" * len(call_ids))
     rows = conn.execute(
-        f"SELECT rowid, input_messages, output_messages FROM spans WHERE rowid IN ({marks})",
+        f"SELECT rowid, {_INPUT}, {_OUTPUT} FROM spans WHERE rowid IN ({marks})",
         call_ids,
     )
     return {rowid: (inputs, outputs) for rowid, inputs, outputs in rows}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localobs.store.call_columns import IS_ERROR_SQL
+from localobs.store.contents import MESSAGES_SQL
 from localobs.store.replays import REPLAY_SERVICE
 from localobs.store.rollups import watermark
 from localobs.store.text_search import (
@@ -88,8 +89,7 @@ def row_conditions(
         register_match_function(conn)
         sql.append(
             "(rowid IN (SELECT rowid FROM llm_call_text WHERE llm_call_text MATCH ?)"
-            f" OR (rowid > ? AND {MATCH_FUNCTION}(?, input_messages, output_messages,"
-            " system_instructions)))"
+            f" OR (rowid > ? AND {MATCH_FUNCTION}(?, {MESSAGES_SQL})))"
         )
         params += [fts_query(terms), watermark(conn), " ".join(terms)]
     return " AND ".join(sql), params

@@ -14,6 +14,7 @@ import orjson
 from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
 from localobs.store.call_speed import REPORTED_SPLIT_SQL, call_speed, is_decode_speed
+from localobs.store.contents import attributes_sql, expand_sql
 from localobs.store.messages import (
     Message,
     Part,
@@ -123,8 +124,9 @@ class CallDetail(CallSummary):
 _SUMMARY_SQL = f"""
     rowid, trace_id, span_id, service_name, operation, provider, request_model, response_model,
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
-    input_tokens, output_tokens, coalesce(status_code, 0), error_type, input_messages,
-    output_messages, agent_name, {REPORTED_SPLIT_SQL}"""
+    input_tokens, output_tokens, coalesce(status_code, 0), error_type,
+    {expand_sql("input_messages")}, {expand_sql("output_messages")}, agent_name,
+    {REPORTED_SPLIT_SQL}"""
 _SUMMARY_COLUMNS = 22
 
 
@@ -225,8 +227,9 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     """One call with its messages, attributes, events and resource; None if no such call."""
     row = conn.execute(
         f"SELECT {_SUMMARY_SQL}, name, kind, parent_span_id, status_message, span_role,"
-        " temperature, top_p, max_tokens, finish_reasons, system_instructions,"
-        " dialect, attributes, events, resource_id FROM spans"
+        " temperature, top_p, max_tokens, finish_reasons,"
+        f" {expand_sql('system_instructions')}, dialect, {attributes_sql()}, events, resource_id"
+        " FROM spans"
         " WHERE rowid = ? AND operation IS NOT NULL",
         (call_id,),
     ).fetchone()

@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps
+from localobs.store.contents import expand_sql
 from localobs.store.messages import Message, parse_messages
 from localobs.store.messages import preview as message_preview
 
@@ -25,6 +26,9 @@ _TAGGED = (
     "SELECT trace_id, span_id FROM spans INDEXED BY conversation_spans"
     " WHERE conversation_id = ? ORDER BY start_time_unix_nano"
 )
+
+# Message columns may hold references to `contents`: read their text back.
+_INPUT, _OUTPUT = expand_sql("input_messages"), expand_sql("output_messages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,9 +230,7 @@ def _previews(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, str]:
     for start in range(0, len(rowids), 500):
         chunk = rowids[start : start + 500]
         marks = ", ".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT rowid, input_messages FROM spans WHERE rowid IN ({marks})", chunk
-        )
+        rows = conn.execute(f"SELECT rowid, {_INPUT} FROM spans WHERE rowid IN ({marks})", chunk)
         found.update((rowid, message_preview(text)) for rowid, text in rows)
     return found
 
@@ -298,7 +300,7 @@ def _before(calls: list[StepRow], call_id: int) -> int | None:
 def context_change(conn: sqlite3.Connection, call_id: int) -> ContextChange | None:
     """The messages this call was sent that the previous call had not seen, and those dropped."""
     row = conn.execute(
-        "SELECT input_messages FROM spans WHERE rowid = ? AND operation IS NOT NULL", (call_id,)
+        f"SELECT {_INPUT} FROM spans WHERE rowid = ? AND operation IS NOT NULL", (call_id,)
     ).fetchone()
     if row is None:
         return None
@@ -307,7 +309,7 @@ def context_change(conn: sqlite3.Connection, call_id: int) -> ContextChange | No
     if previous_id is None:
         return ContextChange(call_id, None, "", tuple(m for _key, m in current), (), 0)
     before_row = conn.execute(
-        "SELECT input_messages, output_messages FROM spans WHERE rowid = ?", (previous_id,)
+        f"SELECT {_INPUT}, {_OUTPUT} FROM spans WHERE rowid = ?", (previous_id,)
     ).fetchone()
     before = _keyed(before_row[0]) + _keyed(before_row[1])
     matcher = difflib.SequenceMatcher(

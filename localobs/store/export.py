@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localobs.store.batch import Signal
+from localobs.store.contents import MESSAGE_COLUMNS, attributes_sql, expand_sql
 from localobs.store.schema import (
     LOG_COLUMNS,
     METRIC_POINT_COLUMNS,
@@ -68,6 +69,21 @@ def _conditions(signal: Signal, selection: ExportFilter) -> tuple[list[str], lis
     return conditions, params
 
 
+def _select(table: str, columns: tuple[str, ...]) -> str:
+    """The columns as stored; a span's message columns and shared attribute values as their
+    text (they are stored as references to `contents`)."""
+    if table != "spans":
+        return ", ".join(columns)
+    return ", ".join(
+        f"{expand_sql(column)} AS {column}"
+        if column in MESSAGE_COLUMNS
+        else f"{attributes_sql()} AS attributes"
+        if column == "attributes"
+        else column
+        for column in columns
+    )
+
+
 def _by_id(
     conn: sqlite3.Connection, table: str, columns: tuple[str, ...], ids: set[int]
 ) -> dict[int, Columns]:
@@ -98,7 +114,7 @@ def stored_range(
     """The rows of `signal` with rowids first..last (one ingested batch, for forwarding)."""
     table, columns, _time = _TABLES[signal]
     found = conn.execute(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+        f"SELECT {_select(table, columns)} FROM {table} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
         (first_rowid, last_rowid),
     )
     return _page(conn, signal, [dict(zip(columns, row, strict=True)) for row in found])
@@ -115,7 +131,7 @@ def stored_pages(
     conditions, params = _conditions(signal, selection)
     where = "".join(f" AND {condition}" for condition in conditions)
     sql = (
-        f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ?{where}"
+        f"SELECT rowid, {_select(table, columns)} FROM {table} WHERE rowid > ?{where}"
         " ORDER BY rowid LIMIT ?"
     )
     after = 0

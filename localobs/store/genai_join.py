@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from localobs.store.batch import fits_int64
+from localobs.store.contents import MESSAGE_COLUMNS, ContentWriter, expand_sql, release
 from localobs.store.rollups import call_changed
 from localobs.store.schema import SPAN_COLUMNS
 
@@ -34,9 +35,14 @@ _SCALARS = tuple(
     for column in SPAN_COLUMNS[SPAN_COLUMNS.index("span_role") :]
     if column not in _LISTS and column != "dialect"
 )
-_CONTENT = ("input_messages", "output_messages", "system_instructions")
+_CONTENT = MESSAGE_COLUMNS
 _COLUMNS = (*_SCALARS, *_LISTS, "dialect")
-_SELECT = f"SELECT rowid, {', '.join(_COLUMNS)} FROM spans WHERE trace_id = ? AND span_id = ?"
+# The message columns read back as text (they are stored as references), and as stored.
+_SELECT = (
+    "SELECT rowid, "
+    + ", ".join(f"{expand_sql(c)} AS {c}" if c in _CONTENT else c for c in _COLUMNS)
+    + f", {', '.join(_CONTENT)} FROM spans WHERE trace_id = ? AND span_id = ?"
+)
 _UPDATE = f"UPDATE spans SET {', '.join(f'{c} = ?' for c in _COLUMNS)} WHERE rowid = ?"
 _PATCHES = "SELECT patch FROM genai_pending WHERE trace_id = ? AND span_id = ? ORDER BY rowid"
 _DELETE = "DELETE FROM genai_pending WHERE trace_id = ? AND span_id = ?"
@@ -48,9 +54,11 @@ Key = tuple[str, str]
 class GenAIJoin:
     """The writer's join state: which (trace_id, span_id) have patches waiting for their span."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, contents: ContentWriter | None = None) -> None:
+        """`contents`: the writer's, so both share its cache of content ids."""
         # span_id -> trace_ids waiting: a span row is checked with one dict lookup.
         self._waiting: dict[str, set[str]] = {}
+        self._contents = contents or ContentWriter(conn)
         self.reload(conn)
 
     def reload(self, conn: sqlite3.Connection) -> None:
@@ -100,9 +108,15 @@ class GenAIJoin:
             return
         patches = [orjson.loads(text) for (text,) in conn.execute(_PATCHES, key)]
         patches = [patch for patch in patches if type(patch) is dict]
-        before = dict(zip(_COLUMNS, current[1:], strict=True))
+        before = dict(zip(_COLUMNS, current[1 : len(_COLUMNS) + 1], strict=True))
         values = merge(before, patches)
-        conn.execute(_UPDATE, (*(values[column] for column in _COLUMNS), current[0]))
+        stored = {c: self._contents.encode(values[c]) for c in _CONTENT}
+        self._contents.flush()  # counted before the old values give theirs back
+        if release(conn, current[len(_COLUMNS) + 1 :]):
+            self._contents.forget()
+        conn.execute(
+            _UPDATE, (*(stored.get(column, values[column]) for column in _COLUMNS), current[0])
+        )
         call_changed(conn, current[0], before)  # keeps rollups right if the call was folded
         conn.execute(_DELETE, key)
         trace_id, span_id = key

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from localobs.store.contents import MESSAGE_COLUMNS, ContentWriter, shared_ids
 from localobs.store.genai_join import GenAIJoin
 from localobs.store.redactions import record_redactions
 from localobs.store.schema import (
@@ -27,6 +28,8 @@ _INSERT_ROWS = {
     "logs": _insert("logs", LOG_COLUMNS),
     "metrics": _insert("metric_points", METRIC_POINT_COLUMNS),
 }
+_MESSAGES = tuple(SPAN_COLUMNS.index(column) for column in MESSAGE_COLUMNS)
+_ATTRIBUTES = SPAN_COLUMNS.index("attributes")
 _INSERT_RESOURCE = _insert("resources", RESOURCE_COLUMNS, "INSERT OR IGNORE")
 _INSERT_SCOPE = _insert("scopes", SCOPE_COLUMNS, "INSERT OR IGNORE")
 # The rows just inserted are the last `?` rowids (one writer, one statement: contiguous).
@@ -34,6 +37,8 @@ _INSERT_OUTBOX = (
     "INSERT INTO outbox (signal, first_rowid, last_rowid, bytes)"
     " SELECT ?, last_insert_rowid() - ? + 1, last_insert_rowid(), ?"
 )
+# When the batch's rows arrived: retention's age of a row (see store/retention.py).
+_DATE_ROWS = "UPDATE ingest_batches SET last_rowid = last_insert_rowid() WHERE digest = ?"
 _INSERT_DIGEST = (
     "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items) "
     "VALUES (?, ?, ?, ?)"
@@ -51,7 +56,8 @@ class BatchApplier:
         self._conn = conn
         self._known_resources: set[int] = set()
         self._known_scopes: set[int] = set()
-        self._genai = GenAIJoin(conn)
+        self._contents = ContentWriter(conn)
+        self._genai = GenAIJoin(conn, self._contents)
 
     def apply(self, wire: tuple[Any, ...]) -> None:
         """Insert one batch (the tuple of `Batch.to_wire`); a repeated body inserts nothing.
@@ -64,15 +70,58 @@ class BatchApplier:
         if cursor.rowcount == 0:
             return
         record_redactions(self._conn, signal, redactions)
+        self._contents.begin()
         self._insert_new(_INSERT_RESOURCE, resources, self._known_resources)
         self._insert_new(_INSERT_SCOPE, scopes, self._known_scopes)
+        if signal == "traces":
+            rows = [self._store_messages(row) for row in rows]
         inserted = self._conn.executemany(_INSERT_ROWS[signal], rows).rowcount
-        if forward_bytes is not None and inserted > 0:  # next to the insert: last_insert_rowid()
-            self._conn.execute(_INSERT_OUTBOX, (signal, inserted, forward_bytes))
+        if signal == "traces" and inserted < len(rows):
+            self._uncount_ignored(rows, inserted)
+        if inserted > 0:  # next to the insert: last_insert_rowid()
+            self._conn.execute(_DATE_ROWS, (digest,))
+            if forward_bytes is not None:
+                self._conn.execute(_INSERT_OUTBOX, (signal, inserted, forward_bytes))
         if signal == "traces":
             self._genai.spans_inserted(self._conn, rows)
         elif genai:
             self._genai.logs_inserted(self._conn, genai)
+        self._contents.flush()
+
+    def _store_messages(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The row with its message columns and shared attribute values as references to
+        `contents` (see contents.py)."""
+        values = [row[index] for index in _MESSAGES]
+        attributes = row[_ATTRIBUTES]
+        shared = self._contents.encode_attributes(attributes) if attributes else attributes
+        if not any(values) and shared is attributes:
+            return row
+        stored = list(row)
+        for index, value in zip(_MESSAGES, values, strict=True):
+            stored[index] = self._contents.encode(value)
+        stored[_ATTRIBUTES] = shared
+        return tuple(stored)
+
+    def _uncount_ignored(self, rows: list[tuple[Any, ...]], inserted: int) -> None:
+        """Spans stored already (INSERT OR IGNORE skipped them) use no contents: their uses
+        would never be given back. The rows inserted are the last `inserted` rowids."""
+        fresh: set[tuple[str, str]] = set()
+        if inserted:
+            fresh = set(
+                self._conn.execute(
+                    "SELECT trace_id, span_id FROM spans WHERE rowid > last_insert_rowid() - ?",
+                    (inserted,),
+                )
+            )
+        ignored: list[object] = []
+        for row in rows:
+            key = (row[0], row[1])
+            if key in fresh:
+                fresh.discard(key)  # a second copy in the same batch was ignored
+            else:
+                ignored.extend(row[index] for index in _MESSAGES)
+                ignored.extend(shared_ids(row[_ATTRIBUTES]))
+        self._contents.unuse(ignored)
 
     def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:
         fresh = [row for row in rows if row[0] not in known]
@@ -84,4 +133,5 @@ class BatchApplier:
         """Called after a rollback: the remembered ids may not be in the database any more."""
         self._known_resources.clear()
         self._known_scopes.clear()
+        self._contents.forget()
         self._genai.reload(self._conn)

@@ -218,3 +218,13 @@ def forwarding_status(conn: sqlite3.Connection) -> list[UpstreamStatus]:
         " WHERE u.active GROUP BY u.upstream ORDER BY u.upstream"
     )
     return [UpstreamStatus(*row) for row in rows]
+
+
+def forget_pruned(conn: sqlite3.Connection, signal: Signal, table: str) -> None:
+    """Retention deleted rows of `signal` (from `table`): entries none of whose rows are left
+    have nothing to deliver any more. A partly pruned batch is delivered with what is left."""
+    conn.execute(
+        f"DELETE FROM outbox WHERE signal = ? AND NOT EXISTS"
+        f" (SELECT 1 FROM {table} WHERE rowid BETWEEN first_rowid AND last_rowid)",
+        (signal,),
+    )

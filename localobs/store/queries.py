@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from localobs.store.contents import attributes_sql
+
 
 @dataclass(frozen=True, slots=True)
 class RowCounts:
@@ -65,7 +67,7 @@ def database_summary(conn: sqlite3.Connection) -> DatabaseSummary:
 
 _SPAN_FIELDS = (
     "trace_id, span_id, parent_span_id, name, kind, service_name, start_time_unix_nano,"
-    " end_time_unix_nano, status_code, attributes"
+    f" end_time_unix_nano, status_code, {attributes_sql()}"
 )
 
 

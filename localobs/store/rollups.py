@@ -14,7 +14,6 @@ after their parent, and content joined from log events, are usually folded toget
 from __future__ import annotations
 
 import sqlite3
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ import orjson
 
 from localobs.store.batch import fits_int64
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
+from localobs.store.contents import MESSAGES_SQL
 from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
 from localobs.store.replays import REPLAY_SERVICE
 from localobs.store.span_time import self_time_changes
@@ -116,15 +116,16 @@ class _Accumulator:
         self.spans: dict[tuple[Any, ...], list[Any]] = {}
         self.calls: dict[tuple[Any, ...], list[Any]] = {}
 
-    def span(self, span: SpanFacts, self_ns: int) -> None:
+    def span(self, span: SpanFacts, self_ns: int, sign: int = 1) -> None:
+        """Count a span in (sign 1), or out again (sign -1) when retention deletes it."""
         duration_ms = max(0, span.end - span.start) / 1e6
         index = bucket_index(duration_ms)
         for grain, slot in _slots(span.start):
             entry = self.spans.setdefault((grain, slot, span.name), [0, 0.0, 0.0, {}])
-            entry[0] += 1
-            entry[1] += duration_ms
-            entry[2] += self_ns / 1e6
-            entry[3][index] = entry[3].get(index, 0) + 1
+            entry[0] += sign
+            entry[1] += sign * duration_ms
+            entry[2] += sign * self_ns / 1e6
+            entry[3][index] = entry[3].get(index, 0) + sign
 
     def self_change(self, span: SpanFacts, delta_ns: int) -> None:
         for grain, slot in _slots(span.start):
@@ -165,6 +166,11 @@ class _Accumulator:
                 total += stored[1]
                 self_ms += stored[2]
                 add_buckets(buckets, decode_buckets(stored[3]))
+            if count <= 0:  # every span of the slot was deleted
+                conn.execute(
+                    "DELETE FROM span_rollup WHERE grain_s = ? AND slot = ? AND name = ?", key
+                )
+                continue
             conn.execute(
                 "INSERT OR REPLACE INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (*key, count, total, self_ms, encode_buckets(buckets)),
@@ -184,6 +190,13 @@ class _Accumulator:
                 tokens_out += stored[3]
                 for measure, text in zip(measures, stored[4:], strict=True):
                     add_buckets(measure, decode_buckets(text))
+            if count <= 0:  # every call of the slot was deleted
+                conn.execute(
+                    "DELETE FROM call_rollup WHERE grain_s = ? AND slot = ? AND request_model = ?"
+                    " AND response_model = ? AND service = ? AND operation = ? AND is_error = ?",
+                    key,
+                )
+                continue
             conn.execute(
                 f"INSERT OR REPLACE INTO call_rollup VALUES ({', '.join('?' * 14)})",
                 (
@@ -203,9 +216,11 @@ def _storable(total: int | float) -> int | float:
     return total if isinstance(total, float) or fits_int64(total) else float(total)
 
 
-_CHUNK_SQL = (
-    f"SELECT {SPAN_FACTS_SQL}, operation, input_messages, output_messages, system_instructions,"
-    f" {CALL_FACTS_SQL} FROM spans WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+# What folding reads of a span row (and what retention reads to count it out again).
+_FOLD_SQL = f"SELECT {SPAN_FACTS_SQL}, operation, {MESSAGES_SQL}, {CALL_FACTS_SQL} FROM spans"
+_CHUNK_SQL = f"{_FOLD_SQL} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+_FOLDED_OF_TRACES_SQL = (
+    f"{_FOLD_SQL} WHERE trace_id IN (SELECT value FROM json_each(?)) AND rowid <= ?"
 )
 
 
@@ -262,10 +277,7 @@ def roll_up_all(conn: sqlite3.Connection, *, chunk_rows: int = CHUNK_ROWS) -> in
     return reached
 
 
-_CHANGED_SQL = (
-    f"SELECT {CALL_FACTS_SQL}, input_messages, output_messages, system_instructions"
-    " FROM spans WHERE rowid = ?"
-)
+_CHANGED_SQL = f"SELECT {CALL_FACTS_SQL}, {MESSAGES_SQL} FROM spans WHERE rowid = ?"
 # The same expressions over a row's previous GenAI values (the other columns never change).
 _BEFORE_SQL = (
     f"SELECT {CALL_FACTS_SQL} FROM (SELECT s.start_time_unix_nano, s.end_time_unix_nano,"
@@ -312,6 +324,33 @@ def call_changed(conn: sqlite3.Connection, rowid: int, before: Mapping[str, Any]
     accumulator.write(conn)
 
 
+def forget_traces(conn: sqlite3.Connection, trace_ids: list[str]) -> None:
+    """Take whole traces out of the rollups and the text index before retention deletes them,
+    in the same transaction: each folded span and call counted out with what it counted in
+    (self times among the trace's folded spans), so totals always match the rows kept."""
+    rows = conn.execute(
+        _FOLDED_OF_TRACES_SQL, (orjson.dumps(trace_ids).decode(), watermark(conn))
+    ).fetchall()
+    if not rows:
+        return
+    accumulator = _Accumulator()
+    selfs, _changes = span_contributions(conn, [SpanFacts._make(row[:7]) for row in rows], 0)
+    for span, self_ns in selfs:
+        accumulator.span(span, self_ns, sign=-1)
+    texts = []
+    for row in rows:
+        if row[7] is None:
+            continue
+        accumulator.call(CallFacts._make(row[11:]), sign=-1)
+        text = message_text(row[10], row[8], row[9])
+        if text:
+            texts.append((row[0], text))
+    accumulator.write(conn)
+    conn.executemany(
+        "INSERT INTO llm_call_text (llm_call_text, rowid, text) VALUES ('delete', ?, ?)", texts
+    )
+
+
 class IdleRollups:
     """Folds rows from the writer process while no batch is waiting.
 
@@ -339,7 +378,6 @@ class IdleRollups:
         self._clock = clock
         # (when seen, max rowid then); rows present at start are from earlier runs: settled.
         self._seen: list[tuple[float, int]] = [(float("-inf"), self._max_rowid())]
-        self._failed = False
 
     def _max_rowid(self) -> int:
         return int(self._conn.execute("SELECT coalesce(max(rowid), 0) FROM spans").fetchone()[0])
@@ -378,15 +416,6 @@ class IdleRollups:
         target = self._settled_rowid()
         if target <= watermark(self._conn):
             return False
-        try:
-            reached = roll_up(self._conn, target)
-        except Exception as exc:
-            # Any error, not only SQLite's: the rows folded here came from untrusted input, and
-            # a fold that fails must pause the rollups (readers then use raw rows), never end
-            # the writer, which would meet the same row again after a restart.
-            if not self._failed:
-                print(f"localobs: rollups paused: {type(exc).__name__}: {exc}", file=sys.stderr)
-            self._failed = True
-            return False
-        self._failed = False
-        return reached < target
+        # Whatever a fold raises (the rows came from untrusted input) goes to the writer's
+        # IdleJobs, which rolls back, says so once and backs off: readers use raw rows meanwhile.
+        return roll_up(self._conn, target) < target

@@ -52,7 +52,7 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "output_messages",
     "system_instructions",
     "dialect",
-    # Agent record (migration 6): the agent, tool, workflow and conversation a GenAI span names.
+    # Agent record (migration 7): the agent, tool, workflow and conversation a GenAI span names.
     "agent_name",
     "agent_id",
     "tool_name",
@@ -125,133 +125,111 @@ SCOPE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _columns(names: tuple[str, ...], types: dict[str, str]) -> str:
-    return ",\n    ".join(f"{name} {types.get(name, '')}".rstrip() for name in names)
-
-
-_SPAN_TYPES = {
-    "trace_id": "TEXT NOT NULL",
-    "span_id": "TEXT NOT NULL",
-    "parent_span_id": "TEXT",
-    "trace_state": "TEXT",
-    "flags": "INTEGER",
-    "name": "TEXT NOT NULL",
-    "kind": "INTEGER",
-    "service_name": "TEXT",
-    "scope_name": "TEXT",
-    "resource_id": "INTEGER",
-    "scope_id": "INTEGER",
-    "start_time_unix_nano": "INTEGER NOT NULL",
-    "end_time_unix_nano": "INTEGER NOT NULL",
-    "status_code": "INTEGER",
-    "status_message": "TEXT",
-    "attributes": "TEXT",
-    "events": "TEXT",
-    "links": "TEXT",
-    "dropped_attributes_count": "INTEGER",
-    "dropped_events_count": "INTEGER",
-    "dropped_links_count": "INTEGER",
-    "span_role": "TEXT",
-    "operation": "TEXT",
-    "provider": "TEXT",
-    "request_model": "TEXT",
-    "response_model": "TEXT",
-    "ttft_ms": "REAL",
-    "input_tokens": "INTEGER",
-    "output_tokens": "INTEGER",
-    "temperature": "REAL",
-    "top_p": "REAL",
-    "max_tokens": "INTEGER",
-    "finish_reasons": "TEXT",
-    "error_type": "TEXT",
-    "input_messages": "TEXT",
-    "output_messages": "TEXT",
-    "system_instructions": "TEXT",
-    "dialect": "TEXT",
-}
-
-_LOG_TYPES = {
-    "time_unix_nano": "INTEGER",
-    "observed_time_unix_nano": "INTEGER",
-    "severity_number": "INTEGER",
-    "severity_text": "TEXT",
-    "body": "TEXT",
-    "event_name": "TEXT",
-    "trace_id": "TEXT",
-    "span_id": "TEXT",
-    "flags": "INTEGER",
-    "attributes": "TEXT",
-    "dropped_attributes_count": "INTEGER",
-    "service_name": "TEXT",
-    "resource_id": "INTEGER",
-    "scope_id": "INTEGER",
-}
-
-# `value`, `sum`, `min` and `max` carry no declared type: SQLite then keeps an int64 as INTEGER and
-# a double as REAL exactly as sent, which keeps OTLP's as_int/as_double distinction lossless.
-_METRIC_TYPES = {
-    "name": "TEXT NOT NULL",
-    "description": "TEXT",
-    "unit": "TEXT",
-    "type": "TEXT NOT NULL",
-    "service_name": "TEXT",
-    "resource_id": "INTEGER",
-    "scope_id": "INTEGER",
-    "start_time_unix_nano": "INTEGER",
-    "time_unix_nano": "INTEGER",
-    "attributes": "TEXT",
-    "count": "INTEGER",
-    "bucket_counts": "TEXT",
-    "explicit_bounds": "TEXT",
-    "exponential": "TEXT",
-    "quantiles": "TEXT",
-    "aggregation_temporality": "INTEGER",
-    "is_monotonic": "INTEGER",
-    "flags": "INTEGER",
-    "exemplars": "TEXT",
-    "metadata": "TEXT",
-}
-
-_MIGRATION_1 = f"""
+# The first schema, as the first release created it. Frozen: every migration is literal SQL and
+# never changes once released (a new column is a new migration at the end of MIGRATIONS), so a
+# database created by any release upgrades the same way. tests/test_schema.py checks that the
+# column lists above name exactly the columns the migrations create.
+# `metric_points.value`, `sum`, `min` and `max` carry no declared type: SQLite then keeps an int64
+# as INTEGER and a double as REAL exactly as sent (OTLP's as_int/as_double stays lossless).
+_MIGRATION_1 = """
 CREATE TABLE resources (
-    {
-    _columns(
-        RESOURCE_COLUMNS,
-        {
-            "resource_id": "INTEGER PRIMARY KEY",
-            "service_name": "TEXT",
-            "attributes": "TEXT",
-            "dropped_attributes_count": "INTEGER",
-            "schema_url": "TEXT",
-        },
-    )
-}
+    resource_id INTEGER PRIMARY KEY,
+    service_name TEXT,
+    attributes TEXT,
+    dropped_attributes_count INTEGER,
+    schema_url TEXT
 );
 CREATE TABLE scopes (
-    {
-    _columns(
-        SCOPE_COLUMNS,
-        {
-            "scope_id": "INTEGER PRIMARY KEY",
-            "name": "TEXT",
-            "version": "TEXT",
-            "attributes": "TEXT",
-            "dropped_attributes_count": "INTEGER",
-            "schema_url": "TEXT",
-        },
-    )
-}
+    scope_id INTEGER PRIMARY KEY,
+    name TEXT,
+    version TEXT,
+    attributes TEXT,
+    dropped_attributes_count INTEGER,
+    schema_url TEXT
 );
 CREATE TABLE spans (
-    {_columns(SPAN_COLUMNS[: SPAN_COLUMNS.index("dialect") + 1], _SPAN_TYPES)}
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    trace_state TEXT,
+    flags INTEGER,
+    name TEXT NOT NULL,
+    kind INTEGER,
+    service_name TEXT,
+    scope_name TEXT,
+    resource_id INTEGER,
+    scope_id INTEGER,
+    start_time_unix_nano INTEGER NOT NULL,
+    end_time_unix_nano INTEGER NOT NULL,
+    status_code INTEGER,
+    status_message TEXT,
+    attributes TEXT,
+    events TEXT,
+    links TEXT,
+    dropped_attributes_count INTEGER,
+    dropped_events_count INTEGER,
+    dropped_links_count INTEGER,
+    span_role TEXT,
+    operation TEXT,
+    provider TEXT,
+    request_model TEXT,
+    response_model TEXT,
+    ttft_ms REAL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    temperature REAL,
+    top_p REAL,
+    max_tokens INTEGER,
+    finish_reasons TEXT,
+    error_type TEXT,
+    input_messages TEXT,
+    output_messages TEXT,
+    system_instructions TEXT,
+    dialect TEXT
 );
 CREATE UNIQUE INDEX spans_by_id ON spans (trace_id, span_id);
 CREATE INDEX llm_calls_by_start ON spans (start_time_unix_nano) WHERE operation IS NOT NULL;
 CREATE TABLE logs (
-    {_columns(LOG_COLUMNS, _LOG_TYPES)}
+    time_unix_nano INTEGER,
+    observed_time_unix_nano INTEGER,
+    severity_number INTEGER,
+    severity_text TEXT,
+    body TEXT,
+    event_name TEXT,
+    trace_id TEXT,
+    span_id TEXT,
+    flags INTEGER,
+    attributes TEXT,
+    dropped_attributes_count INTEGER,
+    service_name TEXT,
+    resource_id INTEGER,
+    scope_id INTEGER
 );
 CREATE TABLE metric_points (
-    {_columns(METRIC_POINT_COLUMNS, _METRIC_TYPES)}
+    name TEXT NOT NULL,
+    description TEXT,
+    unit TEXT,
+    type TEXT NOT NULL,
+    service_name TEXT,
+    resource_id INTEGER,
+    scope_id INTEGER,
+    start_time_unix_nano INTEGER,
+    time_unix_nano INTEGER,
+    attributes TEXT,
+    value,
+    count INTEGER,
+    sum,
+    min,
+    max,
+    bucket_counts TEXT,
+    explicit_bounds TEXT,
+    exponential TEXT,
+    quantiles TEXT,
+    aggregation_temporality INTEGER,
+    is_monotonic INTEGER,
+    flags INTEGER,
+    exemplars TEXT,
+    metadata TEXT
 );
 CREATE INDEX metric_points_by_name ON metric_points (name, time_unix_nano);
 -- One row per accepted request body: a retried export of the same body stores nothing twice.
@@ -439,6 +417,106 @@ CREATE INDEX conversations_by_start ON spans (start_time_unix_nano, conversation
     WHERE conversation_id IS NOT NULL;
 """
 
+# Retention (see store/retention.py): traces a user keeps; the writer's policy and counters (the
+# caps `localobs up` runs with, how much was pruned, whether pruning is under way); and when each
+# batch's rows arrived (the last rowid it inserted, by arrival time), which dates every row
+# without a column per row: rowids grow in arrival order. Rows stored before get the arrival of
+# the last batch before the upgrade (no younger than they are).
+_MIGRATION_8_RETENTION = """
+ALTER TABLE ingest_batches ADD COLUMN last_rowid INTEGER;
+CREATE INDEX ingest_batches_by_arrival ON ingest_batches (signal, received_unix_nano);
+UPDATE ingest_batches SET last_rowid = CASE signal
+    WHEN 'traces' THEN (SELECT max(rowid) FROM spans)
+    WHEN 'logs' THEN (SELECT max(rowid) FROM logs)
+    ELSE (SELECT max(rowid) FROM metric_points)
+END
+WHERE received_unix_nano = (
+    SELECT max(received_unix_nano) FROM ingest_batches AS latest
+    WHERE latest.signal = ingest_batches.signal
+);
+CREATE TABLE kept_traces (
+    trace_id TEXT PRIMARY KEY,
+    kept_unix_nano INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE retention_state (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+# Message content stored once (see store/contents.py): each distinct message of the three message
+# columns is a `contents` row; new span rows hold a BLOB of references instead of the text. The
+# llm_calls view gives the text back, so plain sqlite3 reads every message as before.
+_MIGRATION_9_CONTENTS = """
+CREATE TABLE contents (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    refs INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+DROP VIEW llm_calls;
+CREATE VIEW llm_calls AS
+SELECT
+    rowid AS call_id,
+    trace_id,
+    span_id,
+    service_name,
+    operation,
+    provider,
+    request_model,
+    response_model,
+    start_time_unix_nano,
+    (end_time_unix_nano - start_time_unix_nano) / 1e6 AS duration_ms,
+    ttft_ms,
+    CASE
+        WHEN output_tokens > 0
+             AND (end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0) > 0
+        THEN output_tokens * 1000.0
+             / ((end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0))
+    END AS output_tokens_per_s,
+    input_tokens,
+    output_tokens,
+    temperature,
+    top_p,
+    max_tokens,
+    finish_reasons,
+    error_type,
+    status_code,
+    CASE WHEN typeof(input_messages) != 'blob' THEN input_messages
+        WHEN json_type(CAST(input_messages AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(input_messages AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(part, json_extract(CAST(input_messages AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(input_messages AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
+    END AS input_messages,
+    CASE WHEN typeof(output_messages) != 'blob' THEN output_messages
+        WHEN json_type(CAST(output_messages AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(output_messages AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(part, json_extract(CAST(output_messages AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(output_messages AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
+    END AS output_messages,
+    CASE WHEN typeof(system_instructions) != 'blob' THEN system_instructions
+        WHEN json_type(CAST(system_instructions AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(system_instructions AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(part, json_extract(CAST(system_instructions AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(system_instructions AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
+    END AS system_instructions,
+    dialect
+FROM spans
+WHERE operation IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -447,6 +525,8 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_5_OUTBOX_BY_REFERENCE,
     _MIGRATION_6_REDACTIONS,
     _MIGRATION_7_AGENTS,
+    _MIGRATION_8_RETENTION,
+    _MIGRATION_9_CONTENTS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -474,6 +554,9 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"the database has schema version {version}; this localobs knows up to "
             f"{SCHEMA_VERSION}: upgrade localobs"
         )
+    if not has_tables:
+        # Before the first table: retention gives freed pages back with incremental vacuum.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     for number in range(version, SCHEMA_VERSION):
         conn.executescript(
             "BEGIN;"
@@ -482,4 +565,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             + f"PRAGMA user_version = {number + 1};"
             + "COMMIT;"
         )
+    if version < SCHEMA_VERSION and conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        # A file from before retention: rewritten once so freed pages can be given back.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
     return SCHEMA_VERSION

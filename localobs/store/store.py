@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from concurrent.futures import Future
 from pathlib import Path
 
 from localobs.conditions import Conditions, status_file_for
 from localobs.store.batch import Batch
 from localobs.store.database import connect, prepare_database
+from localobs.store.retention import RetentionPolicy, set_policy, toggle_kept
 from localobs.store.writer_client import StoreUnavailable, WriterClient
 
 
@@ -49,6 +51,22 @@ class Store:
     @property
     def pending_bytes(self) -> int:
         return self._writer.pending_bytes if self._writer else 0
+
+    def set_retention(self, policy: RetentionPolicy) -> None:
+        """The caps the writer's retention job holds the files to (kept in the database)."""
+        conn = connect(self.path)
+        try:
+            set_policy(conn, policy)
+        finally:
+            conn.close()
+
+    def toggle_kept(self, trace_id: str) -> bool:
+        """Exempt a trace from retention, or release it if it was; True when kept now."""
+        conn = connect(self.path)
+        try:
+            return toggle_kept(conn, trace_id, time.time_ns())
+        finally:
+            conn.close()
 
     def reader(self) -> sqlite3.Connection:
         return connect(self.path, readonly=True)

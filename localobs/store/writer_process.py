@@ -19,14 +19,14 @@ import select
 import socket
 import sqlite3
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from localobs.store.database import connect
 from localobs.store.framing import FrameReader, send_frame
+from localobs.store.idle_jobs import IdleJobs, writer_jobs
 from localobs.store.ingest import BatchApplier
-from localobs.store.rollups import IdleRollups
 from localobs.store.writer_health import PROBE_INTERVAL_S, WriterHealth
 from localobs.store.writer_protocol import Ack
 
@@ -107,15 +107,21 @@ def _commit_group(
     return acks
 
 
-def _run_idle_step(conn: sqlite3.Connection, rollups: IdleRollups, report: _Reporter) -> None:
-    """Maintenance never ends the writer: a failed step is rolled back and tried again later."""
-    try:
-        rollups.step()
-    except sqlite3.Error as exc:
+def _maintenance_failed(
+    conn: sqlite3.Connection, report: _Reporter
+) -> Callable[[str, Exception], None]:
+    """Maintenance never ends the writer: a failed step is rolled back and tried again later
+    (the job waits its idle timeout first), said once per kind of failure."""
+    said: set[str] = set()
+
+    def recover(job: str, exc: Exception) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        report.send({"log": f"maintenance step failed, will retry: {exc}"})
-        time.sleep(PROBE_INTERVAL_S)
+        if (key := f"{job}: {type(exc).__name__}") not in said:
+            said.add(key)
+            report.send({"log": f"maintenance ({job}) failed, will retry: {exc}"})
+
+    return recover
 
 
 def serve(db_path: str, sock: socket.socket) -> None:
@@ -130,7 +136,7 @@ def serve(db_path: str, sock: socket.socket) -> None:
     )
     checkpointer.start()
     reader = FrameReader(sock)
-    rollups = IdleRollups(conn)
+    jobs = IdleJobs(writer_jobs(conn, Path(db_path)), on_error=_maintenance_failed(conn, report))
     try:
         while True:
             frames = reader.read(block=False)
@@ -140,10 +146,9 @@ def serve(db_path: str, sock: socket.socket) -> None:
                         health.probe()
                         continue
                 else:
-                    timeout = rollups.idle_timeout()
+                    timeout = jobs.wait_s()
                     if timeout is not None and not select.select([sock], [], [], timeout)[0]:
-                        # idle: fold a chunk of settled rows for the readers
-                        _run_idle_step(conn, rollups, report)
+                        jobs.run_idle()  # idle: maintenance (rollups, text index, retention)
                         continue
                 frames = reader.read(block=True)
             if not frames:
@@ -151,8 +156,9 @@ def serve(db_path: str, sock: socket.socket) -> None:
             for start in range(0, len(frames), MAX_FRAMES_PER_COMMIT):
                 group = frames[start : start + MAX_FRAMES_PER_COMMIT]
                 report.send(_commit_group(conn, applier, group, health))
-                if not health.degraded and rollups.overdue():
-                    _run_idle_step(conn, rollups, report)
+                if not health.degraded:
+                    jobs.run_overdue()
+            jobs.busy()
     finally:
         stop.set()
         checkpointer.join()

@@ -87,6 +87,7 @@ class LocalobsApp(App[None]):
             log_path=log_path,
             grpc_url=grpc_url,
             db_path=source.path if isinstance(source, Store) else None,
+            toggle_kept=source.toggle_kept if isinstance(source, Store) else None,
         )
         self._poll_interval_s = poll_interval_s
         self._owns_process = owns_process

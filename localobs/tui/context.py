@@ -40,3 +40,5 @@ class ViewerContext:
     """The components screen shows plots (`h`) instead of the span table and sparklines."""
     components_seen: dict[int, tuple[float, Any]] = field(default_factory=dict)
     """Per window: when the last components query started (monotonic) and its result."""
+    toggle_kept: Callable[[str], bool] | None = None
+    """Keep a trace from retention or release it (True: kept now); None for a read-only view."""

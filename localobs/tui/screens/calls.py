@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer
 
 from localobs.store.calls import CallFilter, CallSummary, calls_after, list_calls
 from localobs.store.changes import latest_call_id
+from localobs.store.retention import pruning_since
 from localobs.store.stats import Totals, totals
 from localobs.tui import format as fmt
 from localobs.tui.call_window import CallWindow, Cursor
@@ -71,6 +72,7 @@ class PageLoaded(Message):
 class TotalsLoaded(Message):
     totals: Totals
     took_s: float
+    pruning: bool = False
 
 
 @dataclass
@@ -108,6 +110,7 @@ class CallsScreen(Screen[None]):
         self.arrived = 0
         self.latest_call_id: int | None = None
         self.totals: Totals | None = None
+        self.pruning = False  # retention is deleting the oldest data (shown on the status line)
         self._new_gate = RefreshGate()
         self._paging = False
         self._totals_gate = RefreshGate(min_interval_s=_TOTALS_INTERVAL_S, max_share=0.1)
@@ -185,6 +188,7 @@ class CallsScreen(Screen[None]):
                 arrived=self.arrived,
                 search=self.search_text,
                 endpoint_url=self.ctx.endpoint_url,
+                pruning=self.pruning,
             )
         )
 
@@ -239,10 +243,11 @@ class CallsScreen(Screen[None]):
         try:
             with self.ctx.readers.connection() as conn:
                 found = totals(conn, self.ctx.clock, self.ctx.totals_window_s, flt)
+                pruning = pruning_since(conn) is not None
         except sqlite3.Error as exc:
             self.post_message(QueryFailed("totals", str(exc)))
             return
-        self.post_message(TotalsLoaded(found, time.perf_counter() - started))
+        self.post_message(TotalsLoaded(found, time.perf_counter() - started, pruning))
 
     # -- results (UI thread) -----------------------------------------------------------------
 
@@ -283,6 +288,8 @@ class CallsScreen(Screen[None]):
 
     def on_totals_loaded(self, message: TotalsLoaded) -> None:
         self.totals = message.totals
+        self.pruning = message.pruning
+        self._show_status()
         self.query_one(TotalsBar).show(message.totals, window_label(self.ctx.totals_window_s))
         if self._totals_gate.finished(message.took_s):
             self._load_totals(self.filter)

@@ -7,6 +7,7 @@ once a second) when the store changes.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -77,6 +78,7 @@ class TraceScreen(Screen[None]):
         Binding("enter", "open_call", "Open call", priority=True),
         Binding("m", "mark_trace", "Mark run"),
         Binding("equals_sign", "compare_traces", "Compare runs"),
+        Binding("k", "keep", "Keep"),
     ]
 
     def __init__(self, ctx: ViewerContext, trace_id: str, focus_span_id: str | None = None) -> None:
@@ -171,6 +173,27 @@ class TraceScreen(Screen[None]):
     def action_compare_traces(self) -> None:
         if self.ctx.marked_trace_id is not None and self.ctx.marked_trace_id != self.trace_id:
             self.post_message(TraceCompareRequested(self.ctx.marked_trace_id, self.trace_id))
+
+    def action_keep(self) -> None:
+        """Exempt this trace from retention (traces a presenter will show), or release it."""
+        if self.ctx.toggle_kept is None:
+            self.notify("this view is read-only: use `localobs keep TRACE_ID`", severity="warning")
+            return
+        self._toggle_kept(self.ctx.toggle_kept)
+
+    @work(thread=True, group="trace-keep")
+    def _toggle_kept(self, toggle: Callable[[str], bool]) -> None:
+        try:
+            kept = toggle(self.trace_id)
+        except sqlite3.Error as exc:
+            self.app.call_from_thread(self.notify, f"could not keep it: {exc}", severity="error")
+            return
+        note = (
+            "kept: retention will not delete this trace (k again releases it)"
+            if kept
+            else "released: retention may delete this trace again"
+        )
+        self.app.call_from_thread(self.notify, note)
 
     def action_open_call(self) -> None:
         from localobs.tui.screens.call_detail import CallDetailScreen

@@ -1,4 +1,5 @@
-"""One line over the calls table: following or not, calls that arrived meanwhile, active search."""
+"""One line over the calls table: following or not, calls that arrived meanwhile, active search,
+and retention at work."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class FollowState:
     arrived: int
     search: str
     endpoint_url: str | None
+    pruning: bool = False
 
 
 def status_content(state: FollowState) -> Content:
@@ -34,6 +36,8 @@ def status_content(state: FollowState) -> Content:
         parts.append(Content.assemble("  search: ", fmt.shown(state.search, "b"), " (esc clears)"))
     elif state.endpoint_url and not state.arrived:
         parts.append(fmt.shown(f"  receiving on {state.endpoint_url}", "$foreground-muted"))
+    if state.pruning:
+        parts.append(Content.styled("  ✂ pruning the oldest data (retention)", "$text-warning"))
     return Content("").join(parts)
 
 
