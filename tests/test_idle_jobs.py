@@ -53,3 +53,34 @@ def test_overdue_jobs_step_between_commit_groups() -> None:
     jobs = IdleJobs([behind, fine])
     jobs.run_overdue()
     assert (behind.steps, fine.steps) == (1, 0)
+
+
+class Failing(Job):
+    """A job whose step raises, as a fold over a hostile stored row once did."""
+
+    def step(self) -> bool:
+        self.steps += 1
+        raise RecursionError("too deep")
+
+
+def test_a_failing_job_is_reported_backs_off_and_the_others_go_on() -> None:
+    now = [0.0]
+    failing, healthy = Failing(0.25, overdue=True), Job(0.25)
+    reported: list[tuple[str, str]] = []
+    jobs = IdleJobs(
+        [failing, healthy],
+        clock=lambda: now[0],
+        on_error=lambda job, exc: reported.append((job, str(exc))),
+    )
+    now[0] += 0.25
+    jobs.run_idle()
+    assert (failing.steps, healthy.steps) == (1, 1)
+    assert reported == [("Failing", "too deep")]
+    jobs.run_overdue()  # a failing job is not stepped between commit groups
+    assert failing.steps == 1
+    now[0] += 0.25
+    jobs.run_idle()
+    assert (failing.steps, healthy.steps) == (1, 2)  # backed off: 0.25 + 2 s, not 0.25
+    now[0] += 2.0
+    jobs.run_idle()
+    assert failing.steps == 2 and len(reported) == 2

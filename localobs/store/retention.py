@@ -15,10 +15,10 @@ The policy (`localobs up --max-db-size/--retention`) and what was pruned live in
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +34,8 @@ from localobs.store.rollups import forget_traces
 
 # The writer starts pruning above START of the cap and stops below STOP of it: the files stay
 # under the cap while a burst arrives, and pruning does not run after every commit.
+log = logging.getLogger(__name__)
+
 START = 0.95
 STOP = 0.85
 # What one step looks at: its transaction stays within milliseconds (RetentionJob adapts the
@@ -502,7 +504,7 @@ class RetentionJob:
 
     def _report(self, exc: sqlite3.Error) -> None:
         if not self._failed:
-            print(f"localobs: retention paused: {exc}", file=sys.stderr)
+            log.warning("retention paused: %s", exc)
         self._failed = True
 
 

@@ -76,8 +76,14 @@ class WriterHealth:
         self._last_probe = 0.0
 
     @property
-    def degraded(self) -> bool:
-        return self._locked or self._full
+    def full(self) -> bool:
+        """The disk was full at the last write: maintenance runs often (retention frees it)."""
+        return self._full
+
+    @property
+    def locked(self) -> bool:
+        """Another program holds the lock: no write can work, maintenance included."""
+        return self._locked
 
     def group_failed(self, frames: Sequence[tuple[Any, ...]], exc: BaseException) -> list[Ack]:
         """The whole group was rolled back: every batch in it gets the same retry answer."""
@@ -103,7 +109,7 @@ class WriterHealth:
             self._report({"log": "there is space on the disk again; writing again"})
 
     def probe(self) -> None:
-        """While idle and degraded: has the lock gone? (A full disk shows at the next commit.)"""
+        """While idle: has the lock gone? (A full disk shows at the next commit.)"""
         now = time.monotonic()
         if now - self._last_probe < PROBE_INTERVAL_S:
             return

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import select
 import socket
 import sqlite3
@@ -107,6 +108,19 @@ def _commit_group(
     return acks
 
 
+class _LogToFront(logging.Handler):
+    """Log records of the writer's modules go to the front, which logs them where it logs (the
+    writer never prints: a viewer may be drawing on the terminal it shares)."""
+
+    def __init__(self, report: _Reporter) -> None:
+        super().__init__(logging.WARNING)
+        self._report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError):
+            self._report.send({"log": record.getMessage()})
+
+
 def _maintenance_failed(
     conn: sqlite3.Connection, report: _Reporter
 ) -> Callable[[str, Exception], None]:
@@ -128,6 +142,9 @@ def serve(db_path: str, sock: socket.socket) -> None:
     conn = connect(db_path)
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     report = _Reporter(sock)
+    root = logging.getLogger("localobs")
+    root.addHandler(_LogToFront(report))
+    root.propagate = False
     health = WriterHealth(conn, Path(db_path), report.send)
     applier = BatchApplier(conn)
     stop = threading.Event()
@@ -141,14 +158,18 @@ def serve(db_path: str, sock: socket.socket) -> None:
         while True:
             frames = reader.read(block=False)
             if not frames and not reader.closed:
-                if health.degraded:  # no maintenance until writes work again
+                if health.locked:  # no write can work, maintenance included, until it goes
                     if not select.select([sock], [], [], PROBE_INTERVAL_S)[0]:
                         health.probe()
                         continue
                 else:
+                    # Maintenance goes on while the disk is full: retention is what frees it.
                     timeout = jobs.wait_s()
+                    if health.full:
+                        timeout = min(timeout or PROBE_INTERVAL_S, PROBE_INTERVAL_S)
                     if timeout is not None and not select.select([sock], [], [], timeout)[0]:
                         jobs.run_idle()  # idle: maintenance (rollups, text index, retention)
+                        health.probe()
                         continue
                 frames = reader.read(block=True)
             if not frames:
@@ -156,7 +177,7 @@ def serve(db_path: str, sock: socket.socket) -> None:
             for start in range(0, len(frames), MAX_FRAMES_PER_COMMIT):
                 group = frames[start : start + MAX_FRAMES_PER_COMMIT]
                 report.send(_commit_group(conn, applier, group, health))
-                if not health.degraded:
+                if not health.locked:
                     jobs.run_overdue()
             jobs.busy()
     finally:

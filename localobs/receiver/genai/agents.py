@@ -15,19 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from localobs.receiver.genai.record import dumps
+from localobs.store.schema import SPAN_COLUMNS
 
 # The tail of the span row after the LLM-call fields, in the order of the store's columns.
-AGENT_FIELDS: tuple[str, ...] = (
-    "agent_name",
-    "agent_id",
-    "tool_name",
-    "tool_call_id",
-    "tool_arguments",
-    "tool_result",
-    "tool_decision",
-    "workflow_name",
-    "conversation_id",
-)
+AGENT_FIELDS = SPAN_COLUMNS[SPAN_COLUMNS.index("agent_name") :]
 
 _MODEL_CALLS = frozenset(("llm", "embedding"))
 _NO_STEP = (None,) * 7  # agent_id .. workflow_name of a model call
