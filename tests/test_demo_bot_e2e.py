@@ -80,8 +80,18 @@ def _stored(db: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[
             [dict(row) for row in conn.execute(f"SELECT * FROM {table}")]
             for table in ("spans", "logs", "metric_points")
         ]
+        # Message columns hold references to stored-once content: their text is read, as
+        # docs/schema.md says, through the llm_calls view.
+        texts = {
+            row["span_id"]: dict(row)
+            for row in conn.execute(
+                "SELECT span_id, input_messages, output_messages FROM llm_calls"
+            )
+        }
     finally:
         conn.close()
+    for span in tables[0]:
+        span.update(texts.get(span["span_id"], {}))
     for span in tables[0]:
         span["attrs"] = json.loads(span["attributes"] or "{}")
     return tables[0], tables[1], tables[2]
