@@ -24,6 +24,7 @@ from localobs.store.conversations import (
     get_conversation,
     list_conversations,
 )
+from localobs.store.cost import total_cost_text
 
 _TEXT_CHARS = 60
 
@@ -158,7 +159,8 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
     click.echo(
         f"{_timestamp(run.start_time_unix_nano)} UTC  {_ms(run.duration_ms)}"
         f"  {run.model_calls} model calls, {run.tool_calls} tool calls,"
-        f" {_number(run.input_tokens)} in / {_number(run.output_tokens)} out tokens"
+        f" {_number(run.input_tokens)} in / {_number(run.output_tokens)} out tokens,"
+        f" cost {total_cost_text(run.cost_usd, run.unpriced_calls, run.model_calls)}"
     )
     rows = []
     for step in detail.steps:
@@ -280,7 +282,8 @@ def conversation(db: Path, as_json: bool, conversation_id: str) -> None:
     click.echo(
         f"conversation {_plain(summary.conversation_id)}  {summary.turns} turns,"
         f" {summary.model_calls} model calls, {_number(summary.input_tokens)} in /"
-        f" {_number(summary.output_tokens)} out tokens"
+        f" {_number(summary.output_tokens)} out tokens, cost"
+        f" {total_cost_text(summary.cost_usd, summary.unpriced_calls, summary.model_calls)}"
     )
     rows = []
     for turn in found.turns:

@@ -34,12 +34,16 @@ __all__ = [
     "PriceTable",
     "call_cost",
     "cost_extras",
+    "cost_text",
     "find_price",
     "is_local",
     "override_path",
     "price_table",
     "row_cost",
     "sum_costs",
+    "total_cost_text",
+    "usd_delta_text",
+    "usd_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -296,3 +300,38 @@ class CostSum(NamedTuple):
 def sum_costs(costs: list[Cost]) -> CostSum:
     known = [cost.usd for cost in costs if cost.usd is not None]
     return CostSum(sum(known) if known else None, len(costs) - len(known))
+
+
+def usd_text(usd: float | None) -> str:
+    """`$0.0012`, `$1.25`, `$0`; `—` when unknown (never a guess)."""
+    if usd is None:
+        return "—"
+    if usd == 0:
+        return "$0"
+    if usd < 0.0001:
+        return "<$0.0001"
+    return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
+
+
+def usd_delta_text(usd: float | None) -> str:
+    """`+$0.0012`, `-$0.30`; '' when unknown."""
+    if usd is None:
+        return ""
+    return ("+" if usd >= 0 else "-") + usd_text(abs(usd))
+
+
+def cost_text(usd: float | None, source: str | None) -> str:
+    """A call's cost with where it came from, as the call detail shows it."""
+    if usd is None:
+        return "— (no price known for this model)"
+    if source == LOCAL:
+        return "$0 (local model)"
+    if source == REPORTED:
+        return f"{usd_text(usd)} (reported by the client)"
+    return f"{usd_text(usd)} (price table, as of {price_table().as_of})"
+
+
+def total_cost_text(usd: float | None, unpriced: int, calls: int) -> str:
+    """`$0.41`, `$0.41, 3 of 120 calls unpriced`, or `—, 120 of 120 calls unpriced`."""
+    text = usd_text(usd)
+    return f"{text}, {unpriced} of {calls} calls unpriced" if unpriced else text

@@ -26,6 +26,7 @@ from localobs.store.conversations import (
     get_conversation,
     list_conversations,
 )
+from localobs.store.cost import total_cost_text
 from localobs.store.messages import Message as ChatMessage
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
@@ -219,7 +220,9 @@ class ConversationScreen(ReloadingScreen):
                 ("conversation ", "dim"),
                 one_line(summary.conversation_id, 60, "bold"),
                 f"\n{summary.turns} turns  {summary.model_calls} model calls  ",
-                f"{fmt.tokens_in_out(summary.input_tokens, summary.output_tokens)} tokens",
+                f"{fmt.tokens_in_out(summary.input_tokens, summary.output_tokens)} tokens  ",
+                "cost "
+                + total_cost_text(summary.cost_usd, summary.unpriced_calls, summary.model_calls),
             )
         )
         table = self.query_one("#turns", DataTable)
