@@ -303,14 +303,20 @@ def sum_costs(costs: list[Cost]) -> CostSum:
 
 
 def usd_text(usd: float | None) -> str:
-    """`$0.0012`, `$1.25`, `$0`; `—` when unknown (never a guess)."""
+    """`$0.00045`, `$0.0125`, `$0.25`, `$1,234.50` (three significant digits below a dollar, at
+    least cents); `$0`; `—` when unknown (never a guess)."""
     if usd is None:
         return "—"
     if usd == 0:
         return "$0"
-    if usd < 0.0001:
-        return "<$0.0001"
-    return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    if usd < 0.000001:
+        return "<$0.000001"
+    digits = 2 - math.floor(math.log10(usd))
+    text = f"{usd:.{digits}f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
 
 
 def usd_delta_text(usd: float | None) -> str:
