@@ -26,6 +26,7 @@ from localobs.store.cost import (
     PRICE_TABLE,
     REPORTED,
     call_cost,
+    cost_text,
     find_price,
     override_path,
     price_table,
@@ -119,7 +120,10 @@ def test_the_override_file_adds_and_overrides_prices_and_local_models(config_dir
         )
     )
     table = price_table()
-    assert table.as_of == "2030-01-02"
+    assert table.as_of == AS_OF  # the bundled table's date; each price carries its own
+    assert find_price("acme-large", table).as_of == "2030-01-02"  # type: ignore[union-attr]
+    assert find_price("gpt-4o-mini", table).as_of == AS_OF  # type: ignore[union-attr]
+    assert cost_text(3.0, PRICE_TABLE, "gpt-4o") == "$3.00 (price table, as of 2030-01-02)"
     assert call_cost("openai", "gpt-4o-2024-08-06", 1_000_000, 1_000_000) == pytest.approx(
         (3.0, PRICE_TABLE)
     )

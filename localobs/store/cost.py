@@ -104,17 +104,18 @@ UNKNOWN = Cost(None, None)
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens, and the date its file gives them for."""
 
     input: float
     output: float
     cache_read: float
     cache_write: float
+    as_of: str
 
 
 @dataclass(frozen=True, slots=True)
 class PriceTable:
-    as_of: str
+    as_of: str  # the bundled table's date
     models: dict[str, Price]  # lower-case names
     local: frozenset[str]  # lower-case names the user marks local
 
@@ -134,31 +135,32 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-def _parse(data: Any) -> tuple[str | None, dict[str, Price], frozenset[str]]:
+def _price(name: str, entry: Any, as_of: str) -> Price:
+    """One model's entry; cache prices default to the input price (no discount known)."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"model {name!r}: not an object")
+
+    def get(key: str, default: float | None = None) -> float:
+        value = _number(entry.get(key, default))
+        if value is None:
+            raise ValueError(f"model {name!r}: {key!r} is not a non-negative number")
+        return value
+
+    base = get("input")
+    return Price(base, get("output"), get("cache_read", base), get("cache_write", base), as_of)
+
+
+def _parse(data: Any, default_as_of: str) -> tuple[str, dict[str, Price], frozenset[str]]:
     """(as_of, models, local) of a price file; ValueError says what is wrong."""
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
-    as_of = data.get("as_of")
-    if as_of is not None and not isinstance(as_of, str):
+    as_of = data.get("as_of", default_as_of)
+    if not isinstance(as_of, str):
         raise ValueError('"as_of" is not a string')
     models = data.get("models", {})
     if not isinstance(models, dict):
         raise ValueError('"models" is not an object')
-    prices: dict[str, Price] = {}
-    for name, entry in models.items():
-        if not isinstance(entry, dict):
-            raise ValueError(f"model {name!r}: not an object")
-        values = {key: _number(entry.get(key)) for key in ("input", "output")}
-        for key, value in values.items():
-            if value is None:
-                raise ValueError(f"model {name!r}: {key!r} is not a non-negative number")
-        base = values["input"]
-        assert base is not None and values["output"] is not None
-        cache = {key: _number(entry.get(key, base)) for key in ("cache_read", "cache_write")}
-        for key, value in cache.items():
-            if value is None:
-                raise ValueError(f"model {name!r}: {key!r} is not a non-negative number")
-        prices[name.lower()] = Price(base, values["output"], *cache.values())  # type: ignore[arg-type]
+    prices = {name.lower(): _price(name, entry, as_of) for name, entry in models.items()}
     local = data.get("local", [])
     if not isinstance(local, list) or not all(isinstance(name, str) for name in local):
         raise ValueError('"local" is not a list of model names')
@@ -170,8 +172,7 @@ def price_table() -> PriceTable:
     """The bundled table with the user's override file applied; read once per process. A bad
     override file is reported in a warning and ignored: the bundled table stays in force."""
     bundled = resources.files("localobs.store").joinpath("prices.json").read_bytes()
-    as_of, models, local = _parse(orjson.loads(bundled))
-    assert as_of is not None
+    as_of, models, local = _parse(orjson.loads(bundled), "")
     path = override_path()
     try:
         text = path.read_bytes()
@@ -181,11 +182,11 @@ def price_table() -> PriceTable:
         log.warning("price override %s not read (%s); using the bundled prices", path, error)
         return PriceTable(as_of, models, local)
     try:
-        user_as_of, user_models, user_local = _parse(orjson.loads(text))
+        _, user_models, user_local = _parse(orjson.loads(text), f"your {path.name}")
     except (orjson.JSONDecodeError, ValueError) as error:
         log.warning("price override %s ignored: %s; using the bundled prices", path, error)
         return PriceTable(as_of, models, local)
-    return PriceTable(user_as_of or as_of, {**models, **user_models}, local | user_local)
+    return PriceTable(as_of, {**models, **user_models}, local | user_local)
 
 
 def find_price(model: str | None, table: PriceTable) -> Price | None:
@@ -326,7 +327,7 @@ def usd_delta_text(usd: float | None) -> str:
     return ("+" if usd >= 0 else "-") + usd_text(abs(usd))
 
 
-def cost_text(usd: float | None, source: str | None) -> str:
+def cost_text(usd: float | None, source: str | None, model: str | None) -> str:
     """A call's cost with where it came from, as the call detail shows it."""
     if usd is None:
         return "— (no price known for this model)"
@@ -334,7 +335,9 @@ def cost_text(usd: float | None, source: str | None) -> str:
         return "$0 (local model)"
     if source == REPORTED:
         return f"{usd_text(usd)} (reported by the client)"
-    return f"{usd_text(usd)} (price table, as of {price_table().as_of})"
+    price = find_price(model, price_table())
+    as_of = price.as_of if price is not None else price_table().as_of
+    return f"{usd_text(usd)} (price table, as of {as_of})"
 
 
 def total_cost_text(usd: float | None, unpriced: int, calls: int) -> str:

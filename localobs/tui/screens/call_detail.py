@@ -139,7 +139,7 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
         Content.styled("Usage", "b $text-accent"),
         _row("input tokens", _value(detail.input_tokens)),
         _row("output tokens", _value(detail.output_tokens)),
-        _row("cost", cost_text(detail.cost_usd, detail.cost_source)),
+        _row("cost", cost_text(detail.cost_usd, detail.cost_source, detail.model)),
         Content.styled("Timings", "b $text-accent"),
         _row("start", fmt.timestamp(detail.start_time_unix_nano, ctx.tz)),
         _row("duration", fmt.duration(detail.duration_ms)),
