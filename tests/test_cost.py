@@ -334,3 +334,39 @@ def test_trace_compare_shows_cost_per_step_and_the_total_delta(
     assert text[0].endswith("cost $0.0125 → $0.025 (+$0.0125)")
     assert text[1].split()[-6:] == ["A", "$", "B", "$", "Δ", "$"]
     assert text[3].split()[-3:] == ["$0.0125", "$0.025", "+$0.0125"]
+
+
+def test_every_reported_cost_key_and_cache_counts_are_read_and_bad_values_ignored(
+    receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    sent: dict[str, dict[str, str | int | float]] = {
+        "semconv": {"gen_ai.usage.cost": 0.5},
+        "openllmetry": {"llm.usage.cost": 0.25},
+        "claude code": {"cost_usd": 0.125},
+        "cached": {"gen_ai.usage.cache_read.input_tokens": 600_000},
+        "cached apart": {"gen_ai.usage.cache_read_input_tokens": 2_000_000},
+        "text": {"gen_ai.usage.cost": "a lot"},
+        "negative": {"gen_ai.usage.cost": -3.0},
+        "not a number": {"cost_usd": float("nan")},
+    }
+    with sdk_tracer("costs") as tracer:
+        for prompt, attributes in sent.items():
+            chat_call(
+                tracer, prompt, "a", model="gpt-4o", input_tokens=1_000_000, output_tokens=0,
+                attributes=attributes,
+            )  # fmt: skip
+    with receiver.store.reader() as conn:
+        got = {call.preview: (call.cost_usd, call.cost_source) for call in list_calls(conn)}
+    assert got == {
+        "semconv": (0.5, REPORTED),
+        "openllmetry": (0.25, REPORTED),
+        "claude code": (0.125, REPORTED),
+        "cached": (pytest.approx(0.4 * 2.5 + 0.6 * 1.25), PRICE_TABLE),
+        # More cache reads than input tokens: the input counted apart from them.
+        "cached apart": (pytest.approx(2.5 + 2 * 1.25), PRICE_TABLE),
+        # A cost that is no cost is ignored: the call is priced from the table instead.
+        "text": (2.5, PRICE_TABLE),
+        "negative": (2.5, PRICE_TABLE),
+        "not a number": (2.5, PRICE_TABLE),
+    }
