@@ -300,6 +300,10 @@ def test_agent_runs_and_conversations_sum_known_costs_and_count_unpriced_calls(
         1,
     )
     assert "cost $0.0125, 1 of 2 calls unpriced" in run("agent", partly)
+    listed_text = next(line for line in run("agents").splitlines() if partly in line)
+    assert "≥$0.0125" in listed_text.split()  # at least that: one call had no price
+    conversations = run("conversations").splitlines()
+    assert conversations[0].split()[8] == "cost" and "≥$0.0258" in conversations[1].split()
     found = json.loads(run("conversation", "c-1", "--json"))
     assert (found["cost_usd"], found["unpriced_calls"]) == (pytest.approx(2 * gpt_4o + mini), 1)
     assert found["turns"][0]["calls"][1]["cost_source"] == PRICE_TABLE

@@ -38,6 +38,7 @@ __all__ = [
     "find_price",
     "is_local",
     "override_path",
+    "partial_usd_text",
     "price_table",
     "row_cost",
     "sum_costs",
@@ -338,6 +339,14 @@ def cost_text(usd: float | None, source: str | None, model: str | None) -> str:
     price = find_price(model, price_table())
     as_of = price.as_of if price is not None else price_table().as_of
     return f"{usd_text(usd)} (price table, as of {as_of})"
+
+
+def partial_usd_text(usd: float | None, unpriced: int) -> str:
+    """A sum of known costs in a cell: `≥$0.41` when some calls had no price (the whole is
+    at least that), `—` when none had one."""
+    if usd is None:
+        return "—"
+    return f"≥{usd_text(usd)}" if unpriced else usd_text(usd)
 
 
 def total_cost_text(usd: float | None, unpriced: int, calls: int) -> str:

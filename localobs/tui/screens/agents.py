@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from localobs.store.agents import AgentRun, RunDetail, RunStep, get_run, list_runs
-from localobs.store.cost import total_cost_text
+from localobs.store.cost import partial_usd_text, total_cost_text
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
@@ -79,6 +79,7 @@ class AgentsScreen(ReloadingScreen):
             ("calls", "calls"),
             ("tools", "tools"),
             ("in→out tok", "tokens"),
+            ("cost", "cost"),
             ("duration", "duration"),
             ("errors", "errors"),
         ):
@@ -111,6 +112,7 @@ class AgentsScreen(ReloadingScreen):
                 Text(str(run.model_calls), justify="right"),
                 Text(str(run.tool_calls), justify="right"),
                 Text(fmt.tokens_in_out(run.input_tokens, run.output_tokens), justify="right"),
+                Text(partial_usd_text(run.cost_usd, run.unpriced_calls), justify="right"),
                 Text(fmt.duration(run.duration_ms), justify="right"),
                 Text(_errors(run), style=palette.error if run.errors else palette.muted),
                 key=run.run_id,
