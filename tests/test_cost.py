@@ -124,6 +124,8 @@ def test_the_override_file_adds_and_overrides_prices_and_local_models(config_dir
     assert find_price("acme-large", table).as_of == "2030-01-02"  # type: ignore[union-attr]
     assert find_price("gpt-4o-mini", table).as_of == AS_OF  # type: ignore[union-attr]
     assert cost_text(3.0, PRICE_TABLE, "gpt-4o") == "$3.00 (price table, as of 2030-01-02)"
+    assert cost_text(None, None, "gpt-4o") == "— (no token counts reported)"
+    assert cost_text(None, None, "acme-9000") == "— (no price known for this model)"
     assert call_cost("openai", "gpt-4o-2024-08-06", 1_000_000, 1_000_000) == pytest.approx(
         (3.0, PRICE_TABLE)
     )

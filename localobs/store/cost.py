@@ -329,14 +329,14 @@ def usd_delta_text(usd: float | None) -> str:
 
 
 def cost_text(usd: float | None, source: str | None, model: str | None) -> str:
-    """A call's cost with where it came from, as the call detail shows it."""
+    """A call's cost with where it came from (or why it is unknown), as the call detail shows it."""
+    price = find_price(model, price_table())
     if usd is None:
-        return "— (no price known for this model)"
+        return "— (no token counts reported)" if price else "— (no price known for this model)"
     if source == LOCAL:
         return "$0 (local model)"
     if source == REPORTED:
         return f"{usd_text(usd)} (reported by the client)"
-    price = find_price(model, price_table())
     as_of = price.as_of if price is not None else price_table().as_of
     return f"{usd_text(usd)} (price table, as of {as_of})"
 
