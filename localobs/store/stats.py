@@ -1,4 +1,5 @@
-"""Totals and latency statistics of model calls (overall and per model), and activity over time.
+"""Totals, latency statistics and cost of model calls (overall and per model), and activity over
+time.
 
 Percentiles are exact while a question covers at most EXACT_LIMIT calls (read from the covering
 index); beyond that they come from the rollups' log buckets (see histogram.py) plus the raw calls
@@ -133,10 +134,21 @@ class _Tally:
         else:
             unpriced = 0
         return ModelStats(
-            model, self.calls, self.errors, self.input_tokens, self.output_tokens,
-            duration_p50, duration_p95, ttft_p50, ttft_p95, self.speed.percentiles(0.5)[0],
-            self.usage, cost.usd, cost.source, unpriced,
-        )  # fmt: skip
+            model=model,
+            calls=self.calls,
+            errors=self.errors,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            duration_p50_ms=duration_p50,
+            duration_p95_ms=duration_p95,
+            ttft_p50_ms=ttft_p50,
+            ttft_p95_ms=ttft_p95,
+            tokens_per_s_p50=self.speed.percentiles(0.5)[0],
+            calls_with_usage=self.usage,
+            cost_usd=cost.usd,
+            cost_source=cost.source,
+            unpriced_calls=unpriced,
+        )
 
 
 def _tally(tallies: dict[str, _Tally], model: str | None) -> _Tally:

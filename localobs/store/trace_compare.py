@@ -2,7 +2,7 @@
 
 Steps are the spans in the trace's depth-first order, matched by name with a longest common
 subsequence, so a step one run has and the other lacks shows as inserted or missing instead of
-shifting every step after it out of line.
+shifting every step after it out of line. Model-call steps carry their cost (store/cost.py).
 """
 
 from __future__ import annotations
