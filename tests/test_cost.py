@@ -336,6 +336,8 @@ def test_trace_compare_shows_cost_per_step_and_the_total_delta(
     assert chat["a"]["cost_source"] == PRICE_TABLE and chat["cost_delta_usd"] == pytest.approx(
         0.0125
     )
+    tree = run("trace", "--db", db, traces[0]).splitlines()
+    assert any(line.endswith("$0.0125") and "call " in line for line in tree)
     text = run("compare", "--db", db, *traces).splitlines()
     assert text[0].endswith("cost $0.0125 → $0.025 (+$0.0125)")
     assert text[1].split()[-6:] == ["A", "$", "B", "$", "Δ", "$"]

@@ -263,7 +263,7 @@ def trace(db: Path, as_json: bool, trace_id: str) -> None:
         if span.input_tokens is not None or span.output_tokens is not None:
             details.append(f"{_number(span.input_tokens)} in / {_number(span.output_tokens)} out")
         if span.call_id is not None:
-            details.append(f"call {span.call_id}")
+            details.append(f"call {span.call_id}  {usd_text(span.cost_usd)}")
         rows.append(
             [
                 ("*" if span.on_critical_path else " ") + "  " * span.depth + visible(span.name),
