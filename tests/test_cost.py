@@ -121,8 +121,9 @@ def test_the_override_file_adds_and_overrides_prices_and_local_models(config_dir
     )
     table = price_table()
     assert table.as_of == AS_OF  # the bundled table's date; each price carries its own
-    assert find_price("acme-large", table).as_of == "2030-01-02"  # type: ignore[union-attr]
-    assert find_price("gpt-4o-mini", table).as_of == AS_OF  # type: ignore[union-attr]
+    added, bundled = find_price("acme-large", table), find_price("gpt-4o-mini", table)
+    assert added is not None and added.as_of == "2030-01-02"
+    assert bundled is not None and bundled.as_of == AS_OF
     assert cost_text(3.0, PRICE_TABLE, "gpt-4o") == "$3.00 (price table, as of 2030-01-02)"
     assert cost_text(None, None, "gpt-4o") == "— (no token counts reported)"
     assert cost_text(None, None, "acme-9000") == "— (no price known for this model)"
