@@ -393,3 +393,10 @@ async def test_a_wide_calls_list_has_a_cost_column(priced: Store) -> None:
         column = labels.index("cost")
         cells = {str(table.get_row_at(i)[-1]): str(table.get_row_at(i)[column]) for i in range(4)}
     assert cells == {"reported": "$0.25", "local": "$0", "unknown": "—", "priced": "$0.00045"}
+
+
+def test_no_calls_cost_nothing_rather_than_an_unknown(store: Store) -> None:
+    with store.reader() as conn:
+        found = totals(conn, time.time_ns, None)
+    assert (found.cost_usd, found.unpriced_calls) == (0, 0)
+    assert totals_content(found, "all").plain.splitlines()[0].endswith("cost $0")

@@ -295,13 +295,14 @@ def row_cost(
 class CostSum(NamedTuple):
     """Costs of several calls: the sum of the known ones, and how many were unknown."""
 
-    usd: float | None  # None when no call's cost is known
+    usd: float | None  # None when no call's cost is known; 0 for no calls
     unpriced: int
 
 
 def sum_costs(costs: list[Cost]) -> CostSum:
     known = [cost.usd for cost in costs if cost.usd is not None]
-    return CostSum(sum(known) if known else None, len(costs) - len(known))
+    unpriced = len(costs) - len(known)
+    return CostSum(None if known == [] and unpriced else sum(known), unpriced)
 
 
 def usd_text(usd: float | None) -> str:

@@ -28,6 +28,7 @@ from localobs.store.cost import (
     find_price,
     is_local,
     price_table,
+    sum_costs,
 )
 from localobs.store.histogram import (
     BUCKETS_PER_DOUBLING,
@@ -284,7 +285,7 @@ def totals(
         ),
         key=lambda stats: (-stats.calls, stats.model),
     )
-    known = [stats.cost_usd for stats in per_model if stats.cost_usd is not None]
+    cost = sum_costs([Cost(stats.cost_usd, stats.cost_source) for stats in per_model])
     everything = overall.model_stats("")
     return Totals(
         calls=everything.calls,
@@ -299,7 +300,7 @@ def totals(
         ttft_p95_ms=everything.ttft_p95_ms,
         calls_with_usage=everything.calls_with_usage,
         exact_percentiles=not rolled,
-        cost_usd=sum(known) if known else None,
+        cost_usd=cost.usd,
         unpriced_calls=sum(stats.unpriced_calls for stats in per_model),
     )
 
