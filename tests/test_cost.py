@@ -34,14 +34,11 @@ from localobs.store.cost import (
 from localobs.store.stats import totals
 from localobs.store.store import Store
 from localobs.store.trace_compare import compare_traces
-from localobs.tui.app import LocalobsApp
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import ReaderPool
 from localobs.tui.screens.call_detail import facts_content
-from localobs.tui.widgets.calls_table import CallsTable
 from localobs.tui.widgets.totals_bar import totals_content
 from tests.conftest import RunningReceiver
-from tests.tui_pilot import wait_until
 from tests.tui_sdk import chat_call, sdk_tracer
 
 AS_OF = json.loads((Path(__file__).parent.parent / "localobs/store/prices.json").read_text())[
@@ -382,17 +379,6 @@ def test_every_reported_cost_key_and_cache_counts_are_read_and_bad_values_ignore
         "negative": (2.5, PRICE_TABLE),
         "not a number": (2.5, PRICE_TABLE),
     }
-
-
-async def test_a_wide_calls_list_has_a_cost_column(priced: Store) -> None:
-    app = LocalobsApp(priced, tz=UTC)
-    async with app.run_test(size=(130, 30)) as pilot:
-        table = app.screen.query_one(CallsTable)
-        await wait_until(pilot, lambda: table.row_count == 4)
-        labels = [column.label.plain for column in table.ordered_columns]
-        column = labels.index("cost")
-        cells = {str(table.get_row_at(i)[-1]): str(table.get_row_at(i)[column]) for i in range(4)}
-    assert cells == {"reported": "$0.25", "local": "$0", "unknown": "—", "priced": "$0.00045"}
 
 
 def test_no_calls_cost_nothing_rather_than_an_unknown(store: Store) -> None:

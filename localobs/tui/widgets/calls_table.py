@@ -13,7 +13,6 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from localobs.store.calls import CallSummary
-from localobs.store.cost import usd_text
 from localobs.tui import format as fmt
 from localobs.tui.theme import Palette
 
@@ -29,7 +28,6 @@ _COLUMNS = (
     ("ttft", "ttft", False),
     ("in→out", "tokens", True),
     ("tok/s", "rate", False),
-    ("cost", "cost", False),
     ("last user message", "preview", True),
 )
 _WIDE = 120
@@ -181,7 +179,6 @@ class CallsTable(DataTable[Text]):
             "rate": Text(
                 fmt.speed(call.output_tokens_per_s, call.is_decode_speed), justify="right"
             ),
-            "cost": Text(usd_text(call.cost_usd), justify="right"),
             "preview": preview,
         }
         return [cells[str(column.key.value)] for column in self.ordered_columns]
