@@ -126,6 +126,9 @@ async def test_mark_a_run_on_the_trace_view_and_compare_another_with_it(
         assert rows[2][2] == "" and rows[2][3] != ""  # only B has it
         title = str(app.screen.query_one("#tc-title", Static).render())
         assert "1 inserted" in title and "1 missing" in title
+        # llama-3.1-8b from a cloud provider has no price: unknown, never $0, and no delta.
+        assert "cost —, 1 of 1 calls unpriced → —, 1 of 1 calls unpriced" in title
+        assert rows[3][8:] == ["—", "—", ""]
         diff = str(app.screen.query_one("#tc-diff", Static).render())
         assert "- Two talks." in diff and "+ Three [b]talks[/b]." in diff
 

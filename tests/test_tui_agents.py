@@ -75,6 +75,7 @@ async def test_agents_key_opens_runs_and_enter_opens_the_tree_with_the_loop(
         await until(pilot, lambda: row_count(app, "#runs") == 2)
         listed = rows(app, "#runs")
         assert all("weather" in row and CONVERSATION in row for row in listed)
+        assert all("$0" in row.split() for row in listed)  # smollm2: the local demo model
         assert "3" in listed[1].split() and "1 ✗" in listed[1]  # 3 tools, one failed
         await pilot.press("down", "enter")
         await until(pilot, lambda: isinstance(app.screen, RunScreen))
@@ -113,6 +114,7 @@ async def test_conversation_turns_in_order_and_what_each_call_added(
         await until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
         await until(pilot, lambda: row_count(app, "#conversations") == 1)
         assert CONVERSATION in rows(app, "#conversations")[0]
+        assert "$0" in rows(app, "#conversations")[0].split()  # smollm2: the local demo model
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConversationScreen))
         # turn 1, its two calls, turn 2, its call

@@ -65,6 +65,8 @@ def call(call_id: int, start: int) -> CallSummary:
         preview="",
         agent_name=None,
         tool_calls="",
+        cost_usd=None,
+        cost_source=None,
     )
 
 

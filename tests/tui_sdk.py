@@ -42,7 +42,7 @@ def chat_call(
     output_tokens: int = 12,
     temperature: float = 0.7,
     error: str | None = None,
-    attributes: dict[str, str] | None = None,
+    attributes: dict[str, str | int | float] | None = None,
 ) -> str:
     """One chat span with GenAI semconv attributes (and `attributes`); returns its trace id."""
     with tracer.start_as_current_span(f"chat {model}", kind=SpanKind.CLIENT) as span:

@@ -24,6 +24,7 @@ from localobs.store.conversations import (
     get_conversation,
     list_conversations,
 )
+from localobs.store.cost import partial_usd_text, total_cost_text
 
 _TEXT_CHARS = 60
 
@@ -125,13 +126,14 @@ def agents(db: Path, as_json: bool, limit: int, since: str) -> None:
             _number(run.tool_calls),
             _number(run.input_tokens),
             _number(run.output_tokens),
+            partial_usd_text(run.cost_usd, run.unpriced_calls),
             _ms(run.duration_ms),
             _plain(run.error, 40) if run.error else (f"{run.errors} errors" if run.errors else ""),
         ]
         for run in runs
     ]
     header = ["start (UTC)", "run", "agent", "conversation", "calls", "tools", "in", "out"]
-    _table([*header, "duration", "errors"], rows, right={4, 5, 6, 7, 8})
+    _table([*header, "cost", "duration", "errors"], rows, right={4, 5, 6, 7, 8, 9})
 
 
 @main.command()
@@ -158,7 +160,8 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
     click.echo(
         f"{_timestamp(run.start_time_unix_nano)} UTC  {_ms(run.duration_ms)}"
         f"  {run.model_calls} model calls, {run.tool_calls} tool calls,"
-        f" {_number(run.input_tokens)} in / {_number(run.output_tokens)} out tokens"
+        f" {_number(run.input_tokens)} in / {_number(run.output_tokens)} out tokens,"
+        f" cost {total_cost_text(run.cost_usd, run.unpriced_calls, run.model_calls)}"
     )
     rows = []
     for step in detail.steps:
@@ -243,7 +246,16 @@ def conversations(db: Path, as_json: bool, limit: int, since: str) -> None:
         click.echo("no conversations (none of the spans carries a conversation or session id)")
         return
     _table(
-        ["last seen (UTC)", "conversation", "turns", "calls", "in", "out", "first seen (UTC)"],
+        [
+            "last seen (UTC)",
+            "conversation",
+            "turns",
+            "calls",
+            "in",
+            "out",
+            "cost",
+            "first seen (UTC)",
+        ],
         [
             [
                 _timestamp(summary.last_seen),
@@ -252,11 +264,12 @@ def conversations(db: Path, as_json: bool, limit: int, since: str) -> None:
                 _number(summary.model_calls),
                 _number(summary.input_tokens),
                 _number(summary.output_tokens),
+                partial_usd_text(summary.cost_usd, summary.unpriced_calls),
                 _timestamp(summary.first_seen),
             ]
             for summary in found
         ],
-        right={2, 3, 4, 5},
+        right={2, 3, 4, 5, 6},
     )
 
 
@@ -280,7 +293,8 @@ def conversation(db: Path, as_json: bool, conversation_id: str) -> None:
     click.echo(
         f"conversation {_plain(summary.conversation_id)}  {summary.turns} turns,"
         f" {summary.model_calls} model calls, {_number(summary.input_tokens)} in /"
-        f" {_number(summary.output_tokens)} out tokens"
+        f" {_number(summary.output_tokens)} out tokens, cost"
+        f" {total_cost_text(summary.cost_usd, summary.unpriced_calls, summary.model_calls)}"
     )
     rows = []
     for turn in found.turns:

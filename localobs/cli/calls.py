@@ -15,6 +15,7 @@ from localobs.cli.group import db_option, json_option, main, open_store
 from localobs.literal import json_text, visible
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import CallSummary, list_calls
+from localobs.store.cost import price_table, total_cost_text, usd_text
 from localobs.store.metrics_query import genai_metric_summary
 from localobs.store.stats import component_stats, totals
 from localobs.store.traces import get_trace
@@ -114,13 +115,14 @@ def calls(
             _ms(call.ttft_ms),
             _number(call.input_tokens),
             _number(call.output_tokens),
+            usd_text(call.cost_usd),
             _status(call),
             visible(call.preview, width=80),
         ]
         for call in found
     ]
-    header = ["start (UTC)", "call", "service", "model", "duration", "ttft", "in", "out"]
-    _table([*header, "status", "last user message"], rows, right={1, 4, 5, 6, 7})
+    header = ["start (UTC)", "call", "service", "model", "duration", "ttft", "in", "out", "cost"]
+    _table([*header, "status", "last user message"], rows, right={1, 4, 5, 6, 7, 8})
 
 
 def _fields(value: Any) -> dict[str, Any]:
@@ -159,10 +161,25 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         f"{found.calls:,} calls, {found.errors:,} errors, {found.input_tokens:,} input and"
         f" {found.output_tokens:,} output tokens{approx}"
     )
+    click.echo(
+        f"cost {total_cost_text(found.cost_usd, found.unpriced_calls, found.calls)}"
+        f" (list prices as of {price_table().as_of}; local models cost $0)"
+    )
     if found.per_model:
         click.echo("")
         _table(
-            ["model", "calls", "errors", "in", "out", "p50", "p95", "ttft p50", "tokens/s p50"],
+            [
+                "model",
+                "calls",
+                "errors",
+                "in",
+                "out",
+                "cost",
+                "p50",
+                "p95",
+                "ttft p50",
+                "tokens/s p50",
+            ],
             [
                 [
                     visible(m.model),
@@ -170,6 +187,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     _number(m.errors),
                     _number(m.input_tokens),
                     _number(m.output_tokens),
+                    usd_text(m.cost_usd),
                     _ms(m.duration_p50_ms),
                     _ms(m.duration_p95_ms),
                     _ms(m.ttft_p50_ms),
@@ -177,7 +195,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 ]
                 for m in found.per_model
             ],
-            right=set(range(1, 9)),
+            right=set(range(1, 10)),
         )
     if components:
         click.echo("")
@@ -245,7 +263,7 @@ def trace(db: Path, as_json: bool, trace_id: str) -> None:
         if span.input_tokens is not None or span.output_tokens is not None:
             details.append(f"{_number(span.input_tokens)} in / {_number(span.output_tokens)} out")
         if span.call_id is not None:
-            details.append(f"call {span.call_id}")
+            details.append(f"call {span.call_id}  {usd_text(span.cost_usd)}")
         rows.append(
             [
                 ("*" if span.on_critical_path else " ") + "  " * span.depth + visible(span.name),

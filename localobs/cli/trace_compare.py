@@ -9,7 +9,8 @@ import click
 from localobs.cli.calls import _ms, _table
 from localobs.cli.group import db_option, json_option, main, open_store
 from localobs.literal import json_text, visible
-from localobs.store.trace_compare import AlignedStep, compare_traces
+from localobs.store.cost import usd_delta_text, usd_text
+from localobs.store.trace_compare import AlignedStep, compare_traces, cost_change_text
 from localobs.store.traces import TraceSpan
 
 _MARKS = {"same": " ", "inserted": "+", "missing": "-"}
@@ -31,6 +32,8 @@ def _step_json(step: AlignedStep) -> dict[str, object]:
             "input_tokens": span.input_tokens,
             "output_tokens": span.output_tokens,
             "call_id": span.call_id,
+            "cost_usd": span.cost_usd,
+            "cost_source": span.cost_source,
         }
 
     return {
@@ -41,7 +44,12 @@ def _step_json(step: AlignedStep) -> dict[str, object]:
         "b": side(step.b),
         "duration_delta_ms": step.duration_delta_ms,
         "tokens_delta": step.tokens_delta,
+        "cost_delta_usd": step.cost_delta_usd,
     }
+
+
+def _cost(span: TraceSpan | None) -> str:
+    return "" if span is None or span.call_id is None else usd_text(span.cost_usd)
 
 
 @main.command("compare")
@@ -63,13 +71,18 @@ def compare(db: Path, as_json: bool, trace_a: str, trace_b: str) -> None:
             "a": found.a.trace_id,
             "b": found.b.trace_id,
             "duration_delta_ms": found.duration_delta_ms,
+            "cost_a_usd": found.cost_a.usd,
+            "cost_b_usd": found.cost_b.usd,
+            "unpriced_calls_a": found.cost_a.unpriced,
+            "unpriced_calls_b": found.cost_b.unpriced,
+            "cost_delta_usd": found.cost_delta_usd,
             "steps": [_step_json(step) for step in found.steps],
         }
         click.echo(json_text(document))
         return
     click.echo(
         f"A {found.a.trace_id} {_ms(found.a.duration_ms)}  B {found.b.trace_id} "
-        f"{_ms(found.b.duration_ms)}"
+        f"{_ms(found.b.duration_ms)}  {cost_change_text(found)}"
     )
     rows = [
         [
@@ -81,7 +94,11 @@ def compare(db: Path, as_json: bool, trace_a: str, trace_b: str) -> None:
             _tokens(step.a),
             _tokens(step.b),
             "" if step.tokens_delta is None else f"{step.tokens_delta:+d}",
+            _cost(step.a),
+            _cost(step.b),
+            usd_delta_text(step.cost_delta_usd),
         ]
         for step in found.steps
     ]
-    _table(["", "step", "A", "B", "Δ", "A tok", "B tok", "Δ tok"], rows, right={2, 3, 4, 7})
+    header = ["", "step", "A", "B", "Δ", "A tok", "B tok", "Δ tok", "A $", "B $", "Δ $"]
+    _table(header, rows, right={2, 3, 4, 7, 8, 9, 10})

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from localobs.store.cost import COST_EXTRAS_SQL, UNKNOWN, Cost, row_cost
+
 # Step kinds as the viewer and the CLI name them, by span_role.
 STEP_KINDS: dict[str | None, str] = {
     "llm": "model call",
@@ -53,10 +55,21 @@ class StepRow(NamedTuple):
     tool_decision: str | None
     workflow_name: str | None
     conversation_id: str | None
+    provider: str | None
+    cost_extras: str | None  # COST_EXTRAS_SQL's value (model calls only)
 
     @property
     def is_call(self) -> bool:
         return self.operation is not None
+
+    @property
+    def cost(self) -> Cost:
+        """A model call's cost (store/cost.py); unknown for any other step."""
+        if not self.is_call:
+            return UNKNOWN
+        return row_cost(
+            self.provider, self.model, self.input_tokens, self.output_tokens, self.cost_extras
+        )
 
     @property
     def error(self) -> str | None:
@@ -77,7 +90,8 @@ _COLUMNS = (
     " coalesce(status_code, 0), status_message, error_type, span_role, operation,"
     " coalesce(response_model, request_model), input_tokens, output_tokens, agent_name,"
     " tool_name, tool_call_id, tool_arguments, tool_result, tool_decision, workflow_name,"
-    " conversation_id"
+    " conversation_id, provider,"
+    f" CASE WHEN operation IS NOT NULL THEN {COST_EXTRAS_SQL} END"
 )
 
 

@@ -15,6 +15,7 @@ from itertools import pairwise
 
 from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps
 from localobs.store.contents import expand_sql
+from localobs.store.cost import sum_costs
 from localobs.store.messages import parse_messages
 from localobs.store.span_time import covered_ns
 
@@ -43,6 +44,10 @@ class AgentRun:
     error: str | None  # the run's own error
     errors: int  # steps (the run included) that failed
     sub_agents: tuple[str, ...] = ()  # agents run inside it (a workflow's agents), in order
+    # Known costs of its model calls summed (None: none known), and how many calls had none: an
+    # unknown price neither hides the known part nor passes for $0.
+    cost_usd: float | None = None
+    unpriced_calls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,8 @@ class RunStep:
     decision: str | None
     tool_calls: tuple[ToolCallLink, ...]  # a model call's requested tool calls
     tool_responses: tuple[ToolCallLink, ...]  # the tool results a model call was sent
+    cost_usd: float | None = None  # a model call's cost (store/cost.py); None: unknown or no call
+    cost_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,7 @@ def _sum(values: list[int | None]) -> int | None:
 def run_summary(trace: TraceSteps, row: StepRow) -> AgentRun:
     steps = [step for _depth, step in trace.subtree(row.span_id)]
     calls = [step for step in steps if step.is_call]
+    cost = sum_costs([call.cost for call in calls])
     return AgentRun(
         run_id=row.span_id,
         trace_id=trace.trace_id,
@@ -155,6 +163,8 @@ def run_summary(trace: TraceSteps, row: StepRow) -> AgentRun:
                 step.agent_name or step.name for step in steps[1:] if step.span_role == "agent"
             )
         ),
+        cost_usd=cost.usd,
+        unpriced_calls=cost.unpriced,
     )
 
 
@@ -207,6 +217,7 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> RunDetail | None:
         kids = [(child.start, child.end) for child in trace.children.get(row.span_id, [])]
         self_ns = max(0, row.end - row.start) - covered_ns(row.start, row.end, kids)
         input_text, output_text = messages.get(row.key, (None, None))
+        cost = row.cost
         steps.append(
             RunStep(
                 span_id=row.span_id,
@@ -230,6 +241,8 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> RunDetail | None:
                 decision=row.tool_decision,
                 tool_calls=_links(output_text, "tool_call", executions),
                 tool_responses=_links(input_text, "tool_call_response", executions),
+                cost_usd=cost.usd,
+                cost_source=cost.source,
             )
         )
     # Retrievals count as tools here: a search repeated round after round is a loop too.

@@ -15,6 +15,7 @@ from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
 from localobs.store.call_speed import REPORTED_SPLIT_SQL, call_speed, is_decode_speed
 from localobs.store.contents import attributes_sql, expand_sql
+from localobs.store.cost import COST_EXTRAS_SQL, row_cost
 from localobs.store.messages import (
     Message,
     Part,
@@ -74,6 +75,8 @@ class CallSummary:
     preview: str
     agent_name: str | None  # the agent the call names itself (gen_ai.agent.name)
     tool_calls: str  # the tools it asked for, `name(arguments)`; '' when none
+    cost_usd: float | None  # None: unknown (see store/cost.py)
+    cost_source: str | None  # a store/cost.py source: reported, price_table, local
 
     @property
     def model(self) -> str | None:
@@ -120,14 +123,14 @@ class CallDetail(CallSummary):
 
 
 # Columns CallSummary is made of: input messages give the preview, output messages the tool
-# calls, the reported split the speed.
+# calls, the reported split the speed, the cost extras the cost.
 _SUMMARY_SQL = f"""
     rowid, trace_id, span_id, service_name, operation, provider, request_model, response_model,
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
     input_tokens, output_tokens, coalesce(status_code, 0), error_type,
     {expand_sql("input_messages")}, {expand_sql("output_messages")}, agent_name,
-    {REPORTED_SPLIT_SQL}"""
-_SUMMARY_COLUMNS = 22
+    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}"""
+_SUMMARY_COLUMNS = 23
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
@@ -135,9 +138,12 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
         error_type, input_messages, output_messages, agent_name,
-        generation_rate, prompt_tokens, prompt_rate,
+        generation_rate, prompt_tokens, prompt_rate, cost_extras,
     ) = row  # fmt: skip
     speed = call_speed(ttft_ms, tokens_per_s, generation_rate, prompt_tokens, prompt_rate)
+    cost = row_cost(
+        provider, response_model or request_model, input_tokens, output_tokens, cost_extras
+    )
     return CallSummary(
         call_id=call_id,
         trace_id=trace_id,
@@ -160,6 +166,8 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         preview=preview(input_messages),
         agent_name=agent_name,
         tool_calls=tool_calls_preview(output_messages),
+        cost_usd=cost.usd,
+        cost_source=cost.source,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps
 from localobs.store.contents import expand_sql
+from localobs.store.cost import sum_costs
 from localobs.store.messages import Message, parse_messages
 from localobs.store.messages import preview as message_preview
 
@@ -45,6 +46,8 @@ class TurnCall:
     input_tokens: int | None
     output_tokens: int | None
     error: str | None
+    cost_usd: float | None = None  # store/cost.py; None: unknown
+    cost_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class Turn:
     error: str | None
     question: str  # the start of the user's message (see `_previews`)
     calls: tuple[TurnCall, ...]
+    cost_usd: float | None = None  # known costs of its calls summed; None: none known
+    unpriced_calls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,10 @@ class ConversationSummary:
     first_seen: int  # unix nano: the first turn's start
     last_seen: int  # the last turn's end
     errors: int
+    # Known costs of its model calls summed (None: none known), and how many calls had none: an
+    # unknown price neither hides the known part nor passes for $0.
+    cost_usd: float | None = None
+    unpriced_calls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +144,7 @@ def _turn_calls(trace: TraceSteps, root: StepRow) -> list[StepRow]:
 
 def _summary(conversation_id: str, roots: list[tuple[TraceSteps, StepRow]]) -> ConversationSummary:
     calls = [call for trace, root in roots for call in _turn_calls(trace, root)]
+    cost = sum_costs([call.cost for call in calls])
     return ConversationSummary(
         conversation_id=conversation_id,
         turns=len(roots),
@@ -145,6 +155,8 @@ def _summary(conversation_id: str, roots: list[tuple[TraceSteps, StepRow]]) -> C
         last_seen=max(root.end for _trace, root in roots),
         errors=sum(1 for _trace, root in roots if root.error is not None)
         + sum(1 for call in calls if call.error is not None),
+        cost_usd=cost.usd,
+        unpriced_calls=cost.unpriced,
     )
 
 
@@ -186,6 +198,7 @@ def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversa
     )
     turns = []
     for number, ((trace, root), calls) in enumerate(zip(roots, call_rows, strict=True), 1):
+        cost = sum_costs([call.cost for call in calls])
         turns.append(
             Turn(
                 number=number,
@@ -203,12 +216,15 @@ def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversa
                     (previews[row.key] for row in (root, *calls) if previews.get(row.key)), ""
                 ),
                 calls=tuple(_turn_call(trace, call) for call in calls),
+                cost_usd=cost.usd,
+                unpriced_calls=cost.unpriced,
             )
         )
     return Conversation(_summary(conversation_id, roots), tuple(turns))
 
 
 def _turn_call(trace: TraceSteps, row: StepRow) -> TurnCall:
+    cost = row.cost
     return TurnCall(
         call_id=row.key,
         trace_id=trace.trace_id,
@@ -220,6 +236,8 @@ def _turn_call(trace: TraceSteps, row: StepRow) -> TurnCall:
         input_tokens=row.input_tokens,
         output_tokens=row.output_tokens,
         error=row.error,
+        cost_usd=cost.usd,
+        cost_source=cost.source,
     )
 
 

@@ -1,4 +1,5 @@
-"""Totals and latency statistics of model calls (overall and per model), and activity over time.
+"""Totals, latency statistics and cost of model calls (overall and per model), and activity over
+time.
 
 Percentiles are exact while a question covers at most EXACT_LIMIT calls (read from the covering
 index); beyond that they come from the rollups' log buckets (see histogram.py) plus the raw calls
@@ -19,6 +20,16 @@ from localobs.store.call_filter import (
     row_conditions,
 )
 from localobs.store.components import ComponentStats, component_stats
+from localobs.store.cost import (
+    PRICE_TABLE,
+    UNKNOWN,
+    Cost,
+    call_cost,
+    find_price,
+    is_local,
+    price_table,
+    sum_costs,
+)
 from localobs.store.histogram import (
     BUCKETS_PER_DOUBLING,
     LOWEST_INDEX,
@@ -57,6 +68,9 @@ class ModelStats:
     ttft_p95_ms: float | None
     tokens_per_s_p50: float | None
     calls_with_usage: int = 0
+    cost_usd: float | None = None  # the table's price of the token sums; None: unknown
+    cost_source: str | None = None  # price_table or local (store/cost.py); None: unknown
+    unpriced_calls: int = 0  # calls whose cost is unknown (no price, or no token counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,8 @@ class Totals:
     ttft_p95_ms: float | None = None
     calls_with_usage: int = 0  # calls that reported output tokens (streams often do not)
     exact_percentiles: bool = True  # False: interpolated from rollup buckets (within ~4 %)
+    cost_usd: float | None = None  # the known per-model costs summed; None: none known
+    unpriced_calls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +125,31 @@ class _Tally:
             mine.extend(theirs.values)
             mine.add_buckets(theirs.buckets)
 
-    def model_stats(self, model: str) -> ModelStats:
+    def model_stats(self, model: str, cost: Cost = UNKNOWN) -> ModelStats:
         duration_p50, duration_p95 = self.duration.percentiles(0.5, 0.95)
         ttft_p50, ttft_p95 = self.ttft.percentiles(0.5, 0.95)
+        if cost.usd is None:
+            unpriced = self.calls
+        elif cost.source == PRICE_TABLE:
+            unpriced = self.calls - self.usage  # priced from tokens: a call without them is not
+        else:
+            unpriced = 0
         return ModelStats(
-            model, self.calls, self.errors, self.input_tokens, self.output_tokens,
-            duration_p50, duration_p95, ttft_p50, ttft_p95, self.speed.percentiles(0.5)[0],
-            self.usage,
-        )  # fmt: skip
+            model=model,
+            calls=self.calls,
+            errors=self.errors,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            duration_p50_ms=duration_p50,
+            duration_p95_ms=duration_p95,
+            ttft_p50_ms=ttft_p50,
+            ttft_p95_ms=ttft_p95,
+            tokens_per_s_p50=self.speed.percentiles(0.5)[0],
+            calls_with_usage=self.usage,
+            cost_usd=cost.usd,
+            cost_source=cost.source,
+            unpriced_calls=unpriced,
+        )
 
 
 def _tally(tallies: dict[str, _Tally], model: str | None) -> _Tally:
@@ -209,6 +242,31 @@ def _tallies(
     return tallies, True
 
 
+def _provider(conn: sqlite3.Connection, model: str | None) -> str | None:
+    """The provider of the model's first call in the index. Totals see only model names (the
+    rollups keep no provider), and a model name is served by one provider in practice; this one
+    lookup tells a local model with an unremarkable name (Ollama's `llama3.2`) from an unknown
+    cloud model."""
+    row = conn.execute(
+        "SELECT provider FROM spans INDEXED BY llm_calls_list"
+        f" WHERE operation IS NOT NULL AND {MODEL_SQL} IS ? LIMIT 1",
+        (model,),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _model_cost(conn: sqlite3.Connection, model: str, tally: _Tally) -> Cost:
+    """The table's price of a model's token sums (a cost a client reports is per call: see
+    calls.py; summing those would read every call's attributes, too slow for totals)."""
+    name = None if model == UNKNOWN_MODEL else model
+    table = price_table()
+    known = find_price(name, table) is not None or is_local(None, name, table)
+    provider = None if known else _provider(conn, name)
+    if tally.usage == 0 and tally.input_tokens == 0:
+        return call_cost(provider, name, None, None, table=table)
+    return call_cost(provider, name, tally.input_tokens, tally.output_tokens, table=table)
+
+
 def totals(
     conn: sqlite3.Connection,
     clock: Clock,
@@ -221,9 +279,13 @@ def totals(
     for tally in tallies.values():
         overall.merge(tally)
     per_model = sorted(
-        (tally.model_stats(model) for model, tally in tallies.items()),
+        (
+            tally.model_stats(model, _model_cost(conn, model, tally))
+            for model, tally in tallies.items()
+        ),
         key=lambda stats: (-stats.calls, stats.model),
     )
+    cost = sum_costs([Cost(stats.cost_usd, stats.cost_source) for stats in per_model])
     everything = overall.model_stats("")
     return Totals(
         calls=everything.calls,
@@ -238,6 +300,8 @@ def totals(
         ttft_p95_ms=everything.ttft_p95_ms,
         calls_with_usage=everything.calls_with_usage,
         exact_percentiles=not rolled,
+        cost_usd=cost.usd,
+        unpriced_calls=sum(stats.unpriced_calls for stats in per_model),
     )
 
 

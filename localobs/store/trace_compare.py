@@ -2,7 +2,7 @@
 
 Steps are the spans in the trace's depth-first order, matched by name with a longest common
 subsequence, so a step one run has and the other lacks shows as inserted or missing instead of
-shifting every step after it out of line.
+shifting every step after it out of line. Model-call steps carry their cost (store/cost.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
+from localobs.store.cost import Cost, CostSum, sum_costs, total_cost_text, usd_delta_text
 from localobs.store.traces import TraceSpan, TraceTree, get_trace
 
 StepKind = Literal["same", "inserted", "missing"]
@@ -54,6 +55,13 @@ class AlignedStep:
         a, b = _tokens(self.a), _tokens(self.b)
         return None if a is None or b is None else b - a
 
+    @property
+    def cost_delta_usd(self) -> float | None:
+        """Change in a model call's cost; None unless both costs are known."""
+        if self.a is None or self.b is None or self.a.cost_usd is None or self.b.cost_usd is None:
+            return None
+        return self.b.cost_usd - self.a.cost_usd
+
 
 @dataclass(frozen=True, slots=True)
 class TraceComparison:
@@ -64,6 +72,43 @@ class TraceComparison:
     @property
     def duration_delta_ms(self) -> float:
         return self.b.duration_ms - self.a.duration_ms
+
+    @property
+    def cost_a(self) -> CostSum:
+        return trace_cost(self.a)
+
+    @property
+    def cost_b(self) -> CostSum:
+        return trace_cost(self.b)
+
+    @property
+    def cost_delta_usd(self) -> float | None:
+        """B's cost minus A's; None unless every model call of both runs has a known cost (a
+        delta of partial sums would compare different things)."""
+        a, b = self.cost_a, self.cost_b
+        if a.unpriced or b.unpriced or a.usd is None or b.usd is None:
+            return None
+        return b.usd - a.usd
+
+
+def cost_change_text(found: TraceComparison) -> str:
+    """`cost $0.0100 → $0.0140 (+$0.0040)`; unpriced calls counted, and then no delta."""
+    a, b = found.cost_a, found.cost_b
+    calls_a = sum(span.call_id is not None for span in found.a.spans)
+    calls_b = sum(span.call_id is not None for span in found.b.spans)
+    delta = found.cost_delta_usd
+    return (
+        f"cost {total_cost_text(a.usd, a.unpriced, calls_a)} → "
+        f"{total_cost_text(b.usd, b.unpriced, calls_b)}"
+        + ("" if delta is None else f" ({usd_delta_text(delta)})")
+    )
+
+
+def trace_cost(tree: TraceTree) -> CostSum:
+    """The known costs of a trace's model calls, and how many calls had none."""
+    return sum_costs(
+        [Cost(span.cost_usd, span.cost_source) for span in tree.spans if span.call_id is not None]
+    )
 
 
 def _tokens(span: TraceSpan) -> int | None:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from localobs.store.cost import COST_EXTRAS_SQL, UNKNOWN, row_cost
 from localobs.store.span_time import Timing, children_intervals, covered_ns, critical_path
 
 
@@ -29,6 +30,8 @@ class TraceSpan:
     output_tokens: int | None
     operation: str | None
     span_role: str | None
+    cost_usd: float | None = None  # a model call's cost (store/cost.py); None: unknown or no call
+    cost_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,8 @@ def get_trace(conn: sqlite3.Connection, trace_id: str) -> TraceTree | None:
     rows = conn.execute(
         "SELECT rowid, span_id, parent_span_id, name, service_name, start_time_unix_nano,"
         " end_time_unix_nano, coalesce(status_code, 0), error_type, operation,"
-        " coalesce(response_model, request_model), input_tokens, output_tokens, span_role"
+        " coalesce(response_model, request_model), input_tokens, output_tokens, span_role,"
+        f" provider, CASE WHEN operation IS NOT NULL THEN {COST_EXTRAS_SQL} END"
         " FROM spans WHERE trace_id = ?",
         (trace_id.strip().lower(),),
     ).fetchall()
@@ -83,7 +87,12 @@ def get_trace(conn: sqlite3.Connection, trace_id: str) -> TraceTree | None:
     spans = []
     for depth, row in _ordered(rows):
         key, span_id, parent, name, service, begin, finish, status, error_type = row[:9]
-        operation, model, tokens_in, tokens_out, role = row[9:]
+        operation, model, tokens_in, tokens_out, role, provider, extras = row[9:]
+        cost = (
+            UNKNOWN
+            if operation is None
+            else row_cost(provider, model, tokens_in, tokens_out, extras)
+        )
         duration = max(0, finish - begin)
         self_ns = duration - covered_ns(begin, finish, kids.get(span_id, []))
         spans.append(
@@ -105,6 +114,8 @@ def get_trace(conn: sqlite3.Connection, trace_id: str) -> TraceTree | None:
                 output_tokens=tokens_out,
                 operation=operation,
                 span_role=role,
+                cost_usd=cost.usd,
+                cost_source=cost.source,
             )
         )
     return TraceTree(trace_id.strip().lower(), start, (end - start) / 1e6, tuple(spans))

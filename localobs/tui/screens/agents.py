@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from localobs.store.agents import AgentRun, RunDetail, RunStep, get_run, list_runs
+from localobs.store.cost import partial_usd_text, total_cost_text
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
@@ -78,6 +79,7 @@ class AgentsScreen(ReloadingScreen):
             ("calls", "calls"),
             ("tools", "tools"),
             ("in→out tok", "tokens"),
+            ("cost", "cost"),
             ("duration", "duration"),
             ("errors", "errors"),
         ):
@@ -110,6 +112,7 @@ class AgentsScreen(ReloadingScreen):
                 Text(str(run.model_calls), justify="right"),
                 Text(str(run.tool_calls), justify="right"),
                 Text(fmt.tokens_in_out(run.input_tokens, run.output_tokens), justify="right"),
+                Text(partial_usd_text(run.cost_usd, run.unpriced_calls), justify="right"),
                 Text(fmt.duration(run.duration_ms), justify="right"),
                 Text(_errors(run), style=palette.error if run.errors else palette.muted),
                 key=run.run_id,
@@ -271,6 +274,7 @@ class RunScreen(ReloadingScreen):
                 one_line(run.conversation_id, 30),
                 f"\n{run.model_calls} model calls  {run.tool_calls} tool calls  ",
                 f"{fmt.tokens_in_out(run.input_tokens, run.output_tokens)} tokens  ",
+                f"cost {total_cost_text(run.cost_usd, run.unpriced_calls, run.model_calls)}  ",
                 fmt.duration(run.duration_ms),
                 (f"  {run.errors} errors ✗" if run.errors else "", "bold red"),
             )

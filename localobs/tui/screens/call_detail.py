@@ -21,6 +21,7 @@ from localobs.replay.availability import missing_model_hint
 from localobs.replay.request import REPLAYABLE_OPERATIONS
 from localobs.store.calls import TIMING_UNITS, CallDetail, get_call
 from localobs.store.conversations import CallScope, ContextChange, call_scope, context_change
+from localobs.store.cost import cost_text
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
@@ -138,6 +139,7 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
         Content.styled("Usage", "b $text-accent"),
         _row("input tokens", _value(detail.input_tokens)),
         _row("output tokens", _value(detail.output_tokens)),
+        _row("cost", cost_text(detail.cost_usd, detail.cost_source, detail.model)),
         Content.styled("Timings", "b $text-accent"),
         _row("start", fmt.timestamp(detail.start_time_unix_nano, ctx.tz)),
         _row("duration", fmt.duration(detail.duration_ms)),

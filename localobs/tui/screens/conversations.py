@@ -26,6 +26,7 @@ from localobs.store.conversations import (
     get_conversation,
     list_conversations,
 )
+from localobs.store.cost import partial_usd_text, total_cost_text
 from localobs.store.messages import Message as ChatMessage
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
@@ -72,7 +73,9 @@ class ConversationsScreen(ReloadingScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#conversations", DataTable)
-        for label in ("last seen", "conversation", "turns", "calls", "in→out tok", "first seen"):
+        for label in (
+            "last seen", "conversation", "turns", "calls", "in→out tok", "cost", "first seen"
+        ):  # fmt: skip
             table.add_column(label)
         super().on_mount()
 
@@ -104,6 +107,7 @@ class ConversationsScreen(ReloadingScreen):
                 Text(
                     fmt.tokens_in_out(summary.input_tokens, summary.output_tokens), justify="right"
                 ),
+                Text(partial_usd_text(summary.cost_usd, summary.unpriced_calls), justify="right"),
                 Text(fmt.clock_time(summary.first_seen, self.ctx.tz), style=palette.muted),
             )
         if 0 <= row < len(self.conversations):
@@ -219,7 +223,9 @@ class ConversationScreen(ReloadingScreen):
                 ("conversation ", "dim"),
                 one_line(summary.conversation_id, 60, "bold"),
                 f"\n{summary.turns} turns  {summary.model_calls} model calls  ",
-                f"{fmt.tokens_in_out(summary.input_tokens, summary.output_tokens)} tokens",
+                f"{fmt.tokens_in_out(summary.input_tokens, summary.output_tokens)} tokens  ",
+                "cost "
+                + total_cost_text(summary.cost_usd, summary.unpriced_calls, summary.model_calls),
             )
         )
         table = self.query_one("#turns", DataTable)

@@ -1,7 +1,5 @@
 """`=` on a trace: the marked run (A) and this one (B), step by step, then the message diff of
 each pair of aligned model calls. Steps only in B are inserted (+), only in A missing (-).
-
-localobs stores no prices, so cost deltas are not shown; tokens are.
 """
 
 from __future__ import annotations
@@ -20,7 +18,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from localobs.store.calls import CallDetail, get_call
-from localobs.store.trace_compare import AlignedStep, TraceComparison, compare_traces
+from localobs.store.cost import usd_delta_text, usd_text
+from localobs.store.trace_compare import (
+    AlignedStep,
+    TraceComparison,
+    compare_traces,
+    cost_change_text,
+)
 from localobs.store.traces import TraceSpan
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
@@ -28,6 +32,7 @@ from localobs.tui.conversation import message_diff
 from localobs.tui.theme import Palette
 
 _MARKS = {"same": " ", "inserted": "+", "missing": "-"}
+_COLUMNS = ("", "step", "A", "B", "Δ dur", "A tok", "B tok", "Δ tok", "A $", "B $", "Δ $")
 
 
 @dataclass
@@ -50,6 +55,10 @@ def _delta(value: int | None) -> str:
 
 def _tokens(span: TraceSpan | None) -> str:
     return "" if span is None else fmt.tokens_in_out(span.input_tokens, span.output_tokens)
+
+
+def _cost(span: TraceSpan | None) -> str:
+    return "" if span is None or span.call_id is None else usd_text(span.cost_usd)
 
 
 def calls_diff(calls: list[tuple[AlignedStep, CallDetail, CallDetail]]) -> Content:
@@ -122,12 +131,25 @@ class TraceCompareScreen(Screen[None]):
                 (f"{counts['inserted']} inserted", "$text-success"),
                 ", ",
                 (f"{counts['missing']} missing", "$text-error"),
+                f"  ·  {cost_change_text(found)}",
             )
         )
         palette = Palette.of(self.app)
         table = self.query_one("#tc-steps", DataTable)
         table.clear(columns=True)
-        for label in ("", "step", "A", "B", "Δ dur", "A tok", "B tok", "Δ tok"):
+        for label in (
+            "",
+            "step",
+            "A",
+            "B",
+            "Δ dur",
+            "A tok",
+            "B tok",
+            "Δ tok",
+            "A $",
+            "B $",
+            "Δ $",
+        ):
             table.add_column(label)
         kind_style: dict[str, str | Style] = {
             "same": "",
@@ -146,5 +168,8 @@ class TraceCompareScreen(Screen[None]):
                 _tokens(a),
                 _tokens(b),
                 _delta(step.tokens_delta),
+                _cost(a),
+                _cost(b),
+                usd_delta_text(step.cost_delta_usd),
             )
         self.query_one("#tc-diff", Static).update(calls_diff(message.calls))

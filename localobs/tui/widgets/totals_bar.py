@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from localobs.store.cost import total_cost_text, usd_text
 from localobs.store.stats import ModelStats, Totals
 from localobs.tui import format as fmt
 
@@ -19,6 +20,7 @@ def _model_line(stats: ModelStats) -> Content:
         f"  tok {fmt.tokens_in_out(stats.input_tokens, stats.output_tokens)}",
         f" p50 {fmt.duration(stats.duration_p50_ms)}",
         f" {fmt.rate(stats.tokens_per_s_p50)} tok/s",
+        f"  {usd_text(stats.cost_usd)}",
     )
 
 
@@ -36,6 +38,7 @@ def totals_content(totals: Totals | None, window_label: str) -> Content:
             f" p95 {fmt.duration(totals.duration_p95_ms)}",
             f"  ttft {fmt.duration(totals.ttft_p50_ms)}",
             f"  {fmt.rate(totals.tokens_per_s_p50)} tok/s",
+            f"  cost {total_cost_text(totals.cost_usd, totals.unpriced_calls, totals.calls)}",
         )
     ]
     models = sorted(totals.per_model, key=lambda m: m.calls, reverse=True)

@@ -1,0 +1,356 @@
+"""What a model call cost: the one home of prices, local models, and costs clients report.
+
+A cost the client reports itself wins (source `reported`); a local model costs 0 (`local`); a
+cloud model found in the price table is priced from its tokens (`price_table`); anything else is
+unknown (None): never guessed. The table is a dated data file in the package (list prices as of
+its `as_of`), which a `prices.json` in the user's config directory overrides or extends. Nothing
+is ever fetched from the network. Costs are computed at query time; the schema holds none.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+import platformdirs
+
+__all__ = [
+    "COST_EXTRAS_SQL",
+    "LOCAL",
+    "PRICE_TABLE",
+    "REPORTED",
+    "UNKNOWN",
+    "Cost",
+    "CostExtras",
+    "CostSum",
+    "Price",
+    "PriceTable",
+    "call_cost",
+    "cost_extras",
+    "cost_text",
+    "find_price",
+    "is_local",
+    "override_path",
+    "partial_usd_text",
+    "price_table",
+    "row_cost",
+    "sum_costs",
+    "total_cost_text",
+    "usd_delta_text",
+    "usd_text",
+]
+
+log = logging.getLogger(__name__)
+
+REPORTED, PRICE_TABLE, LOCAL = "reported", "price_table", "local"
+
+# Providers that run the model on the user's own machine.
+LOCAL_PROVIDERS = frozenset(
+    {
+        "llama_cpp", "llama.cpp", "llamacpp", "llama-cpp", "ollama", "vllm", "lmstudio",
+        "lm_studio", "lm-studio", "llamafile", "localai", "gpt4all", "mlx", "sentence-transformers",
+    }
+)  # fmt: skip
+# Model name prefixes of the bundled demo model (SmolLM2 on llama.cpp).
+_LOCAL_MODEL_PREFIXES = ("smollm2",)
+# Version suffixes a vendor appends to a model's base name: dates and `-latest`.
+_SUFFIXES = re.compile(r"(-\d{4}-\d{2}-\d{2}|[-@]\d{8}|-\d{4}|-latest)$")
+
+# Attributes a client may report a call's cost in (Claude Code's `cost_usd`; OpenLLMetry and
+# Langfuse-style `gen_ai.usage.cost`; `llm.usage.cost`), then cache read and cache write tokens.
+_REPORTED_KEYS = ("gen_ai.usage.cost", "llm.usage.cost", "cost_usd")
+_CACHE_READ_KEYS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "cache_read_tokens",
+)
+_CACHE_WRITE_KEYS = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
+    "cache_creation_tokens",
+)
+_EXTRA_KEYS = (*_REPORTED_KEYS, *_CACHE_READ_KEYS, *_CACHE_WRITE_KEYS)
+# Those attributes as one JSON array (one parse per row); rows that mention neither a cost nor a
+# cache, most of them, skip the parse.
+COST_EXTRAS_SQL = (
+    "CASE WHEN instr(attributes, 'cost') OR instr(attributes, 'cache')"
+    " THEN json_extract(attributes, " + ", ".join(f"'$.\"{key}\"'" for key in _EXTRA_KEYS) + ") END"
+)
+
+
+class Cost(NamedTuple):
+    usd: float | None  # None: unknown (no price for the model, or no token counts)
+    source: str | None  # REPORTED, PRICE_TABLE, LOCAL; None when unknown
+
+
+class CostExtras(NamedTuple):
+    """What a call's attributes add to its columns for pricing."""
+
+    reported: float | None
+    cache_read: int | None
+    cache_write: int | None
+
+
+NO_EXTRAS = CostExtras(None, None, None)
+UNKNOWN = Cost(None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens, and the date its file gives them for."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    as_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTable:
+    as_of: str  # the bundled table's date
+    models: dict[str, Price]  # lower-case names
+    local: frozenset[str]  # lower-case names the user marks local
+
+
+def override_path() -> Path:
+    return Path(platformdirs.user_config_dir("localobs")) / "prices.json"
+
+
+def _number(value: Any) -> float | None:
+    """A finite, non-negative number, else None (telemetry is untrusted)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _price(name: str, entry: Any, as_of: str) -> Price:
+    """One model's entry; cache prices default to the input price (no discount known)."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"model {name!r}: not an object")
+
+    def get(key: str, default: float | None = None) -> float:
+        value = _number(entry.get(key, default))
+        if value is None:
+            raise ValueError(f"model {name!r}: {key!r} is not a non-negative number")
+        return value
+
+    base = get("input")
+    return Price(base, get("output"), get("cache_read", base), get("cache_write", base), as_of)
+
+
+def _parse(data: Any, default_as_of: str) -> tuple[str, dict[str, Price], frozenset[str]]:
+    """(as_of, models, local) of a price file; ValueError says what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    as_of = data.get("as_of", default_as_of)
+    if not isinstance(as_of, str):
+        raise ValueError('"as_of" is not a string')
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise ValueError('"models" is not an object')
+    prices = {name.lower(): _price(name, entry, as_of) for name, entry in models.items()}
+    local = data.get("local", [])
+    if not isinstance(local, list) or not all(isinstance(name, str) for name in local):
+        raise ValueError('"local" is not a list of model names')
+    return as_of, prices, frozenset(name.lower() for name in local)
+
+
+@functools.cache
+def price_table() -> PriceTable:
+    """The bundled table with the user's override file applied; read once per process. A bad
+    override file is reported in a warning and ignored: the bundled table stays in force."""
+    bundled = resources.files("localobs.store").joinpath("prices.json").read_bytes()
+    as_of, models, local = _parse(orjson.loads(bundled), "")
+    path = override_path()
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return PriceTable(as_of, models, local)
+    except OSError as error:
+        log.warning("price override %s not read (%s); using the bundled prices", path, error)
+        return PriceTable(as_of, models, local)
+    try:
+        _, user_models, user_local = _parse(orjson.loads(text), f"your {path.name}")
+    except (orjson.JSONDecodeError, ValueError) as error:
+        log.warning("price override %s ignored: %s; using the bundled prices", path, error)
+        return PriceTable(as_of, models, local)
+    return PriceTable(as_of, {**models, **user_models}, local | user_local)
+
+
+def find_price(model: str | None, table: PriceTable) -> Price | None:
+    """The model's price: its exact name (case-insensitive, any `vendor/` prefix dropped), else
+    that name without a date or `-latest` suffix. Never a fuzzier match: unknown stays unknown."""
+    if not model:
+        return None
+    name = model.lower().rsplit("/", 1)[-1]
+    price = table.models.get(name)
+    if price is None:
+        price = table.models.get(_SUFFIXES.sub("", name))
+    return price
+
+
+def is_local(provider: str | None, model: str | None, table: PriceTable) -> bool:
+    """Runs on the user's machine: a local server's provider name, a GGUF file, a model the user
+    lists as local, or the bundled demo model."""
+    if provider is not None and provider.lower() in LOCAL_PROVIDERS:
+        return True
+    if not model:
+        return False
+    name = model.lower()
+    return (
+        name.endswith(".gguf")
+        or name in table.local
+        or name.rsplit("/", 1)[-1].startswith(_LOCAL_MODEL_PREFIXES)
+    )
+
+
+def call_cost(
+    provider: str | None,
+    model: str | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cache_read: int | None = None,
+    cache_write: int | None = None,
+    reported: float | None = None,
+    table: PriceTable | None = None,
+) -> Cost:
+    """A call's cost in USD and where it came from. Input tokens are taken to include the cache
+    reads and writes, as the GenAI conventions say, unless those exceed them (then they are taken
+    as counted apart, as Anthropic's API counts them)."""
+    if reported is not None:
+        return Cost(reported, REPORTED)
+    table = table or price_table()
+    if is_local(provider, model, table):
+        return Cost(0.0, LOCAL)
+    price = find_price(model, table)
+    if price is None or (input_tokens is None and output_tokens is None):
+        return UNKNOWN
+    read, write = cache_read or 0, cache_write or 0
+    fresh = input_tokens or 0
+    if read + write <= fresh:
+        fresh -= read + write
+    usd = (
+        fresh * price.input
+        + (output_tokens or 0) * price.output
+        + read * price.cache_read
+        + write * price.cache_write
+    ) / 1e6
+    return Cost(usd, PRICE_TABLE)
+
+
+def _tokens(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+def cost_extras(text: str | None) -> CostExtras:
+    """The reported cost and cache token counts from COST_EXTRAS_SQL's value (the first key
+    present of each kind)."""
+    if not text:
+        return NO_EXTRAS
+    try:
+        values = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return NO_EXTRAS
+    if not isinstance(values, list) or len(values) != len(_EXTRA_KEYS):
+        return NO_EXTRAS
+    reported = values[: len(_REPORTED_KEYS)]
+    reads = values[len(_REPORTED_KEYS) : len(_REPORTED_KEYS) + len(_CACHE_READ_KEYS)]
+    writes = values[len(_REPORTED_KEYS) + len(_CACHE_READ_KEYS) :]
+
+    def first(items: list[Any], convert: Any) -> Any:
+        return next((v for v in map(convert, items) if v is not None), None)
+
+    return CostExtras(first(reported, _number), first(reads, _tokens), first(writes, _tokens))
+
+
+def row_cost(
+    provider: str | None,
+    model: str | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    extras_text: str | None,
+) -> Cost:
+    """call_cost of a row read with COST_EXTRAS_SQL."""
+    extras = cost_extras(extras_text)
+    return call_cost(
+        provider, model, input_tokens, output_tokens, extras.cache_read, extras.cache_write,
+        extras.reported,
+    )  # fmt: skip
+
+
+class CostSum(NamedTuple):
+    """Costs of several calls: the sum of the known ones, and how many were unknown."""
+
+    usd: float | None  # None when no call's cost is known; 0 for no calls
+    unpriced: int
+
+
+def sum_costs(costs: list[Cost]) -> CostSum:
+    known = [cost.usd for cost in costs if cost.usd is not None]
+    unpriced = len(costs) - len(known)
+    return CostSum(None if known == [] and unpriced else sum(known), unpriced)
+
+
+def usd_text(usd: float | None) -> str:
+    """`$0.00045`, `$0.0125`, `$0.25`, `$1,234.50` (three significant digits below a dollar, at
+    least cents); `$0`; `—` when unknown (never a guess)."""
+    if usd is None:
+        return "—"
+    if usd == 0:
+        return "$0"
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    if usd < 0.000001:
+        return "<$0.000001"
+    digits = 2 - math.floor(math.log10(usd))
+    text = f"{usd:.{digits}f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
+def usd_delta_text(usd: float | None) -> str:
+    """`+$0.0012`, `-$0.30`; '' when unknown."""
+    if usd is None:
+        return ""
+    return ("+" if usd >= 0 else "-") + usd_text(abs(usd))
+
+
+def cost_text(usd: float | None, source: str | None, model: str | None) -> str:
+    """A call's cost with where it came from (or why it is unknown), as the call detail shows it."""
+    price = find_price(model, price_table())
+    if usd is None:
+        return "— (no token counts reported)" if price else "— (no price known for this model)"
+    if source == LOCAL:
+        return "$0 (local model)"
+    if source == REPORTED:
+        return f"{usd_text(usd)} (reported by the client)"
+    as_of = price.as_of if price is not None else price_table().as_of
+    return f"{usd_text(usd)} (price table, as of {as_of})"
+
+
+def partial_usd_text(usd: float | None, unpriced: int) -> str:
+    """A sum of known costs in a cell: `≥$0.41` when some calls had no price (the whole is
+    at least that), `—` when none had one."""
+    if usd is None:
+        return "—"
+    return f"≥{usd_text(usd)}" if unpriced else usd_text(usd)
+
+
+def total_cost_text(usd: float | None, unpriced: int, calls: int) -> str:
+    """`$0.41`, `$0.41, 3 of 120 calls unpriced`, or `—, 120 of 120 calls unpriced`."""
+    text = usd_text(usd)
+    return f"{text}, {unpriced} of {calls} calls unpriced" if unpriced else text
