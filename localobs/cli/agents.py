@@ -15,8 +15,9 @@ from typing import Any
 
 import click
 
-from localobs.cli.calls import _echo_json, _ms, _number, _table, _timestamp, parse_window
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.cli.output import echo_json, ms, number, parse_window, table, timestamp
+from localobs.literal import visible
 from localobs.store.agents import AgentRun, RunDetail, get_run, list_runs
 from localobs.store.conversations import (
     Conversation,
@@ -30,15 +31,8 @@ _TEXT_CHARS = 60
 
 
 def _plain(text: str | None, limit: int | None = None) -> str:
-    """Sent text on one line: control characters (escape sequences too) shown as escapes."""
-    if text is None:
-        return "-"
-    shown = "".join(
-        char if char.isprintable() else char.encode("unicode_escape").decode() for char in text
-    )
-    if limit is not None and len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    return shown
+    """Sent text on one line, through the one escaping rule (`localobs.literal`)."""
+    return "-" if text is None else visible(text, width=limit)
 
 
 def _since(window: str) -> int:
@@ -111,29 +105,29 @@ def agents(db: Path, as_json: bool, limit: int, since: str) -> None:
     finally:
         conn.close()
     if as_json:
-        _echo_json([run_json(run) for run in runs])
+        echo_json([run_json(run) for run in runs])
         return
     if not runs:
         click.echo("no agent runs")
         return
     rows = [
         [
-            _timestamp(run.start_time_unix_nano),
+            timestamp(run.start_time_unix_nano),
             run.run_id,
             _run_name(run)[:40],
             _plain(run.conversation_id, 24),
-            _number(run.model_calls),
-            _number(run.tool_calls),
-            _number(run.input_tokens),
-            _number(run.output_tokens),
+            number(run.model_calls),
+            number(run.tool_calls),
+            number(run.input_tokens),
+            number(run.output_tokens),
             partial_usd_text(run.cost_usd, run.unpriced_calls),
-            _ms(run.duration_ms),
+            ms(run.duration_ms),
             _plain(run.error, 40) if run.error else (f"{run.errors} errors" if run.errors else ""),
         ]
         for run in runs
     ]
     header = ["start (UTC)", "run", "agent", "conversation", "calls", "tools", "in", "out"]
-    _table([*header, "cost", "duration", "errors"], rows, right={4, 5, 6, 7, 8, 9})
+    table([*header, "cost", "duration", "errors"], rows, right={4, 5, 6, 7, 8, 9})
 
 
 @main.command()
@@ -150,7 +144,7 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
     if detail is None:
         raise click.ClickException(f"no agent run {run_id} in {db}")
     if as_json:
-        _echo_json(run_detail_json(detail))
+        echo_json(run_detail_json(detail))
         return
     run = detail.run
     click.echo(
@@ -158,9 +152,9 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
         f"  conversation {_plain(run.conversation_id)}"
     )
     click.echo(
-        f"{_timestamp(run.start_time_unix_nano)} UTC  {_ms(run.duration_ms)}"
+        f"{timestamp(run.start_time_unix_nano)} UTC  {ms(run.duration_ms)}"
         f"  {run.model_calls} model calls, {run.tool_calls} tool calls,"
-        f" {_number(run.input_tokens)} in / {_number(run.output_tokens)} out tokens,"
+        f" {number(run.input_tokens)} in / {number(run.output_tokens)} out tokens,"
         f" cost {total_cost_text(run.cost_usd, run.unpriced_calls, run.model_calls)}"
     )
     rows = []
@@ -169,7 +163,7 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
         if step.model:
             details.append(_plain(step.model))
         if step.call_id is not None:
-            details.append(f"{_number(step.input_tokens)} in / {_number(step.output_tokens)} out")
+            details.append(f"{number(step.input_tokens)} in / {number(step.output_tokens)} out")
             details.append(f"call {step.call_id}")
         details.extend(
             f"-> {_plain(link.name)}({_plain(link.text, _TEXT_CHARS)})" for link in step.tool_calls
@@ -186,23 +180,23 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
         rows.append(
             [
                 "  " * step.depth + f"{step.kind}: {_plain(label, 40)}",
-                _ms(step.start_offset_ms),
-                _ms(step.duration_ms),
-                _ms(step.self_time_ms),
+                ms(step.start_offset_ms),
+                ms(step.duration_ms),
+                ms(step.self_time_ms),
                 "  ".join(details),
             ]
         )
-    _table(["step", "offset", "duration", "self", ""], rows, right={1, 2, 3})
+    table(["step", "offset", "duration", "self", ""], rows, right={1, 2, 3})
     if detail.tools:
         click.echo("")
-        _table(
+        table(
             ["tool", "count", "p50", "p95", "errors"],
             [
                 [
                     _plain(stat.tool_name, 40),
-                    _number(stat.count),
-                    _ms(stat.p50_ms),
-                    _ms(stat.p95_ms),
+                    number(stat.count),
+                    ms(stat.p50_ms),
+                    ms(stat.p95_ms),
                     f"{stat.error_rate:.0%}",
                 ]
                 for stat in detail.tools
@@ -211,13 +205,13 @@ def agent(db: Path, as_json: bool, run_id: str) -> None:
         )
     if detail.transitions:
         click.echo("")
-        _table(
+        table(
             ["from tool", "to tool", "count", ""],
             [
                 [
                     _plain(t.from_tool, 40),
                     _plain(t.to_tool, 40),
-                    _number(t.count),
+                    number(t.count),
                     "LOOP" if t.is_loop else "",
                 ]
                 for t in detail.transitions
@@ -240,12 +234,12 @@ def conversations(db: Path, as_json: bool, limit: int, since: str) -> None:
     finally:
         conn.close()
     if as_json:
-        _echo_json([conversation_json(summary) for summary in found])
+        echo_json([conversation_json(summary) for summary in found])
         return
     if not found:
         click.echo("no conversations (none of the spans carries a conversation or session id)")
         return
-    _table(
+    table(
         [
             "last seen (UTC)",
             "conversation",
@@ -258,14 +252,14 @@ def conversations(db: Path, as_json: bool, limit: int, since: str) -> None:
         ],
         [
             [
-                _timestamp(summary.last_seen),
+                timestamp(summary.last_seen),
                 _plain(summary.conversation_id, 40),
-                _number(summary.turns),
-                _number(summary.model_calls),
-                _number(summary.input_tokens),
-                _number(summary.output_tokens),
+                number(summary.turns),
+                number(summary.model_calls),
+                number(summary.input_tokens),
+                number(summary.output_tokens),
                 partial_usd_text(summary.cost_usd, summary.unpriced_calls),
-                _timestamp(summary.first_seen),
+                timestamp(summary.first_seen),
             ]
             for summary in found
         ],
@@ -287,13 +281,13 @@ def conversation(db: Path, as_json: bool, conversation_id: str) -> None:
     if found is None:
         raise click.ClickException(f"no conversation {conversation_id!r} in {db}")
     if as_json:
-        _echo_json(conversation_detail_json(found))
+        echo_json(conversation_detail_json(found))
         return
     summary = found.summary
     click.echo(
         f"conversation {_plain(summary.conversation_id)}  {summary.turns} turns,"
-        f" {summary.model_calls} model calls, {_number(summary.input_tokens)} in /"
-        f" {_number(summary.output_tokens)} out tokens, cost"
+        f" {summary.model_calls} model calls, {number(summary.input_tokens)} in /"
+        f" {number(summary.output_tokens)} out tokens, cost"
         f" {total_cost_text(summary.cost_usd, summary.unpriced_calls, summary.model_calls)}"
     )
     rows = []
@@ -301,11 +295,11 @@ def conversation(db: Path, as_json: bool, conversation_id: str) -> None:
         rows.append(
             [
                 str(turn.number),
-                _timestamp(turn.start_time_unix_nano),
+                timestamp(turn.start_time_unix_nano),
                 f"{turn.kind}: {_plain(turn.name, 30)}",
-                _ms(turn.duration_ms),
-                _number(turn.input_tokens),
-                _number(turn.output_tokens),
+                ms(turn.duration_ms),
+                number(turn.input_tokens),
+                number(turn.output_tokens),
                 _plain(turn.question, _TEXT_CHARS),
             ]
         )
@@ -315,10 +309,10 @@ def conversation(db: Path, as_json: bool, conversation_id: str) -> None:
                     "",
                     "",
                     f"  call {call.call_id} {_plain(call.model, 20)}",
-                    _ms(call.duration_ms),
-                    f"context {_number(call.input_tokens)}",
-                    _number(call.output_tokens),
+                    ms(call.duration_ms),
+                    f"context {number(call.input_tokens)}",
+                    number(call.output_tokens),
                     f"ERROR {_plain(call.error, 40)}" if call.error else "",
                 ]
             )
-    _table(["turn", "start (UTC)", "", "duration", "in", "out", "question"], rows, {3, 4, 5})
+    table(["turn", "start (UTC)", "", "duration", "in", "out", "question"], rows, {3, 4, 5})

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from localobs.cli.group import db_option, json_option, main, open_store
-from localobs.literal import json_text, visible
+from localobs.cli.output import echo_json, ms, number, parse_window, table, timestamp
+from localobs.literal import visible
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import CallSummary, list_calls
 from localobs.store.cost import price_table, total_cost_text, usd_text
@@ -20,52 +18,7 @@ from localobs.store.metrics_query import genai_metric_summary
 from localobs.store.stats import component_stats, totals
 from localobs.store.traces import get_trace
 
-_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$", re.IGNORECASE)
-_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TOP_COMPONENTS = 15
-
-
-def parse_window(text: str) -> float | None:
-    """`5m`, `1h`, `30s`, `2d` to seconds; `all` to None (all time)."""
-    if text.strip().lower() == "all":
-        return None
-    match = _WINDOW.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a window such as 5m, 1h, 2d or all")
-    return float(match.group(1)) * _WINDOW_UNITS[match.group(2).lower()]
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json_text(value))
-
-
-def _timestamp(unix_nano: int) -> str:
-    return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 3_600_000:
-        return f"{value / 3_600_000:,.1f} h"
-    if value >= 60_000:
-        return f"{value / 60_000:.1f} min"
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
-
-
-def _number(value: float | int | None, digits: int = 0) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> None:
-    """Columns aligned to their widest cell; the last column is left unpadded."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row[:-1])
-        ]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
 
 
 def _status(call: CallSummary) -> str:
@@ -100,21 +53,21 @@ def calls(
     finally:
         conn.close()
     if as_json:
-        _echo_json([{**_fields(call), "model": call.model} for call in found])
+        echo_json([{**_fields(call), "model": call.model} for call in found])
         return
     if not found:
         click.echo("no model calls match")
         return
     rows = [
         [
-            _timestamp(call.start_time_unix_nano),
+            timestamp(call.start_time_unix_nano),
             str(call.call_id),
             visible(call.service_name or "-"),
             visible(call.model or "-"),
-            _ms(call.duration_ms),
-            _ms(call.ttft_ms),
-            _number(call.input_tokens),
-            _number(call.output_tokens),
+            ms(call.duration_ms),
+            ms(call.ttft_ms),
+            number(call.input_tokens),
+            number(call.output_tokens),
             usd_text(call.cost_usd),
             _status(call),
             visible(call.preview, width=80),
@@ -122,7 +75,7 @@ def calls(
         for call in found
     ]
     header = ["start (UTC)", "call", "service", "model", "duration", "ttft", "in", "out", "cost"]
-    _table([*header, "status", "last user message"], rows, right={1, 4, 5, 6, 7, 8})
+    table([*header, "status", "last user message"], rows, right={1, 4, 5, 6, 7, 8})
 
 
 def _fields(value: Any) -> dict[str, Any]:
@@ -147,7 +100,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
     finally:
         conn.close()
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "window_s": window_s,
                 "totals": found,
@@ -167,7 +120,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
     )
     if found.per_model:
         click.echo("")
-        _table(
+        table(
             [
                 "model",
                 "calls",
@@ -183,15 +136,15 @@ def stats(db: Path, as_json: bool, window: str) -> None:
             [
                 [
                     visible(m.model),
-                    _number(m.calls),
-                    _number(m.errors),
-                    _number(m.input_tokens),
-                    _number(m.output_tokens),
+                    number(m.calls),
+                    number(m.errors),
+                    number(m.input_tokens),
+                    number(m.output_tokens),
                     usd_text(m.cost_usd),
-                    _ms(m.duration_p50_ms),
-                    _ms(m.duration_p95_ms),
-                    _ms(m.ttft_p50_ms),
-                    _number(m.tokens_per_s_p50, 1),
+                    ms(m.duration_p50_ms),
+                    ms(m.duration_p95_ms),
+                    ms(m.ttft_p50_ms),
+                    number(m.tokens_per_s_p50, 1),
                 ]
                 for m in found.per_model
             ],
@@ -199,17 +152,17 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         )
     if components:
         click.echo("")
-        _table(
+        table(
             ["component", "count", "p50", "p95", "total", "share", "self", "self share"],
             [
                 [
                     visible(c.name),
-                    _number(c.count),
-                    _ms(c.p50_ms),
-                    _ms(c.p95_ms),
-                    _ms(c.total_ms),
+                    number(c.count),
+                    ms(c.p50_ms),
+                    ms(c.p95_ms),
+                    ms(c.total_ms),
                     f"{c.share_of_total:.0%}",
-                    _ms(c.self_ms),
+                    ms(c.self_ms),
                     f"{c.share_of_self:.0%}",
                 ]
                 for c in components[:_TOP_COMPONENTS]
@@ -218,15 +171,15 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         )
     if metrics:
         click.echo("")
-        _table(
+        table(
             ["metric", "unit", "count", "p50", "p95"],
             [
                 [
                     visible(m.name),
                     visible(m.unit or "-"),
-                    _number(m.count),
-                    _number(m.p50, 3),
-                    _number(m.p95, 3),
+                    number(m.count),
+                    number(m.p50, 3),
+                    number(m.p95, 3),
                 ]
                 for m in metrics
             ],
@@ -249,11 +202,11 @@ def trace(db: Path, as_json: bool, trace_id: str) -> None:
     if tree is None:
         raise click.ClickException(f"no trace {trace_id} in {db}")
     if as_json:
-        _echo_json(tree)
+        echo_json(tree)
         return
     click.echo(
-        f"trace {visible(tree.trace_id)}  {_timestamp(tree.start_unix_nano)} UTC"
-        f"  {_ms(tree.duration_ms)}"
+        f"trace {visible(tree.trace_id)}  {timestamp(tree.start_unix_nano)} UTC"
+        f"  {ms(tree.duration_ms)}"
     )
     rows = []
     for span in tree.spans:
@@ -261,18 +214,18 @@ def trace(db: Path, as_json: bool, trace_id: str) -> None:
         if span.model:
             details.append(visible(span.model))
         if span.input_tokens is not None or span.output_tokens is not None:
-            details.append(f"{_number(span.input_tokens)} in / {_number(span.output_tokens)} out")
+            details.append(f"{number(span.input_tokens)} in / {number(span.output_tokens)} out")
         if span.call_id is not None:
             details.append(f"call {span.call_id}  {usd_text(span.cost_usd)}")
         rows.append(
             [
                 ("*" if span.on_critical_path else " ") + "  " * span.depth + visible(span.name),
                 visible(span.service_name or "-"),
-                _ms(span.start_offset_ms),
-                _ms(span.duration_ms),
-                _ms(span.self_time_ms),
+                ms(span.start_offset_ms),
+                ms(span.duration_ms),
+                ms(span.self_time_ms),
                 "ERROR" if span.is_error else "",
                 "  ".join(details),
             ]
         )
-    _table(["span", "service", "offset", "duration", "self", "", ""], rows, right={2, 3, 4})
+    table(["span", "service", "offset", "duration", "self", "", ""], rows, right={2, 3, 4})

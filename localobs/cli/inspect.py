@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from localobs.cli.forwarding import describe
 from localobs.cli.group import NO_REDACTION_SOURCE, db_option, json_option, main, open_store
+from localobs.cli.output import timestamp
 from localobs.cli.retention import format_bytes
 from localobs.conditions import Condition, read_status_file
 from localobs.conditions import describe as describe_condition
@@ -111,19 +111,15 @@ def describe_retention(status: RetentionStatus) -> dict[str, str]:
     lines = {
         "size": f"{format_bytes(status.size_bytes)} {cap}: database, WAL and shm",
         "retention": window,
-        "oldest": _timestamp(status.oldest_unix_nano) if status.oldest_unix_nano else "-",
-        "newest": _timestamp(status.newest_unix_nano) if status.newest_unix_nano else "-",
+        "oldest": timestamp(status.oldest_unix_nano) if status.oldest_unix_nano else "-",
+        "newest": timestamp(status.newest_unix_nano) if status.newest_unix_nano else "-",
         "pruned": f"{pruned.traces} traces ({pruned.spans} spans), {pruned.logs} logs, "
         f"{pruned.metric_points} metric points",
         "kept traces": str(status.kept_traces),
     }
     if status.pruning_since_unix_nano:
-        lines["pruning"] = f"under way since {_timestamp(status.pruning_since_unix_nano)}"
+        lines["pruning"] = f"under way since {timestamp(status.pruning_since_unix_nano)}"
     return lines
-
-
-def _timestamp(unix_nano: int) -> str:
-    return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 @main.command()
@@ -160,7 +156,7 @@ def spans(db: Path, as_json: bool, trace_id: str | None, limit: int) -> None:
         return
     for span in found:
         click.echo(
-            f"{_timestamp(span.start_time_unix_nano)}  {visible(span.trace_id)}  "
+            f"{timestamp(span.start_time_unix_nano)}  {visible(span.trace_id)}  "
             f"{visible(span.span_id)}  "
             f"{span.duration_ms:10.2f} ms  {visible(span.service_name or '-')}  "
             f"{visible(span.name)}"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from localobs.cli.calls import _ms, _table
 from localobs.cli.group import db_option, json_option, main, open_store
+from localobs.cli.output import ms, table
 from localobs.literal import json_text, visible
 from localobs.store.cost import usd_delta_text, usd_text
 from localobs.store.trace_compare import AlignedStep, compare_traces, cost_change_text
@@ -81,15 +81,15 @@ def compare(db: Path, as_json: bool, trace_a: str, trace_b: str) -> None:
         click.echo(json_text(document))
         return
     click.echo(
-        f"A {found.a.trace_id} {_ms(found.a.duration_ms)}  B {found.b.trace_id} "
-        f"{_ms(found.b.duration_ms)}  {cost_change_text(found)}"
+        f"A {found.a.trace_id} {ms(found.a.duration_ms)}  B {found.b.trace_id} "
+        f"{ms(found.b.duration_ms)}  {cost_change_text(found)}"
     )
     rows = [
         [
             _MARKS[step.kind],
             "  " * step.depth + visible(step.name),
-            _ms(step.a.duration_ms) if step.a else "",
-            _ms(step.b.duration_ms) if step.b else "",
+            ms(step.a.duration_ms) if step.a else "",
+            ms(step.b.duration_ms) if step.b else "",
             "" if step.duration_delta_ms is None else f"{step.duration_delta_ms:+,.1f} ms",
             _tokens(step.a),
             _tokens(step.b),
@@ -101,4 +101,4 @@ def compare(db: Path, as_json: bool, trace_a: str, trace_b: str) -> None:
         for step in found.steps
     ]
     header = ["", "step", "A", "B", "Δ", "A tok", "B tok", "Δ tok", "A $", "B $", "Δ $"]
-    _table(header, rows, right={2, 3, 4, 7, 8, 9, 10})
+    table(header, rows, right={2, 3, 4, 7, 8, 9, 10})
