@@ -19,7 +19,7 @@ import pytest
 from localobs.store import Batch, BatchRejected, Store
 from localobs.store.queries import list_spans, row_counts
 from tests.conftest import LocalobsProcess, RunningReceiver, start_localobs
-from tests.otlp_samples import trace_request
+from tests.otlp_samples import kv, trace_request
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
@@ -252,3 +252,33 @@ def test_an_outside_lock_is_unavailable_with_retry_info_over_grpc(tmp_path: Path
     assert len(list_spans(store.reader())) == 2
     server.stop(5)
     store.close()
+
+
+def test_a_size_cap_keeps_a_small_disk_from_filling_under_a_steady_load(small_disk: Path) -> None:
+    """Three times the disk's size sent at a steady ~400 KB/s, with the cap at a third of the
+    disk: retention prunes the oldest traces as data arrives, so no batch meets a full disk and
+    the files end under the cap. (Sent back to back with no pause at all, ingest outruns
+    pruning and can still fill such a small disk: that case is answered 503, tested above.)"""
+    db = small_disk / "capped.db"
+    running = start_localobs(db, "--max-db-size", "2MiB", "--retention", "0")
+    try:
+        for batch in range(180):  # 100 spans of ~1 KB that nothing can share: ~18 MB in all
+            request = trace_request(100, name_prefix=f"b{batch}")
+            for span in request.resource_spans[0].scope_spans[0].spans:
+                span.attributes.append(kv("payload", os.urandom(512).hex()))
+            response = httpx.post(
+                f"{running.url}/v1/traces",
+                content=request.SerializeToString(),
+                headers=PROTOBUF,
+                timeout=30,
+            )
+            assert response.status_code == 200, f"batch {batch}: {response.text}"
+            time.sleep(0.25)
+        assert "disk" not in condition_sources(running.url)
+        retention = health(running.url)["retention"]
+        assert isinstance(retention, dict) and retention["pruned"]["traces"] > 100
+        wait_for(lambda: health(running.url)["retention"]["size_bytes"] <= 2 << 20, 30, "the cap")  # type: ignore[index]
+        names = {span.name for span in list_spans(Store(db).reader(), limit=100_000)}
+        assert "b179-99" in names and "b0-0" not in names  # the newest kept, the oldest pruned
+    finally:
+        assert running.stop() == 0
