@@ -1,4 +1,5 @@
-"""ExportLogsServiceRequest to log rows, and GenAI log events to patches of their call."""
+"""ExportLogsServiceRequest to log rows; GenAI log events to patches of their call, and coding
+agents' events to the call and tool rows they stand for (see genai/derived.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from localobs.receiver.envelope import (
     optional_hex,
 )
 from localobs.receiver.genai import normalize_log_event
+from localobs.receiver.genai.derived import LogEvent, derive, span_row
 from localobs.store.batch import INT64_MAX, Batch, Row
 
 
@@ -29,9 +31,10 @@ def _problem(record: LogRecord) -> str | None:
 
 
 def _row(
-    record: LogRecord, service_name: str | None, ids: tuple[int, int]
-) -> tuple[Row, Row | None]:
-    """The record's row, and the patch it brings to its span's call when it is a GenAI event."""
+    record: LogRecord, service_name: str | None, scope_name: str | None, ids: tuple[int, int]
+) -> tuple[Row, Row | None, list[Row]]:
+    """The record's row, the patch it brings to its span's call when it is a GenAI event, and the
+    span rows derived from it when it is a coding agent's event."""
     attrs = attributes(record.attributes)
     event_name = record.event_name or attrs.get("event.name")
     if not isinstance(event_name, str):
@@ -43,6 +46,11 @@ def _row(
         patch = normalize_log_event(event_name, attrs, body)
         if patch is not None:
             genai = (record.trace_id.hex(), record.span_id.hex(), patch)
+    derived: list[Row] = []
+    if event_name:
+        time_ns = record.time_unix_nano or record.observed_time_unix_nano
+        event = LogEvent(event_name, attrs, body, time_ns, service_name)
+        derived = [span_row(span, service_name, scope_name, ids) for span in derive(event)]
     row = (
         record.time_unix_nano,
         record.observed_time_unix_nano,
@@ -58,7 +66,7 @@ def _row(
         service_name,
         *ids,
     )
-    return row, genai
+    return row, genai, derived
 
 
 def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, Rejections]:
@@ -66,23 +74,26 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
     rejections = Rejections()
     rows: list[Row] = []
     genai: list[Row] = []
+    derived: list[Row] = []
     for resource_logs in request.resource_logs:
         resource_id, service_name = envelopes.resource(
             resource_logs.resource, resource_logs.schema_url
         )
         for scope_logs in resource_logs.scope_logs:
             ids = (resource_id, envelopes.scope(scope_logs.scope, scope_logs.schema_url))
+            scope_name = scope_logs.scope.name or None
             for record in scope_logs.log_records:
                 problem = _problem(record)
                 if problem is None:
                     try:
-                        row, patch = _row(record, service_name, ids)
+                        row, patch, spans = _row(record, service_name, scope_name, ids)
                     except Exception as exc:
                         problem = item_failed("log record", exc)
                     else:
                         rows.append(row)
                         if patch is not None:
                             genai.append(patch)
+                        derived.extend(spans)
                 if problem is not None:
                     rejections.add(problem)
     batch = Batch(
@@ -92,5 +103,6 @@ def decode_logs(request: ExportLogsServiceRequest, digest: str) -> tuple[Batch, 
         list(envelopes.resources.values()),
         list(envelopes.scopes.values()),
         genai=genai,
+        derived=derived,
     )
     return batch, rejections

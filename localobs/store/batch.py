@@ -26,8 +26,10 @@ class Batch:
     are the rows those reference by id. `digest` identifies the request body, so an exporter's
     retry of the same body is stored once. `weight` (bytes) bounds the memory held by pending
     batches. `genai` holds (trace_id, span_id, patch) of GenAI log events, which the writer joins
-    to their call's span row whichever arrives first. `forward` (set by the store when it
-    forwards) makes the writer record the inserted rows in the outbox, in the same transaction.
+    to their call's span row whichever arrives first. `derived` holds span rows built from log
+    events (coding agents' calls, tool steps and turns; see receiver/genai/derived.py).
+    `forward` (set by the store when it forwards) makes the writer record the inserted rows in
+    the outbox, in the same transaction.
     """
 
     signal: Signal
@@ -37,6 +39,7 @@ class Batch:
     scopes: list[Row] = field(default_factory=list)
     weight: int = 0
     genai: list[Row] = field(default_factory=list)
+    derived: list[Row] = field(default_factory=list)
     forward: bool = False
     redactions: dict[str, int] | None = None
 
@@ -52,4 +55,5 @@ class Batch:
             self.weight if self.forward else None,
             self.genai,
             self.redactions,
+            self.derived,
         )

@@ -33,6 +33,11 @@ _TABLES: dict[Signal, tuple[str, tuple[str, ...], str]] = {
 }
 
 
+# Spans as sent: calls derived from a coding agent's log events were never sent as spans (their
+# log records are exported as they came).
+_SENT = "derived_from IS NULL"
+
+
 @dataclass(frozen=True)
 class ExportFilter:
     """What to export; None means no restriction. A trace id selects spans and logs (metric
@@ -57,6 +62,8 @@ def _conditions(signal: Signal, selection: ExportFilter) -> tuple[list[str], lis
     _table, _columns, time_expr = _TABLES[signal]
     conditions: list[str] = []
     params: list[Any] = []
+    if signal == "traces":
+        conditions.append(_SENT)
     if selection.since_unix_nano is not None:
         conditions.append(f"{time_expr} >= ?")
         params.append(selection.since_unix_nano)
@@ -114,7 +121,8 @@ def stored_range(
     """The rows of `signal` with rowids first..last (one ingested batch, for forwarding)."""
     table, columns, _time = _TABLES[signal]
     found = conn.execute(
-        f"SELECT {_select(table, columns)} FROM {table} WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+        f"SELECT {_select(table, columns)} FROM {table} WHERE rowid BETWEEN ? AND ?"
+        f"{' AND ' + _SENT if signal == 'traces' else ''} ORDER BY rowid",
         (first_rowid, last_rowid),
     )
     return _page(conn, signal, [dict(zip(columns, row, strict=True)) for row in found])

@@ -38,6 +38,14 @@ _INSERT_OUTBOX = (
     " SELECT ?, last_insert_rowid() - ? + 1, last_insert_rowid(), ?"
 )
 # When the batch's rows arrived: retention's age of a row (see store/retention.py).
+_START = SPAN_COLUMNS.index("start_time_unix_nano")
+_END = SPAN_COLUMNS.index("end_time_unix_nano")
+_STRETCH_DERIVED = (
+    "UPDATE spans SET start_time_unix_nano = min(start_time_unix_nano, ?1),"
+    " end_time_unix_nano = max(end_time_unix_nano, ?2)"
+    " WHERE trace_id = ?3 AND span_id = ?4 AND derived_from IS NOT NULL"
+    " AND (start_time_unix_nano > ?1 OR end_time_unix_nano < ?2)"
+)
 _DATE_ROWS = "UPDATE ingest_batches SET last_rowid = last_insert_rowid() WHERE digest = ?"
 _INSERT_DIGEST = (
     "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items) "
@@ -65,7 +73,18 @@ class BatchApplier:
         When forwarding, the rows it inserted are recorded in the outbox in the same transaction,
         so nothing committed here can be missing there.
         """
-        _batch_id, signal, digest, resources, scopes, rows, forward_bytes, genai, redactions = wire
+        (
+            _batch_id,
+            signal,
+            digest,
+            resources,
+            scopes,
+            rows,
+            forward_bytes,
+            genai,
+            redactions,
+            derived,
+        ) = wire
         cursor = self._conn.execute(_INSERT_DIGEST, (digest, signal, time.time_ns(), len(rows)))
         if cursor.rowcount == 0:
             return
@@ -86,7 +105,21 @@ class BatchApplier:
             self._genai.spans_inserted(self._conn, rows)
         elif genai:
             self._genai.logs_inserted(self._conn, genai)
+        if derived:
+            self._insert_derived(derived)
         self._contents.flush()
+
+    def _insert_derived(self, rows: list[tuple[Any, ...]]) -> None:
+        """Span rows built from log events: inserted once (their ids come from the events), a
+        turn seen again stretched to cover its new events, and waiting GenAI patches joined."""
+        stored = [self._store_messages(row) for row in rows]
+        inserted = self._conn.executemany(_INSERT_ROWS["traces"], stored).rowcount
+        if inserted < len(stored):
+            self._uncount_ignored(stored, inserted)
+        self._conn.executemany(
+            _STRETCH_DERIVED, [(row[_START], row[_END], row[0], row[1]) for row in rows]
+        )
+        self._genai.spans_inserted(self._conn, stored)
 
     def _store_messages(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         """The row with its message columns and shared attribute values as references to

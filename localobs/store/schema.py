@@ -62,6 +62,19 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "tool_decision",
     "workflow_name",
     "conversation_id",
+    # Call details (migration 10): where the TTFT came from, cache and reasoning usage, a cost the
+    # client reported itself, the signal a call was derived from (NULL: a span as sent), and token
+    # counts estimated from the stored text where nobody reported usage.
+    "ttft_source",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "reasoning_level",
+    "reported_cost_usd",
+    "derived_from",
+    "input_tokens_estimate",
+    "output_tokens_estimate",
+    "token_estimate_method",
 )
 
 LOG_COLUMNS: tuple[str, ...] = (
@@ -517,6 +530,95 @@ FROM spans
 WHERE operation IS NOT NULL;
 """
 
+# Call details (see receiver/genai/details.py): the source of each TTFT, cache and reasoning
+# usage, the reasoning level asked for, the cost a client reported itself, token estimates for
+# calls whose usage nobody reported (never written over a reported count), and `derived_from`
+# for calls built from another signal (a coding agent's log events), which exports leave out:
+# they were never sent as spans.
+_MIGRATION_10_CALL_DETAILS = """
+ALTER TABLE spans ADD COLUMN ttft_source TEXT;
+ALTER TABLE spans ADD COLUMN cache_read_tokens INTEGER;
+ALTER TABLE spans ADD COLUMN cache_write_tokens INTEGER;
+ALTER TABLE spans ADD COLUMN reasoning_tokens INTEGER;
+ALTER TABLE spans ADD COLUMN reasoning_level TEXT;
+ALTER TABLE spans ADD COLUMN reported_cost_usd REAL;
+ALTER TABLE spans ADD COLUMN derived_from TEXT;
+ALTER TABLE spans ADD COLUMN input_tokens_estimate INTEGER;
+ALTER TABLE spans ADD COLUMN output_tokens_estimate INTEGER;
+ALTER TABLE spans ADD COLUMN token_estimate_method TEXT;
+DROP VIEW llm_calls;
+CREATE VIEW llm_calls AS
+SELECT
+    rowid AS call_id,
+    trace_id,
+    span_id,
+    service_name,
+    operation,
+    provider,
+    request_model,
+    response_model,
+    start_time_unix_nano,
+    (end_time_unix_nano - start_time_unix_nano) / 1e6 AS duration_ms,
+    ttft_ms,
+    CASE
+        WHEN output_tokens > 0
+             AND (end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0) > 0
+        THEN output_tokens * 1000.0
+             / ((end_time_unix_nano - start_time_unix_nano) / 1e6 - coalesce(ttft_ms, 0))
+    END AS output_tokens_per_s,
+    input_tokens,
+    output_tokens,
+    temperature,
+    top_p,
+    max_tokens,
+    finish_reasons,
+    error_type,
+    status_code,
+    CASE WHEN typeof(input_messages) != 'blob' THEN input_messages
+        WHEN json_type(CAST(input_messages AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(input_messages AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(part, json_extract(CAST(input_messages AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(input_messages AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
+    END AS input_messages,
+    CASE WHEN typeof(output_messages) != 'blob' THEN output_messages
+        WHEN json_type(CAST(output_messages AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(output_messages AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(part, json_extract(CAST(output_messages AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(output_messages AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
+    END AS output_messages,
+    CASE WHEN typeof(system_instructions) != 'blob' THEN system_instructions
+        WHEN json_type(CAST(system_instructions AS TEXT)) = 'integer'
+        THEN (SELECT text FROM contents
+            WHERE id = CAST(CAST(system_instructions AS TEXT) AS INTEGER))
+        ELSE (SELECT
+            '[' || group_concat(part, json_extract(CAST(system_instructions AS TEXT), '$[0]'))
+            || ']'
+            FROM (SELECT c.text AS part FROM json_each(CAST(system_instructions AS TEXT)) AS j
+                JOIN contents AS c ON c.id = j.value WHERE j.key > 0 ORDER BY j.key))
+    END AS system_instructions,
+    dialect,
+    ttft_source,
+    cache_read_tokens,
+    cache_write_tokens,
+    reasoning_tokens,
+    reasoning_level,
+    reported_cost_usd,
+    input_tokens_estimate,
+    output_tokens_estimate,
+    token_estimate_method,
+    derived_from
+FROM spans
+WHERE operation IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -527,6 +629,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_7_AGENTS,
     _MIGRATION_8_RETENTION,
     _MIGRATION_9_CONTENTS,
+    _MIGRATION_10_CALL_DETAILS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

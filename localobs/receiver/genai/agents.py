@@ -17,8 +17,8 @@ from typing import Any
 from localobs.receiver.genai.record import dumps
 from localobs.store.schema import SPAN_COLUMNS
 
-# The tail of the span row after the LLM-call fields, in the order of the store's columns.
-AGENT_FIELDS = SPAN_COLUMNS[SPAN_COLUMNS.index("agent_name") :]
+# The span row's agent part, after the LLM-call fields, in the order of the store's columns.
+AGENT_FIELDS = SPAN_COLUMNS[SPAN_COLUMNS.index("agent_name") : SPAN_COLUMNS.index("ttft_source")]
 
 _MODEL_CALLS = frozenset(("llm", "embedding"))
 _NO_STEP = (None,) * 7  # agent_id .. workflow_name of a model call

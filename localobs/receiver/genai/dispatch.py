@@ -12,6 +12,7 @@ from typing import Any
 from localobs.receiver.faults import FAULTS
 from localobs.receiver.genai import moved, openinference, openllmetry, semconv
 from localobs.receiver.genai.agents import agent_fields, refine_role
+from localobs.receiver.genai.details import call_details
 from localobs.receiver.genai.record import Call
 
 STATUS_ERROR = 2
@@ -25,8 +26,8 @@ def normalize_span(
     end_ns: int,
     status_code: int,
 ) -> Call | None:
-    """The span's GenAI columns (the tail of SPAN_COLUMNS: the LLM-call fields, then the agent
-    fields of `agents`), or None for a non-GenAI span.
+    """The span's GenAI columns (the tail of SPAN_COLUMNS: the LLM-call fields, the agent fields
+    of `agents`, then the call details of `details`), or None for a non-GenAI span.
 
     Content attributes are moved out of `attributes` (in place) into the message columns; see
     `moved` for the record that makes this reversible. A normalizer that fails on a shape nobody
@@ -62,6 +63,7 @@ def normalize_span(
         call = normalize(name, a, events, start_ns, end_ns, moves)
         role = refine_role(call[0], a)
         agent = agent_fields(name, a, role, call[16])
+        details = call_details(a)
         if role is not call[0]:
             call = (role, *call[1:])
         if call[12] is None and status_code == STATUS_ERROR:
@@ -70,7 +72,7 @@ def normalize_span(
         FAULTS.record(f"GenAI normalization ({label})", exc)
         return None
     moved.drop(a, moves)
-    return call + agent
+    return call + agent + details
 
 
 def _exception_type(events: list[dict[str, Any]]) -> str | None:

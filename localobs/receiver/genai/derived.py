@@ -1,0 +1,110 @@
+"""Calls, tool steps and turns built from log events, for clients that send no spans for them.
+
+Coding agents (Claude Code, Codex, Gemini CLI) report each model request and tool run as an OTLP
+log event in their own vocabulary. A mapper per client turns such an event into span rows (a model
+call, a tool step, the turn that holds them), so every screen and query that reads calls, agent
+runs and conversations shows them with no special case. The rows are marked `derived_from =
+'logs'`: exports and forwarding leave them out (the log records they came from are exported as
+sent), and the writer inserts them idempotently (ids are derived from the events), extending a
+turn's time span as its events arrive.
+
+A mapper registers for the event names it reads in MAPPERS. A mapper that fails on a shape nobody
+foresaw costs only the derived rows: the log record is stored as sent, and the failure is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from localobs.receiver.faults import FAULTS
+from localobs.receiver.genai.record import CALL_FIELDS, dumps
+
+DERIVED_FROM_LOGS = "logs"
+SPAN_KIND_INTERNAL = 1
+SPAN_KIND_CLIENT = 3
+
+
+class LogEvent(NamedTuple):
+    """What a mapper reads from one log record (attributes already decoded)."""
+
+    event_name: str
+    attributes: dict[str, Any]
+    body: Any
+    time_unix_nano: int
+    service_name: str | None
+
+
+class DerivedSpan(NamedTuple):
+    """One span row a mapper builds; `genai` maps CALL_FIELDS names to values (others are None)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: int
+    start_unix_nano: int
+    end_unix_nano: int
+    status_code: int
+    status_message: str | None
+    attributes: dict[str, Any]
+    genai: dict[str, Any]
+
+
+Mapper = Callable[[LogEvent], list[DerivedSpan]]
+
+# Event name (as the record's event_name or its `event.name` attribute) -> the mapper for it.
+MAPPERS: dict[str, Mapper] = {}
+
+
+def derived_id(*parts: object, size: int = 8) -> str:
+    """A stable hex id (`size` bytes) from the values that identify a turn or an event, so the
+    same event sent twice derives the same rows."""
+    text = "\x1f".join("" if part is None else str(part) for part in parts)
+    return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
+
+
+def derive(event: LogEvent) -> list[DerivedSpan]:
+    """The span rows `event` stands for; [] when no mapper reads it (or the mapper failed)."""
+    mapper = MAPPERS.get(event.event_name)
+    if mapper is None:
+        return []
+    try:
+        return mapper(event)
+    except Exception as exc:
+        FAULTS.record(f"GenAI normalization (log event {event.event_name})", exc)
+        return []
+
+
+def span_row(
+    span: DerivedSpan, service_name: str | None, scope_name: str | None, ids: tuple[int, int]
+) -> tuple[Any, ...]:
+    """The full `spans` row (SPAN_COLUMNS order) of a derived span."""
+    unknown = span.genai.keys() - set(CALL_FIELDS)
+    if unknown:
+        raise ValueError(f"not call fields: {sorted(unknown)}")
+    genai = {**span.genai, "derived_from": DERIVED_FROM_LOGS}
+    return (
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        None,
+        0,
+        span.name,
+        span.kind,
+        service_name,
+        scope_name,
+        *ids,
+        span.start_unix_nano,
+        span.end_unix_nano,
+        span.status_code,
+        span.status_message,
+        dumps(span.attributes),
+        None,
+        None,
+        0,
+        0,
+        0,
+        *(genai.get(field) for field in CALL_FIELDS),
+    )

@@ -1,0 +1,58 @@
+"""The call-details part of a span row: cache and reasoning usage and the reasoning level asked for.
+
+These are read the same way in every dialect that sends them (the GenAI conventions' names, and
+the older or vendor spellings still in use), so one function serves all. The TTFT source, a cost
+the client reported and `derived_from` are filled by the code that knows them (see dispatch and
+the coding-agent event mappers); they default to None here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localobs.receiver.genai.record import as_count, as_str
+from localobs.store.schema import SPAN_COLUMNS
+
+# The tail of the span row after the agent fields, in the order of the store's columns.
+DETAIL_FIELDS = SPAN_COLUMNS[SPAN_COLUMNS.index("ttft_source") :]
+NO_DETAILS: tuple[None, ...] = (None,) * len(DETAIL_FIELDS)
+
+_CACHE_READ = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "gen_ai.usage.cached_tokens",
+)
+_CACHE_WRITE = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+)
+_REASONING = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+)
+_REASONING_LEVEL = ("gen_ai.request.reasoning.level", "gen_ai.request.reasoning_effort")
+
+
+def _first(a: dict[str, Any], keys: tuple[str, ...], read: Any) -> Any:
+    for key in keys:
+        value = read(a.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+def call_details(a: dict[str, Any], ttft_source: str | None = None) -> tuple[Any, ...]:
+    """The detail fields (DETAIL_FIELDS) a span's attributes carry."""
+    return (
+        ttft_source,
+        _first(a, _CACHE_READ, as_count),
+        _first(a, _CACHE_WRITE, as_count),
+        _first(a, _REASONING, as_count),
+        _first(a, _REASONING_LEVEL, as_str),
+        None,  # reported_cost_usd: set by the mappers of clients that report one
+        None,  # derived_from: set only for calls built from another signal
+        None,  # input_tokens_estimate .. token_estimate_method: where usage is missing
+        None,
+        None,
+    )
