@@ -1,5 +1,5 @@
 """ExportLogsServiceRequest to log rows; GenAI log events to patches of their call, and coding
-agents' events to the call and tool rows they stand for (see genai/derived.py)."""
+agents' events to the call and tool rows they stand for (see genai/client_events.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from localobs.receiver.envelope import (
     optional_hex,
 )
 from localobs.receiver.genai import normalize_log_event
-from localobs.receiver.genai.derived import LogEvent, derive, span_row
+from localobs.receiver.genai.client_events import derive
+from localobs.receiver.genai.derived import LogEvent, span_row
 from localobs.store.batch import INT64_MAX, Batch, Row
 
 

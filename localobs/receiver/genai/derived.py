@@ -8,8 +8,8 @@ runs and conversations shows them with no special case. The rows are marked `der
 sent), and the writer inserts them idempotently (ids are derived from the events), extending a
 turn's time span as its events arrive.
 
-A mapper registers for the event names it reads in MAPPERS. A mapper that fails on a shape nobody
-foresaw costs only the derived rows: the log record is stored as sent, and the failure is counted.
+This module holds the contract (what a mapper reads and builds); client_events.py holds the
+mappers by event name.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from localobs.receiver.faults import FAULTS
 from localobs.receiver.genai.record import CALL_FIELDS, dumps
 
 DERIVED_FROM_LOGS = "logs"
@@ -54,27 +53,12 @@ class DerivedSpan(NamedTuple):
 
 Mapper = Callable[[LogEvent], list[DerivedSpan]]
 
-# Event name (as the record's event_name or its `event.name` attribute) -> the mapper for it.
-MAPPERS: dict[str, Mapper] = {}
-
 
 def derived_id(*parts: object, size: int = 8) -> str:
     """A stable hex id (`size` bytes) from the values that identify a turn or an event, so the
     same event sent twice derives the same rows."""
     text = "\x1f".join("" if part is None else str(part) for part in parts)
     return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
-
-
-def derive(event: LogEvent) -> list[DerivedSpan]:
-    """The span rows `event` stands for; [] when no mapper reads it (or the mapper failed)."""
-    mapper = MAPPERS.get(event.event_name)
-    if mapper is None:
-        return []
-    try:
-        return mapper(event)
-    except Exception as exc:
-        FAULTS.record(f"GenAI normalization (log event {event.event_name})", exc)
-        return []
 
 
 def span_row(
