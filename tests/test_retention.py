@@ -343,3 +343,28 @@ def test_a_wal_grown_past_its_share_of_the_cap_is_truncated(tmp_path: Path) -> N
     job.step()
     assert wal.stat().st_size == 0
     conn.close()
+
+
+def test_the_window_counts_from_arrival_not_from_the_senders_clock(tmp_path: Path) -> None:
+    """Spans stamped years ago (an imported file, a wrong clock) that arrive now are not older
+    than the window: the default 30 days keep them, under a cap they fit in, after the load."""
+    db = tmp_path / "stamped-old.db"
+    running = start_localobs(db, "--max-db-size", "64MiB")
+    try:
+        long_ago = 1_672_531_200 * 10**9  # 2023-01-01
+        with httpx.Client(headers={"Content-Type": "application/x-protobuf"}) as client:
+            for index in range(60):
+                request = trace_request(5, start_ns=long_ago + index * MS)
+                response = client.post(
+                    f"{running.url}/v1/traces", content=request.SerializeToString()
+                )
+                assert response.status_code == 200
+        time.sleep(3)  # a few of the retention job's checks (every second of idle time)
+        health = httpx.get(f"{running.url}/health").json()["retention"]
+        assert health["retention_s"] == 30 * 86_400
+    finally:
+        assert running.stop() in (0, 143)
+    conn = connect(db, readonly=True)
+    traces = conn.execute("SELECT count(DISTINCT trace_id) FROM spans").fetchone()[0]
+    conn.close()
+    assert traces == 60 and health["pruned"]["traces"] == 0

@@ -106,14 +106,19 @@ class BatchApplier:
         elif genai:
             self._genai.logs_inserted(self._conn, genai)
         if derived:
-            self._insert_derived(derived)
+            self._insert_derived(digest, derived)
         self._contents.flush()
 
-    def _insert_derived(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_derived(self, digest: str, rows: list[tuple[Any, ...]]) -> None:
         """Span rows built from log events: inserted once (their ids come from the events), a
-        turn seen again stretched to cover its new events, and waiting GenAI patches joined."""
+        turn seen again stretched to cover its new events, and waiting GenAI patches joined.
+        They are dated as spans that arrived now (retention ages spans by traces batches)."""
+        dated = f"{digest}/derived"
+        self._conn.execute(_INSERT_DIGEST, (dated, "traces", time.time_ns(), len(rows)))
         stored = [self._store_messages(row) for row in rows]
         inserted = self._conn.executemany(_INSERT_ROWS["traces"], stored).rowcount
+        if inserted > 0:
+            self._conn.execute(_DATE_ROWS, (dated,))
         if inserted < len(stored):
             self._uncount_ignored(stored, inserted)
         self._conn.executemany(
