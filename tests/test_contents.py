@@ -14,12 +14,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from bench.otlp_load import _SYSTEM_PROMPT, conversation_bodies
 from localobs.store.call_filter import CallFilter
+from localobs.store.call_text import CallTexts
 from localobs.store.calls import get_call, list_calls
-from localobs.store.contents import shared_ids_sql, split_list
+from localobs.store.contents import MESSAGES_SQL, content_generation, shared_ids_sql, split_list
 from localobs.store.database import connect
 from localobs.store.export import ExportFilter
 from localobs.store.retention import PruneGoal, keep_trace, prune
 from localobs.store.rollups import roll_up_all
+from localobs.store.text_search import message_text, search_terms
 from localobs.transfer.export import requests
 from tests.conftest import RunningReceiver
 from tests.test_export_roundtrip import _items, _span_key
@@ -204,3 +206,28 @@ def test_export_gives_back_every_call_as_sent(receiver: RunningReceiver) -> None
     ]
     conn.close()
     assert sorted(map(_span_key, rebuilt)) == sorted(map(_span_key, sent))
+
+
+def test_the_text_index_reads_contents_as_the_expanded_columns_would(
+    receiver: RunningReceiver,
+) -> None:
+    """The fold reads each content's text once (CallTexts) instead of expanding every call's
+    columns: the words it indexes per call are those of the whole columns' text, and the cache
+    is dropped when retention deletes contents (their ids may be given to new ones)."""
+    send_conversation(receiver)
+    conn = connect(receiver.store.path)
+    expanded = f"SELECT rowid, {MESSAGES_SQL} FROM spans WHERE operation IS NOT NULL ORDER BY 1"
+    raw = "SELECT rowid, input_messages, output_messages, system_instructions FROM spans"
+    rows = conn.execute(raw + " WHERE operation IS NOT NULL ORDER BY 1").fetchall()
+    texts = CallTexts()
+    texts.load(conn, (value for row in rows for value in row[1:]))
+    cached = {row[0]: texts.text(row[3], row[1], row[2]) for row in rows}
+    for rowid, input_text, output_text, system_text in conn.execute(expanded):
+        whole = message_text(system_text, input_text, output_text)
+        assert search_terms(cached[rowid]) == search_terms(whole) != ()
+    generation = content_generation(conn)
+    prune(conn, receiver.store.path, PruneGoal(time.time_ns() + 1, None))  # every trace goes
+    assert content_generation(conn) > generation
+    texts.load(conn, [])
+    assert texts.text(rows[0][3], rows[0][1], rows[0][2]) == ""  # nothing stale is kept
+    conn.close()

@@ -137,7 +137,7 @@ class ContentWriter:
 
     def begin(self) -> None:
         """At the start of a batch (inside its transaction)."""
-        generation = _generation(self._conn)
+        generation = content_generation(self._conn)
         if generation != self._generation:
             self._ids.clear()
             self._columns.clear()
@@ -172,7 +172,9 @@ class ContentWriter:
         known = self._columns.get(value)
         if known is not None:  # the same column text again (a system prompt): no parsing
             refs, ids = known
-            self._uses.update(ids)
+            uses = self._uses
+            for content in ids:
+                uses[content] += 1
             return refs
         split = split_list(value)
         if split is None:
@@ -210,7 +212,7 @@ class ContentWriter:
     def unuse(self, values: Iterable[object]) -> None:
         """References `encode` made for rows that were not stored after all."""
         for value in values:
-            self._uses.subtract(_ids(value))
+            self._uses.subtract(content_ids(value))
 
     def flush(self) -> None:
         """Record this batch's uses (inside its transaction)."""
@@ -237,7 +239,8 @@ def shared_ids(attributes: str | None) -> list[int]:
     return [value[key] for key in value.get(SHARED_MARK, ()) if type(value.get(key)) is int]
 
 
-def _ids(value: object) -> list[int]:
+def content_ids(value: object) -> list[int]:
+    """The content ids a stored message column value (or a shared attribute id) refers to."""
     if isinstance(value, int):
         return [value]  # an attribute's shared value
     if not isinstance(value, bytes):
@@ -249,7 +252,8 @@ def _ids(value: object) -> list[int]:
 _GENERATION_KEY = "contents_generation"
 
 
-def _generation(conn: sqlite3.Connection) -> int:
+def content_generation(conn: sqlite3.Connection) -> int:
+    """Bumped whenever contents are deleted: caches of content ids or texts are stale then."""
     row = conn.execute(
         "SELECT value FROM derived_state WHERE name = ?", (_GENERATION_KEY,)
     ).fetchone()
@@ -260,7 +264,7 @@ def release(conn: sqlite3.Connection, values: Iterable[object]) -> bool:
     """The column values (references) of deleted or rewritten rows give their uses back;
     contents nobody uses any more are deleted. True when some were (the writer's cache of ids
     is then stale: see ContentWriter)."""
-    released = Counter(content for value in values for content in _ids(value))
+    released = Counter(content for value in values for content in content_ids(value))
     if not released:
         return False
     conn.executemany(

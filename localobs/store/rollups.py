@@ -23,7 +23,8 @@ import orjson
 
 from localobs.store.batch import fits_int64
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
-from localobs.store.contents import MESSAGES_SQL
+from localobs.store.call_text import CallTexts
+from localobs.store.contents import MESSAGE_COLUMNS, MESSAGES_SQL
 from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
 from localobs.store.replays import REPLAY_SERVICE
 from localobs.store.span_time import self_time_changes
@@ -217,7 +218,10 @@ def _storable(total: int | float) -> int | float:
 
 
 # What folding reads of a span row (and what retention reads to count it out again).
-_FOLD_SQL = f"SELECT {SPAN_FACTS_SQL}, operation, {MESSAGES_SQL}, {CALL_FACTS_SQL} FROM spans"
+# The message columns as stored (references): CallTexts reads their text.
+_FOLD_SQL = (
+    f"SELECT {SPAN_FACTS_SQL}, operation, {', '.join(MESSAGE_COLUMNS)}, {CALL_FACTS_SQL} FROM spans"
+)
 _CHUNK_SQL = f"{_FOLD_SQL} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
 _FOLDED_OF_TRACES_SQL = (
     f"{_FOLD_SQL} WHERE trace_id IN (SELECT value FROM json_each(?)) AND rowid <= ?"
@@ -227,9 +231,16 @@ _FOLDED_OF_TRACES_SQL = (
 _SERVICE = 7 + 4 + CallFacts._fields.index("service")  # its column in a _CHUNK_SQL row
 
 
-def roll_up(conn: sqlite3.Connection, upto_rowid: int, *, max_rows: int = CHUNK_ROWS) -> int:
+def roll_up(
+    conn: sqlite3.Connection,
+    upto_rowid: int,
+    *,
+    max_rows: int = CHUNK_ROWS,
+    texts: CallTexts | None = None,
+) -> int:
     """Fold the next span rows up to `upto_rowid` (at most `max_rows`) into the rollups and the
-    text index, in one transaction on the writer's connection. Returns the new watermark."""
+    text index, in one transaction on the writer's connection. Returns the new watermark.
+    `texts` keeps contents' text from one chunk to the next (the writer passes its own)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         done = watermark(conn)
@@ -238,7 +249,9 @@ def roll_up(conn: sqlite3.Connection, upto_rowid: int, *, max_rows: int = CHUNK_
             conn.execute("ROLLBACK")
             return done
         accumulator = _Accumulator()
-        texts = []
+        indexed = []
+        calls_text = texts or CallTexts()
+        calls_text.load(conn, (value for row in rows for value in row[8:11]))
         # Replays are not the app's spans: they stay out of the components (calls keep them,
         # keyed by service, so a filter can still ask for them).
         new = [SpanFacts._make(row[:7]) for row in rows if row[_SERVICE] != REPLAY_SERVICE]
@@ -251,11 +264,11 @@ def roll_up(conn: sqlite3.Connection, upto_rowid: int, *, max_rows: int = CHUNK_
             if row[7] is None:
                 continue
             accumulator.call(CallFacts._make(row[11:]))
-            text = message_text(row[10], row[8], row[9])
+            text = calls_text.text(row[10], row[8], row[9])
             if text:
-                texts.append((row[0], text))
+                indexed.append((row[0], text))
         accumulator.write(conn)
-        conn.executemany("INSERT INTO llm_call_text (rowid, text) VALUES (?, ?)", texts)
+        conn.executemany("INSERT INTO llm_call_text (rowid, text) VALUES (?, ?)", indexed)
         reached: int = rows[-1][0] if len(rows) == max_rows else max(upto_rowid, rows[-1][0])
         conn.execute(
             "INSERT OR REPLACE INTO derived_state (name, value) VALUES (?, ?)",
@@ -337,17 +350,19 @@ def forget_traces(conn: sqlite3.Connection, trace_ids: list[str]) -> None:
     selfs, _changes = span_contributions(conn, [SpanFacts._make(row[:7]) for row in rows], 0)
     for span, self_ns in selfs:
         accumulator.span(span, self_ns, sign=-1)
-    texts = []
+    indexed = []
+    calls_text = CallTexts()
+    calls_text.load(conn, (value for row in rows for value in row[8:11]))
     for row in rows:
         if row[7] is None:
             continue
         accumulator.call(CallFacts._make(row[11:]), sign=-1)
-        text = message_text(row[10], row[8], row[9])
+        text = calls_text.text(row[10], row[8], row[9])
         if text:
-            texts.append((row[0], text))
+            indexed.append((row[0], text))
     accumulator.write(conn)
     conn.executemany(
-        "INSERT INTO llm_call_text (llm_call_text, rowid, text) VALUES ('delete', ?, ?)", texts
+        "INSERT INTO llm_call_text (llm_call_text, rowid, text) VALUES ('delete', ?, ?)", indexed
     )
 
 
@@ -376,6 +391,7 @@ class IdleRollups:
         self._conn = conn
         self._settle_s = settle_s
         self._clock = clock
+        self._texts = CallTexts()
         # (when seen, max rowid then); rows present at start are from earlier runs: settled.
         self._seen: list[tuple[float, int]] = [(float("-inf"), self._max_rowid())]
 
@@ -418,4 +434,4 @@ class IdleRollups:
             return False
         # Whatever a fold raises (the rows came from untrusted input) goes to the writer's
         # IdleJobs, which rolls back, says so once and backs off: readers use raw rows meanwhile.
-        return roll_up(self._conn, target) < target
+        return roll_up(self._conn, target, texts=self._texts) < target

@@ -42,8 +42,13 @@ def _first(a: dict[str, Any], keys: tuple[str, ...], read: Any) -> Any:
     return None
 
 
+_KEYS = frozenset((*_CACHE_READ, *_CACHE_WRITE, *_REASONING, *_REASONING_LEVEL))
+
+
 def call_details(a: dict[str, Any], ttft_source: str | None = None) -> tuple[Any, ...]:
     """The detail fields (DETAIL_FIELDS) a span's attributes carry."""
+    if ttft_source is None and _KEYS.isdisjoint(a):
+        return NO_DETAILS  # most calls: one set operation in C
     return (
         ttft_source,
         _first(a, _CACHE_READ, as_count),
