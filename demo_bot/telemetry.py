@@ -40,6 +40,9 @@ HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
 
 # Metrics reach the viewer every few seconds unless the user sets the standard variable.
 DEFAULT_METRIC_INTERVAL_MS = 5000
+# Spans and log records leave within half a second of ending (the SDK's default waits up to 5 s):
+# the viewer is live, and a question's run should show as soon as it is answered.
+DEFAULT_EXPORT_DELAY_MS = 500
 
 _OFF_VALUES = {"false", "0", "no", "off", "none", "no_content"}
 _SEVERITY = {
@@ -144,7 +147,10 @@ def setup_telemetry(*, enabled: bool = True, capture_content: bool = True) -> Te
     resource = Resource.create({"service.name": SERVICE_NAME})
 
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    span_delay = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEFAULT_EXPORT_DELAY_MS
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=span_delay)
+    )
 
     interval = None if "OTEL_METRIC_EXPORT_INTERVAL" in os.environ else DEFAULT_METRIC_INTERVAL_MS
     meter_provider = MeterProvider(
@@ -162,7 +168,10 @@ def setup_telemetry(*, enabled: bool = True, capture_content: bool = True) -> Te
     )
 
     logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+    log_delay = None if "OTEL_BLRP_SCHEDULE_DELAY" in os.environ else DEFAULT_EXPORT_DELAY_MS
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(OTLPLogExporter(), schedule_delay_millis=log_delay)
+    )
     handler = OtlpLogHandler(logger_provider.get_logger(LOGGER_NAME))
     bot_logger = logging.getLogger(LOGGER_NAME)
     bot_logger.addHandler(handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -12,6 +13,7 @@ from demo_bot.flow import FlowConfig, Scored, Step, after_evaluate, closest, eva
 from demo_bot.genai import input_messages_json, output_messages_json, system_instructions_json
 from demo_bot.retriever import Candidate
 from demo_bot.telemetry import CAPTURE_CONTENT_ENV, capture_content_enabled
+from tests.conftest import RunningReceiver
 
 
 def _scored(score: float, similarity: float, n: int = 0) -> Scored:
@@ -195,3 +197,28 @@ def test_each_visitor_asks_one_or_two_follow_ups_in_one_conversation() -> None:
     assert conversation.topic("again?") == "again?"
     conversation.add("first?", "Talk A.")
     assert conversation.topic("which?") == "first? which?"
+
+
+def test_the_bots_spans_reach_the_viewer_within_a_second_of_ending(
+    receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The viewer is live: a question's run must not wait for the SDK's default 5 s batch delay
+    (unless the user sets OTEL_BSP_SCHEDULE_DELAY, as for any OTel SDK app)."""
+    from demo_bot.telemetry import setup_telemetry
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    monkeypatch.delenv("OTEL_BSP_SCHEDULE_DELAY", raising=False)
+    telemetry = setup_telemetry()
+    try:
+        with telemetry.tracer.start_as_current_span("question"):
+            pass
+        ended = time.monotonic()
+        conn = receiver.store.reader()
+        stored = "SELECT count(*) FROM spans WHERE name = 'question'"
+        while not conn.execute(stored).fetchone()[0] and time.monotonic() - ended < 3:
+            time.sleep(0.05)
+        arrived = time.monotonic() - ended
+        conn.close()
+        assert arrived < 1.5, f"the span took {arrived:.1f} s to arrive"
+    finally:
+        telemetry.shutdown()
