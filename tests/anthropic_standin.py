@@ -20,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOOL_COMMAND = "echo localobs-tool-ran"
-TOOL_OUTPUT = "localobs-tool-ran"
 ANSWER = "The command printed localobs-tool-ran."
 # Usage each main-loop answer reports (the CLI's api_request events should carry these).
 USAGE = {

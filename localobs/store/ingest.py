@@ -47,6 +47,12 @@ _STRETCH_DERIVED = (
     " AND (start_time_unix_nano > ?1 OR end_time_unix_nano < ?2)"
 )
 _DATE_ROWS = "UPDATE ingest_batches SET last_rowid = last_insert_rowid() WHERE digest = ?"
+# Span rows derived from a logs batch arrive with it: dated as a spans batch of their own, so
+# retention's age (the last spans rowid received before a cutoff) covers them too.
+_DATE_DERIVED = (
+    "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items, last_rowid)"
+    " VALUES (? || '/derived', 'traces', ?, ?, last_insert_rowid())"
+)
 _INSERT_DIGEST = (
     "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items) "
     "VALUES (?, ?, ?, ?)"
@@ -106,14 +112,16 @@ class BatchApplier:
         elif genai:
             self._genai.logs_inserted(self._conn, genai)
         if derived:
-            self._insert_derived(derived)
+            self._insert_derived(digest, derived)
         self._contents.flush()
 
-    def _insert_derived(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_derived(self, digest: str, rows: list[tuple[Any, ...]]) -> None:
         """Span rows built from log events: inserted once (their ids come from the events), a
         turn seen again stretched to cover its new events, and waiting GenAI patches joined."""
         stored = [self._store_messages(row) for row in rows]
         inserted = self._conn.executemany(_INSERT_ROWS["traces"], stored).rowcount
+        if inserted > 0:  # next to the insert: last_insert_rowid()
+            self._conn.execute(_DATE_DERIVED, (digest, time.time_ns(), inserted))
         if inserted < len(stored):
             self._uncount_ignored(stored, inserted)
         self._conn.executemany(
