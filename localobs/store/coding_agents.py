@@ -210,6 +210,10 @@ def coding_agent_totals(
     return tuple(found)
 
 
+def _n(count: int | None) -> str:
+    return "—" if count is None else f"{count:,}"
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
@@ -225,15 +229,15 @@ def _active(seconds: float) -> str:
 def summary_text(found: CodingAgentTotals) -> str:
     """One line of an agent's own figures (those it sent), for the header and `localobs stats`.
     Its cost is labelled as its own report of its calls' spending, never a second total."""
-    parts = [found.agent + ":"]
+    parts: list[str] = []
     if found.sessions is not None:
         parts.append(_plural(found.sessions, "session"))
     if found.input_tokens is not None or found.output_tokens is not None:
-        tokens = f"tokens {found.input_tokens or 0:,} in / {found.output_tokens or 0:,} out"
+        tokens = f"tokens {_n(found.input_tokens)} in / {_n(found.output_tokens)} out"
         if found.cache_read_tokens is not None or found.cache_write_tokens is not None:
             tokens += (
-                f" (cache {found.cache_read_tokens or 0:,} read,"
-                f" {found.cache_write_tokens or 0:,} written)"
+                f" (cache {_n(found.cache_read_tokens)} read,"
+                f" {_n(found.cache_write_tokens)} written)"
             )
         parts.append(tokens)
     if found.cost_usd is not None:
@@ -241,9 +245,9 @@ def summary_text(found: CodingAgentTotals) -> str:
     if found.active_time_s is not None:
         parts.append(f"active {_active(found.active_time_s)}")
     if found.lines_added is not None or found.lines_removed is not None:
-        parts.append(f"lines +{found.lines_added or 0:,} -{found.lines_removed or 0:,}")
+        parts.append(f"lines +{_n(found.lines_added)} -{_n(found.lines_removed)}")
     if found.commits is not None:
         parts.append(_plural(found.commits, "commit"))
     if found.pull_requests is not None:
         parts.append(_plural(found.pull_requests, "pull request"))
-    return "  ".join(parts)
+    return f"{found.agent}: " + "  ".join(parts)
