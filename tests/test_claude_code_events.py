@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from localobs.receiver.genai.client_events import derive
 from localobs.receiver.genai.derived import DerivedSpan, LogEvent
 from localobs.receiver.genai.dispatch import normalize_span
+from localobs.store.contents import expand_sql
 from localobs.store.database import connect
 from localobs.store.export import ExportFilter, stored_pages
 from localobs.store.retention import PruneGoal, prune
@@ -91,7 +92,7 @@ def test_the_user_prompt_is_the_turns_message() -> None:
     assert hidden.span_id == turn.span_id
 
 
-def test_a_tool_result_is_a_tool_step_and_its_decision_a_step_beside_it() -> None:
+def test_a_tool_result_and_its_decision_are_one_tool_step() -> None:
     tool = step(derive(event("tool_result")))
     assert tool.genai["span_role"] == "tool" and tool.genai["tool_name"] == "Bash"
     assert tool.genai["tool_call_id"] == "toolu_standin0001"
@@ -100,11 +101,17 @@ def test_a_tool_result_is_a_tool_step_and_its_decision_a_step_beside_it() -> Non
     assert tool.status_code == 0
     decision = step(derive(event("tool_decision")))
     assert decision.genai["tool_decision"] == "accept (config)"
-    assert decision.genai.get("span_role") is None  # not a second tool call
-    assert decision.genai["tool_call_id"] == tool.genai["tool_call_id"]
-    assert decision.span_id != tool.span_id
+    assert decision.genai["span_role"] == "tool"
+    assert decision.genai["tool_arguments"] is None  # the result brings the whole input
+    rejected = step(derive(event("tool_decision", decision="reject", source="user_reject")))
+    assert rejected.genai["tool_decision"] == "reject (user_reject)"
+    assert json.loads(rejected.genai["tool_arguments"])["full_command"] == "echo localobs-tool-ran"
+    assert (decision.trace_id, decision.span_id) == (tool.trace_id, tool.span_id)
     failed = step(derive(event("tool_result", success="false", error="Exit code 1")))
     assert (failed.status_code, failed.status_message) == (2, "Exit code 1")
+    # Without a tool call id nothing pairs them: each event is a step of its own.
+    alone = step(derive(event("tool_decision", tool_use_id=None)))
+    assert alone.span_id != step(derive(event("tool_result", tool_use_id=None))).span_id
 
 
 def test_an_api_error_is_a_failed_call() -> None:
@@ -170,13 +177,13 @@ def test_its_beta_spans_are_not_counted_as_calls() -> None:
     assert normalize_span("chat claude", dict(attributes), [], 1, 2, 0) is not None
 
 
-def _logs_request() -> bytes:
+def _logs_request(events: list[dict[str, Any]] = EVENTS) -> bytes:
     request = ExportLogsServiceRequest()
     resource = request.resource_logs.add()
     resource.resource.attributes.append(kv("service.name", "claude-code"))
     scope = resource.scope_logs.add()
     scope.scope.name = "com.anthropic.claude_code.events"
-    for item in EVENTS:
+    for item in events:
         record = scope.log_records.add()
         record.time_unix_nano = item["time_unix_nano"]
         record.body.string_value = item["body"]
@@ -205,17 +212,9 @@ def test_derived_rows_are_stored_once_left_out_of_exports_and_pruned_by_age(
         exported = [page for page in stored_pages(conn, "traces", ExportFilter())]
     finally:
         conn.close()
-    # 2 turns; 3 calls (2 + 1 failed), 1 tool step, 1 decision.
+    # 2 turns; 3 calls (2 + 1 failed), 1 tool step (with its decision).
     names = sorted(name.split(" ")[0] for name, _start, _end in derived)
-    assert names == [
-        "chat",
-        "chat",
-        "chat",
-        "decision",
-        "execute_tool",
-        "invoke_agent",
-        "invoke_agent",
-    ]
+    assert names == ["chat", "chat", "chat", "execute_tool", "invoke_agent", "invoke_agent"]
     turn = min(row for row in derived if row[0].startswith("invoke_agent"))
     first_prompt = [item["time_unix_nano"] for item in EVENTS[:7]]
     assert turn[2] == max(first_prompt)  # stretched over all its events
@@ -235,3 +234,38 @@ def test_the_fixture_is_the_cli_s_own_shape() -> None:
     assert names.count("api_request") == 2 and "api_error" in names
     assert all(item["body"] == "claude_code." + item["event_name"] for item in EVENTS)
     assert orjson.loads(orjson.dumps(EVENTS)) == EVENTS
+
+
+def test_events_in_any_order_build_the_same_turn_and_tool_step(receiver: RunningReceiver) -> None:
+    """Each event alone and last first: the prompt still reaches its turn, the decision and the
+    result still make one tool step, and the contents they use are counted once."""
+    first_prompt = EVENTS[:7]
+    with httpx.Client(headers={"Content-Type": "application/x-protobuf"}) as client:
+        for item in reversed(first_prompt):
+            posted = client.post(f"{receiver.url}/v1/logs", content=_logs_request([item]))
+            assert posted.status_code == 200
+    conn = connect(receiver.store.path, readonly=True)
+    try:
+        (turn,) = conn.execute(
+            f"SELECT {expand_sql('input_messages')}, start_time_unix_nano, end_time_unix_nano"
+            " FROM spans WHERE span_role = 'agent'"
+        ).fetchall()
+        (tool,) = conn.execute(
+            "SELECT tool_decision, tool_arguments, status_code, start_time_unix_nano,"
+            " end_time_unix_nano FROM spans WHERE span_role = 'tool'"
+        ).fetchall()
+        refs = conn.execute("SELECT refs FROM contents").fetchall()
+    finally:
+        conn.close()
+    assert "Run echo for me" in turn[0]
+    times = [item["time_unix_nano"] for item in first_prompt]
+    assert turn[2] == max(times) and turn[1] <= min(times)
+    decided, arguments, status, start, end = tool
+    assert decided == "accept (config)" and status == 0
+    assert json.loads(arguments) == {
+        "command": "echo localobs-tool-ran",
+        "description": "Print a marker",
+    }
+    decision_time = first_prompt[1]["time_unix_nano"]
+    assert (start, end) == (decision_time, first_prompt[4]["time_unix_nano"])
+    assert refs == [(1,)]  # the prompt's one message, used by the turn alone

@@ -10,10 +10,12 @@ Every event carries `session.id` and `prompt.id` (one user prompt and all the wo
 - `user_prompt` gives the turn its user message (the prompt text, when OTEL_LOG_USER_PROMPTS=1);
 - `api_request` is a model call (tokens, cache reads and writes, the cost Claude Code reports,
   its duration ending at the event); `api_error` is a failed one;
-- `tool_result` is the tool step (name, arguments with OTEL_LOG_TOOL_DETAILS=1, success, duration);
-- `tool_decision` is a step of its own beside the tool, named "decision <tool>": a decision comes
-  before its tool runs (and a rejected tool never runs), and a derived row is inserted once, so
-  it cannot be added to the tool's row later. Both carry the tool call id.
+- `tool_result` and `tool_decision` are one tool step, the row both derive from the tool call id
+  (`tool_use_id`): the decision (`accept (config)`, `reject (user_reject)`, ...) arrives first,
+  the result adds success, error and its end (the writer fills what a row left empty and
+  stretches it, see store/ingest.py), so the step spans the permission wait and the run. A
+  rejected tool is a step with its decision and no run. Arguments come with
+  OTEL_LOG_TOOL_DETAILS=1; Claude Code never sends a tool's output.
 
 Claude Code's beta traces (`claude_code.*` spans) repeat these calls without their cost; see
 `is_claude_code_span`: they are kept as sent but never counted as calls.
@@ -232,7 +234,7 @@ def api_error(event: LogEvent) -> list[DerivedSpan]:
 
 
 def _tool_key(turn: _Turn, a: dict[str, Any]) -> tuple[object, ...]:
-    """The tool call id pairs a decision with its result; without one, the event itself."""
+    """The tool call id pairs a decision with its result; without one, each event is a step."""
     call_id = _text(a.get("tool_use_id"))
     return (call_id,) if call_id else turn.event_key
 
@@ -256,7 +258,6 @@ def tool_result(event: LogEvent) -> list[DerivedSpan]:
         "tool_name": tool,
         "tool_call_id": _text(a.get("tool_use_id")),
         "tool_arguments": _arguments(a),
-        "tool_decision": _text(a.get("decision")),
         "error_type": None if error is None else "tool_error",
     }
     return turn.step(
@@ -279,15 +280,18 @@ def tool_decision(event: LogEvent) -> list[DerivedSpan]:
     decision = _text(a.get("decision"))
     source = _text(a.get("source"))
     genai = {
+        "span_role": "tool",
         "tool_name": tool,
         "tool_call_id": _text(a.get("tool_use_id")),
-        "tool_arguments": _arguments(a),
+        # Only a decision's summary of the input (`tool_parameters`): a tool that runs gets
+        # its whole input from its result, and a row's first value is never overwritten.
+        "tool_arguments": _arguments(a) if decision != "accept" else None,
         "tool_decision": f"{decision} ({source})" if decision and source else decision,
     }
     return turn.step(
         event,
-        turn.step_id("decision", *_tool_key(turn, a)),
-        f"decision {tool}" if tool else "decision",
+        turn.step_id("tool", *_tool_key(turn, a)),
+        f"execute_tool {tool}" if tool else "execute_tool",
         SPAN_KIND_INTERNAL,
         0,
         None,
