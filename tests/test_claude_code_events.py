@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from localobs.receiver.faults import FAULTS
 from localobs.receiver.genai.client_events import derive
-from localobs.receiver.genai.derived import DerivedSpan, LogEvent
+from localobs.receiver.genai.derived import DerivedSpan, LogEvent, span_row
 from localobs.receiver.genai.dispatch import normalize_span
 from localobs.store.contents import expand_sql
 from localobs.store.database import connect
@@ -269,3 +272,37 @@ def test_events_in_any_order_build_the_same_turn_and_tool_step(receiver: Running
     decision_time = first_prompt[1]["time_unix_nano"]
     assert (start, end) == (decision_time, first_prompt[4]["time_unix_nano"])
     assert refs == [(1,)]  # the prompt's one message, used by the turn alone
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(["120", " 7 ", "1e400", "-0", "true", "false", "<REDACTED>", ""]),
+    st.lists(st.integers(), max_size=3),
+    st.fixed_dictionaries({"$bytes": st.just("AAE=")}),
+)
+_KEYS = st.sampled_from(
+    sorted({key for item in EVENTS for key in item["attributes"]} | {"error", "decision"})
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(sorted({item["event_name"] for item in EVENTS})),
+    attributes=st.dictionaries(_KEYS, _VALUES, max_size=12),
+    time_ns=st.integers(min_value=0, max_value=2**63 - 1),
+)
+def test_any_attribute_values_map_without_a_fault(
+    name: str, attributes: dict[str, Any], time_ns: int
+) -> None:
+    """The mapper reads every value defensively: it never needs derive()'s safety net, and its
+    rows are always storable."""
+    before = FAULTS.counts()
+    spans = derive(LogEvent(name, attributes, f"claude_code.{name}", time_ns, "claude-code"))
+    assert FAULTS.counts() == before
+    for span in spans:
+        span_row(span, "claude-code", "scope", (1, 2))
+        assert 0 <= span.start_unix_nano <= span.end_unix_nano
