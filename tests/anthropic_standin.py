@@ -2,8 +2,9 @@
 
 It answers `POST /v1/messages` with a streamed (SSE) answer the way the API does: message_start,
 content_block_start/delta/stop per block, message_delta with the usage (cache reads and cache
-creation included), message_stop. A conversation's first answer asks for one tool call (the
-`Bash` tool running `echo`); once the request carries that tool's result, it answers in text.
+creation included), message_stop. Each answer of a conversation asks for the next tool call of
+`tools` (by default the `Bash` tool running `echo`), counting the tool results the request
+carries; once every tool has run, it answers in text.
 Requests that ask for no tools (the CLI's small side requests) get a short text answer. When
 `fail_next` is set, the next main-loop request is refused with that HTTP status (the one fault
 this stand-in causes on purpose: the real API's errors cannot be provoked offline).
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOOL_COMMAND = "echo localobs-tool-ran"
+ECHO = ("Bash", {"command": TOOL_COMMAND, "description": "Print a marker"})
 ANSWER = "The command printed localobs-tool-ran."
 # Usage each main-loop answer reports (the CLI's api_request events should carry these).
 USAGE = {
@@ -36,6 +38,7 @@ class StandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     fail_next: int | None = None  # HTTP status for the next main-loop request
+    tools: list[tuple[str, dict[str, Any]]] = field(default_factory=lambda: [ECHO])
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -117,14 +120,17 @@ def _events(
     yield event("message_stop", {"type": "message_stop"})
 
 
-def _has_tool_result(request: dict[str, Any]) -> bool:
+def _tool_results(request: dict[str, Any]) -> int:
+    found = 0
     for message in request.get("messages", []):
         content = message.get("content")
-        if isinstance(content, list) and any(
-            isinstance(part, dict) and part.get("type") == "tool_result" for part in content
-        ):
-            return True
-    return False
+        if isinstance(content, list):
+            found += sum(
+                1
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "tool_result"
+            )
+    return found
 
 
 def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
@@ -172,14 +178,16 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
                 }
                 self._reply(fail, json.dumps(error).encode())
                 return
-            if main_loop and not _has_tool_result(request):
+            ran = _tool_results(request)
+            if main_loop and ran < len(state.tools):
+                tool, tool_input = state.tools[ran]
                 blocks: list[dict[str, Any]] = [
                     {"type": "text", "text": "Running it."},
                     {
                         "type": "tool_use",
                         "id": f"toolu_standin{number:04d}",
-                        "name": "Bash",
-                        "input": {"command": TOOL_COMMAND, "description": "Print a marker"},
+                        "name": tool,
+                        "input": tool_input,
                     },
                 ]
                 stop = "tool_use"

@@ -2,8 +2,9 @@
 exporting its telemetry to the real receiver: its log events become model calls, a tool step, a
 decision and a turn in a conversation, its metrics the agent's figures in `localobs stats`.
 
-Two runs: one whose model asks for a tool (OTLP over http/protobuf, with its beta traces on), and
-one whose only request the stand-in refuses (OTLP over http/json). Both behind a proxy that
+Two runs: one whose model asks for three tools in turn (`echo`, writing a file, committing it in
+a git repository of its own; OTLP over http/protobuf, with its beta traces on), and one whose
+only request the stand-in refuses (OTLP over http/json). Both behind a proxy that
 refuses every other host: the test fails if the CLI tried to reach anything else.
 """
 
@@ -27,7 +28,7 @@ from localobs.store import Store
 from localobs.store.agents import get_run, list_runs
 from localobs.store.coding_agents import CodingAgentTotals, coding_agent_totals
 from localobs.store.conversations import get_conversation
-from tests.anthropic_standin import ANSWER, TOOL_COMMAND, USAGE, anthropic_standin
+from tests.anthropic_standin import ANSWER, ECHO, TOOL_COMMAND, USAGE, anthropic_standin
 from tests.node_clients import bin_path, install
 from tests.refusing_proxy import proxy_env, refusing_proxy
 
@@ -37,6 +38,26 @@ CLAUDE_CODE = {"@anthropic-ai/claude-code": "2.1.197"}  # the last release allow
 PROMPT = "Run echo for me"
 FAILING_PROMPT = "This one will fail"
 REPO = Path(__file__).resolve().parent.parent
+NOTES = "one\ntwo\nthree\n"
+GIT_USER = {
+    "GIT_AUTHOR_NAME": "localobs test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "localobs test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+def _tools(work: Path) -> list[tuple[str, dict[str, Any]]]:
+    """What the stand-in's model asks for, in turn: its metrics count lines and commits."""
+    commit = {
+        "command": "git add notes.txt && git commit -q -m 'Add notes'",
+        "description": "Commit",
+    }
+    return [
+        ECHO,
+        ("Write", {"file_path": str(work / "notes.txt"), "content": NOTES}),
+        ("Bash", commit),
+    ]
 
 
 @dataclass
@@ -54,6 +75,7 @@ class Captured:
     db: Path
     tool_run: Run
     failed_run: Run
+    work: Path  # the tool run's working directory
     attempts: list[str]
     api_paths: list[str]
 
@@ -79,6 +101,7 @@ def _env(home: Path, api_url: str, receiver_url: str, protocol: str) -> dict[str
         "OTEL_LOGS_EXPORT_INTERVAL": "500",
         "OTEL_LOG_USER_PROMPTS": "1",
         "OTEL_LOG_TOOL_DETAILS": "1",
+        **GIT_USER,
     }
 
 
@@ -92,8 +115,11 @@ def _claude(claude: Path, work: Path, env: dict[str, str], prompt: str) -> Run:
             "json",
             "--allowedTools",
             "Bash(echo:*)",
+            "Bash(git add:*)",
+            "Bash(git commit:*)",
+            "Write",
             "--max-turns",
-            "4",
+            "6",
         ],
         cwd=work,
         env=env,
@@ -140,7 +166,9 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]:
                 (home / "tmp").mkdir(parents=True)
                 work.mkdir()
                 env = _env(home, api.url, server.url, protocol) | proxy_env(proxy_url)
+                api.tools = _tools(work)
                 if name == "tool":  # its beta traces too: they must not count calls twice
+                    subprocess.run(["git", "init", "-q"], cwd=work, check=True, env=env)
                     env |= {
                         "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
                         "OTEL_TRACES_EXPORTER": "otlp",
@@ -148,13 +176,20 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]:
                     }
                 api.fail_next = fail
                 runs.append(_claude(claude, work, env, prompt))
-            _wait_for(store, "SELECT count(*) FROM logs WHERE event_name = 'api_request'", 2)
+            _wait_for(store, "SELECT count(*) FROM logs WHERE event_name = 'api_request'", 4)
             _wait_for(store, "SELECT count(*) FROM logs WHERE event_name = 'api_error'", 1)
             _wait_for(
                 store, "SELECT count(*) FROM metric_points WHERE name LIKE 'claude_code.%'", 1
             )
             _wait_for(store, "SELECT count(*) FROM spans WHERE name LIKE 'claude_code.%'", 1)
-            yield Captured(store, db, runs[0], runs[1], list(attempts), list(api.paths))
+            _wait_for(
+                store,
+                "SELECT count(*) FROM metric_points WHERE name = 'claude_code.commit.count'",
+                1,
+            )
+            yield Captured(
+                store, db, runs[0], runs[1], base / "work-tool", list(attempts), list(api.paths)
+            )
     finally:
         server.stop()
         store.close()
@@ -176,7 +211,13 @@ def test_the_cli_ran_offline_and_as_scripted(captured: Captured) -> None:
     assert captured.attempts == []  # nothing tried to leave the machine
     assert captured.tool_run.result["result"] == ANSWER
     assert captured.failed_run.result["is_error"] is True
-    assert captured.api_paths.count("POST /v1/messages?beta=true") == 3
+    assert captured.api_paths.count("POST /v1/messages?beta=true") == 5
+    # Its tools really ran: the file is written and committed.
+    assert (captured.work / "notes.txt").read_text() == NOTES
+    log = subprocess.run(
+        ["git", "log", "--format=%s"], cwd=captured.work, capture_output=True, text=True
+    )
+    assert log.stdout.strip() == "Add notes"
 
 
 def test_each_request_is_a_model_call_with_its_tokens_cache_and_reported_cost(
@@ -184,7 +225,7 @@ def test_each_request_is_a_model_call_with_its_tokens_cache_and_reported_cost(
 ) -> None:
     calls = _cli(captured.db, "calls", "--limit", "50")
     ok = [call for call in calls if call["error_type"] is None]
-    assert len(calls) == 3 and len(ok) == 2  # the traces' llm_request spans are not calls
+    assert len(calls) == 5 and len(ok) == 4  # the traces' llm_request spans are not calls
     for call in ok:
         assert call["provider"] == "anthropic" and call["operation"] == "chat"
         assert call["model"].startswith("claude-")
@@ -207,7 +248,7 @@ def test_each_request_is_a_model_call_with_its_tokens_cache_and_reported_cost(
     total_reported = captured.tool_run.result["total_cost_usd"]
     assert [row[:2] for row in rows] == [
         (USAGE["cache_read_input_tokens"], USAGE["cache_creation_input_tokens"])
-    ] * 2
+    ] * 4
     assert sum(row[2] for row in rows) == pytest.approx(total_reported)
     assert {row[3:] for row in rows} == {("claude_code", "logs")}
 
@@ -228,13 +269,17 @@ def test_each_prompt_is_a_claude_code_run_with_its_tool_step(captured: Captured)
         conn.close()
     assert detail is not None
     assert run.agent_name == "Claude Code"
-    assert (run.model_calls, run.tool_calls) == (2, 1)
-    assert run.input_tokens == 2 * USAGE["input_tokens"]
-    (tool,) = [step for step in detail.steps if step.kind == "tool"]
-    assert tool.tool_name == "Bash" and tool.error is None
-    assert json.loads(tool.arguments or "{}")["command"] == TOOL_COMMAND
-    assert tool.duration_ms > 0
-    assert tool.decision == "accept (config)"  # its tool_decision event, on the same step
+    assert (run.model_calls, run.tool_calls) == (4, 3)
+    assert run.input_tokens == 4 * USAGE["input_tokens"]
+    tools = [step for step in detail.steps if step.kind == "tool"]
+    assert [tool.tool_name for tool in tools] == ["Bash", "Write", "Bash"]
+    echo = tools[0]
+    assert json.loads(echo.arguments or "{}")["command"] == TOOL_COMMAND
+    for tool in tools:
+        assert tool.error is None and tool.duration_ms > 0
+        assert tool.decision == "accept (config)"  # its tool_decision event, on the same step
+    kinds = [step.kind for step in detail.steps]
+    assert kinds == ["agent", *["model call", "tool"] * 3, "model call"]  # in time order
     failed = runs[captured.failed_run.session_id]
     assert failed.model_calls == 1 and failed.errors >= 1
 
@@ -242,7 +287,7 @@ def test_each_prompt_is_a_claude_code_run_with_its_tool_step(captured: Captured)
 def test_each_session_is_a_conversation_whose_turn_shows_the_prompt(captured: Captured) -> None:
     listed = {c["conversation_id"]: c for c in _cli(captured.db, "conversations")}
     summary = listed[captured.tool_run.session_id]
-    assert (summary["turns"], summary["model_calls"]) == (1, 2)
+    assert (summary["turns"], summary["model_calls"]) == (1, 4)
     conn = captured.store.reader()
     try:
         conversation = get_conversation(conn, captured.failed_run.session_id)
@@ -268,6 +313,8 @@ def test_its_metrics_are_the_agents_own_figures_in_stats(captured: Captured) -> 
     assert found.cost_usd == pytest.approx(captured.tool_run.result["total_cost_usd"])
     assert found.sessions is not None and found.sessions >= 1
     assert found.active_time_s is not None and found.active_time_s > 0
+    # Claude Code counts the text's pieces between newlines: the empty one after the last too.
+    assert (found.lines_added, found.lines_removed, found.commits) == (NOTES.count("\n") + 1, 0, 1)
     stats = _cli(captured.db, "stats")
     (agent,) = stats["coding_agents"]
     assert agent["agent"] == "Claude Code" and agent["input_tokens"] == usage["input_tokens"]
