@@ -281,7 +281,7 @@ _VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.sampled_from(["120", " 7 ", "1e400", "-0", "true", "false", "<REDACTED>", ""]),
-    st.lists(st.integers(), max_size=3),
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=3),  # OTLP: int64
     st.fixed_dictionaries({"$bytes": st.just("AAE=")}),
 )
 _KEYS = st.sampled_from(
