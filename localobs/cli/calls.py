@@ -13,6 +13,7 @@ from localobs.cli.output import echo_json, ms, number, parse_window, table, time
 from localobs.literal import visible
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import CallSummary, list_calls
+from localobs.store.coding_agents import coding_agent_totals, summary_text
 from localobs.store.cost import price_table, total_cost_text, usd_text
 from localobs.store.metrics_query import genai_metric_summary
 from localobs.store.stats import component_stats, totals
@@ -97,6 +98,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         found = totals(conn, time.time_ns, window_s)
         components = component_stats(conn, time.time_ns, window_s)
         metrics = genai_metric_summary(conn, time.time_ns, window_s)
+        agents = coding_agent_totals(conn, time.time_ns, window_s)
     finally:
         conn.close()
     if as_json:
@@ -106,6 +108,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 "totals": found,
                 "components": components,
                 "genai_metrics": metrics,
+                "coding_agents": agents,
             }
         )
         return
@@ -118,6 +121,8 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         f"cost {total_cost_text(found.cost_usd, found.unpriced_calls, found.calls)}"
         f" (list prices as of {price_table().as_of}; local models cost $0)"
     )
+    for agent in agents:
+        click.echo(summary_text(agent))
     if found.per_model:
         click.echo("")
         table(

@@ -46,7 +46,30 @@ _STRETCH_DERIVED = (
     " WHERE trace_id = ?3 AND span_id = ?4 AND derived_from IS NOT NULL"
     " AND (start_time_unix_nano > ?1 OR end_time_unix_nano < ?2)"
 )
+# A derived row seen again (a later event of the same turn or tool call) fills what the stored
+# one left empty: a turn's prompt, a tool step's decision or outcome. Nothing is overwritten,
+# and an error status wins over none.
+_FILLED = tuple(
+    column
+    for column in SPAN_COLUMNS[SPAN_COLUMNS.index("span_role") :]
+    if column not in MESSAGE_COLUMNS and column != "derived_from"
+)
+_FILL_DERIVED = (
+    "UPDATE spans SET status_code = max(coalesce(status_code, 0), ?),"
+    " status_message = coalesce(status_message, ?), "
+    + ", ".join(f"{column} = coalesce({column}, ?)" for column in _FILLED)
+    + " WHERE trace_id = ? AND span_id = ? AND derived_from IS NOT NULL"
+)
+_FILL_VALUES = tuple(
+    SPAN_COLUMNS.index(column) for column in ("status_code", "status_message", *_FILLED)
+)
 _DATE_ROWS = "UPDATE ingest_batches SET last_rowid = last_insert_rowid() WHERE digest = ?"
+# Span rows derived from a logs batch arrive with it: dated as a spans batch of their own, so
+# retention's age (the last spans rowid received before a cutoff) covers them too.
+_DATE_DERIVED = (
+    "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items, last_rowid)"
+    " VALUES (? || '/derived', 'traces', ?, ?, last_insert_rowid())"
+)
 _INSERT_DIGEST = (
     "INSERT OR IGNORE INTO ingest_batches (digest, signal, received_unix_nano, items) "
     "VALUES (?, ?, ?, ?)"
@@ -111,20 +134,40 @@ class BatchApplier:
 
     def _insert_derived(self, digest: str, rows: list[tuple[Any, ...]]) -> None:
         """Span rows built from log events: inserted once (their ids come from the events), a
-        turn seen again stretched to cover its new events, and waiting GenAI patches joined.
-        They are dated as spans that arrived now (retention ages spans by traces batches)."""
-        dated = f"{digest}/derived"
-        self._conn.execute(_INSERT_DIGEST, (dated, "traces", time.time_ns(), len(rows)))
+        row seen again filling what the stored one left empty and stretching it to cover its
+        new events, and waiting GenAI patches joined."""
         stored = [self._store_messages(row) for row in rows]
         inserted = self._conn.executemany(_INSERT_ROWS["traces"], stored).rowcount
-        if inserted > 0:
-            self._conn.execute(_DATE_ROWS, (dated,))
+        if inserted > 0:  # next to the insert: last_insert_rowid()
+            self._conn.execute(_DATE_DERIVED, (digest, time.time_ns(), inserted))
         if inserted < len(stored):
-            self._uncount_ignored(stored, inserted)
+            ignored = self._uncount_ignored(stored, inserted)
+            self._fill_derived([rows[index] for index in ignored])
         self._conn.executemany(
             _STRETCH_DERIVED, [(row[_START], row[_END], row[0], row[1]) for row in rows]
         )
         self._genai.spans_inserted(self._conn, stored)
+
+    def _fill_derived(self, rows: list[tuple[Any, ...]]) -> None:
+        """Derived rows stored already take the values they lack from these (as sent, not yet
+        encoded: a message column is encoded only when it is filled)."""
+        self._conn.executemany(
+            _FILL_DERIVED,
+            [(*(row[index] for index in _FILL_VALUES), row[0], row[1]) for row in rows],
+        )
+        for row in rows:
+            for column, index in zip(MESSAGE_COLUMNS, _MESSAGES, strict=True):
+                if row[index] is None:
+                    continue
+                where = "trace_id = ? AND span_id = ? AND derived_from IS NOT NULL"
+                empty = self._conn.execute(
+                    f"SELECT 1 FROM spans WHERE {where} AND {column} IS NULL", (row[0], row[1])
+                ).fetchone()
+                if empty is not None:
+                    self._conn.execute(
+                        f"UPDATE spans SET {column} = ? WHERE {where}",
+                        (self._contents.encode(row[index]), row[0], row[1]),
+                    )
 
     def _store_messages(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         """The row with its message columns and shared attribute values as references to
@@ -140,9 +183,10 @@ class BatchApplier:
         stored[_ATTRIBUTES] = shared
         return tuple(stored)
 
-    def _uncount_ignored(self, rows: list[tuple[Any, ...]], inserted: int) -> None:
+    def _uncount_ignored(self, rows: list[tuple[Any, ...]], inserted: int) -> list[int]:
         """Spans stored already (INSERT OR IGNORE skipped them) use no contents: their uses
-        would never be given back. The rows inserted are the last `inserted` rowids."""
+        would never be given back. The rows inserted are the last `inserted` rowids. Returns
+        the indexes of the rows ignored."""
         fresh: set[tuple[str, str]] = set()
         if inserted:
             fresh = set(
@@ -152,14 +196,17 @@ class BatchApplier:
                 )
             )
         ignored: list[object] = []
-        for row in rows:
+        skipped: list[int] = []
+        for number, row in enumerate(rows):
             key = (row[0], row[1])
             if key in fresh:
                 fresh.discard(key)  # a second copy in the same batch was ignored
             else:
+                skipped.append(number)
                 ignored.extend(row[index] for index in _MESSAGES)
                 ignored.extend(shared_ids(row[_ATTRIBUTES]))
         self._contents.unuse(ignored)
+        return skipped
 
     def _insert_new(self, sql: str, rows: list[tuple[Any, ...]], known: set[int]) -> None:
         fresh = [row for row in rows if row[0] not in known]

@@ -6,7 +6,8 @@ call, a tool step, the turn that holds them), so every screen and query that rea
 runs and conversations shows them with no special case. The rows are marked `derived_from =
 'logs'`: exports and forwarding leave them out (the log records they came from are exported as
 sent), and the writer inserts them idempotently (ids are derived from the events), extending a
-turn's time span as its events arrive.
+turn's time span as its events arrive. Several events may build one row (same ids): a row seen
+again fills the columns the stored one left empty (never overwriting) and an error status wins.
 
 This module holds the contract (what a mapper reads and builds); client_events.py holds the
 mappers by event name.

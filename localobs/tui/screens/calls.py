@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer
 
 from localobs.store.calls import CallFilter, CallSummary, calls_after, list_calls
 from localobs.store.changes import latest_call_id
+from localobs.store.coding_agents import CodingAgentTotals, coding_agent_totals
 from localobs.store.retention import pruning_since
 from localobs.store.stats import Totals, totals
 from localobs.tui import format as fmt
@@ -73,6 +74,7 @@ class TotalsLoaded(Message):
     totals: Totals
     took_s: float
     pruning: bool = False
+    coding_agents: tuple[CodingAgentTotals, ...] = ()
 
 
 @dataclass
@@ -243,11 +245,12 @@ class CallsScreen(Screen[None]):
         try:
             with self.ctx.readers.connection() as conn:
                 found = totals(conn, self.ctx.clock, self.ctx.totals_window_s, flt)
+                agents = coding_agent_totals(conn, self.ctx.clock, self.ctx.totals_window_s)
                 pruning = pruning_since(conn) is not None
         except sqlite3.Error as exc:
             self.post_message(QueryFailed("totals", str(exc)))
             return
-        self.post_message(TotalsLoaded(found, time.perf_counter() - started, pruning))
+        self.post_message(TotalsLoaded(found, time.perf_counter() - started, pruning, agents))
 
     # -- results (UI thread) -----------------------------------------------------------------
 
@@ -290,7 +293,9 @@ class CallsScreen(Screen[None]):
         self.totals = message.totals
         self.pruning = message.pruning
         self._show_status()
-        self.query_one(TotalsBar).show(message.totals, window_label(self.ctx.totals_window_s))
+        self.query_one(TotalsBar).show(
+            message.totals, window_label(self.ctx.totals_window_s), message.coding_agents
+        )
         if self._totals_gate.finished(message.took_s):
             self._load_totals(self.filter)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from localobs.store.coding_agents import CodingAgentTotals, summary_text
 from localobs.store.cost import total_cost_text, usd_text
 from localobs.store.stats import ModelStats, Totals
 from localobs.tui import format as fmt
@@ -24,7 +25,9 @@ def _model_line(stats: ModelStats) -> Content:
     )
 
 
-def totals_content(totals: Totals | None, window_label: str) -> Content:
+def totals_content(
+    totals: Totals | None, window_label: str, coding_agents: tuple[CodingAgentTotals, ...] = ()
+) -> Content:
     if totals is None:
         return Content.from_markup("[$foreground-muted]loading totals…[/]")
     errors_style = "$text-error b" if totals.errors else ""
@@ -47,16 +50,23 @@ def totals_content(totals: Totals | None, window_label: str) -> Content:
         lines.append(
             Content.styled(f"+{len(models) - _MAX_MODELS} more models (c)", "$foreground-muted")
         )
+    # Coding agents' own metrics: a line each, beside (never added to) the calls' figures.
+    lines.extend(Content(summary_text(agent)) for agent in coding_agents)
     return Content("\n").join(lines)
 
 
 class TotalsBar(Static):
     """Totals over a recent window; refreshed at most about once a second under load."""
 
-    _shown: tuple[Totals | None, str] | None = None
+    _shown: tuple[Totals | None, str, tuple[CodingAgentTotals, ...]] | None = None
 
-    def show(self, totals: Totals | None, window_label: str) -> None:
+    def show(
+        self,
+        totals: Totals | None,
+        window_label: str,
+        coding_agents: tuple[CodingAgentTotals, ...] = (),
+    ) -> None:
         """Redraw only when the figures changed (every second or so under load)."""
-        if (totals, window_label) != self._shown:
-            self._shown = (totals, window_label)
-            self.update(totals_content(totals, window_label))
+        if (totals, window_label, coding_agents) != self._shown:
+            self._shown = (totals, window_label, coding_agents)
+            self.update(totals_content(totals, window_label, coding_agents))
