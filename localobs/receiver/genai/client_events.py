@@ -7,10 +7,13 @@ registry is the one place that says which event name goes to which mapper.
 from __future__ import annotations
 
 from localobs.receiver.faults import FAULTS
+from localobs.receiver.genai import codex
 from localobs.receiver.genai.derived import DerivedSpan, LogEvent, Mapper
 
 # Event name (the record's event_name, or its `event.name` attribute) -> the mapper for it.
-MAPPERS: dict[str, Mapper] = {}
+MAPPERS: dict[str, Mapper] = {
+    **dict.fromkeys(codex.EVENT_NAMES, codex.MAPPER),
+}
 
 
 def derive(event: LogEvent) -> list[DerivedSpan]:
