@@ -1,0 +1,166 @@
+"""The real Codex CLI (`codex exec`, offline against a Responses stand-in) exporting to localobs.
+
+Codex runs one turn: the stand-in's first answer makes it run `echo hi` with its shell tool, the
+second is text. Its own log events, traces and metrics go to a real receiver on loopback; the
+turn must come out as one conversation with one Codex agent run holding two model calls (model,
+tokens as the stand-in reported them) and the tool step, each exactly once, and nothing may leave
+the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from localobs.receiver import create_receiver_app
+from localobs.server import ReceiverServer
+from localobs.store import Store
+from localobs.store.agents import get_run, list_runs
+from localobs.store.calls import get_call, list_calls
+from localobs.store.conversations import get_conversation
+from tests.codex_cli import PROMPT, CodexRun, run_codex
+from tests.responses_standin import (
+    ANSWER_TEXT,
+    MODEL,
+    TEXT_USAGE,
+    TOOL_CALL_USAGE,
+    TOOL_COMMAND,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Ran:
+    store: Store
+    run: CodexRun
+    session_id: str
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    store = Store(tmp_path_factory.mktemp("store") / "localobs.db")
+    store.start_writer()
+    server = ReceiverServer(create_receiver_app(store, max_body=16 << 20), "127.0.0.1", 0)
+    server.start()
+    try:
+        run = run_codex(tmp_path_factory.mktemp("codex"), server.url)
+        assert run.completed.returncode == 0, run.completed.stderr[-3000:]
+        found = re.search(r"session id: (\S+)", run.completed.stderr)
+        assert found, run.completed.stderr[-3000:]
+        yield Ran(store, run, found.group(1))
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_codex_runs_the_tool_and_nothing_leaves_the_machine(ran: Ran) -> None:
+    assert ANSWER_TEXT in ran.run.completed.stdout
+    assert ran.run.outbound == []
+    requests = ran.run.model.responses
+    assert len(requests) == 2
+    assert any(item.get("type") == "function_call_output" for item in requests[1]["input"])
+    # The turn-cost analytics call goes to the provider's URL (the stand-in), nowhere else.
+    assert all(path.startswith("/v1/") for path in ran.run.model.other_paths)
+
+
+def test_each_request_is_one_call_with_its_model_and_tokens(ran: Ran) -> None:
+    conn = ran.store.reader()
+    calls = sorted(list_calls(conn), key=lambda call: call.start_time_unix_nano)
+    # Codex's own spans arrived too (its internal tracing, tokens on per-SSE-event spans):
+    # they are stored, but never counted as calls a second time.
+    native = conn.execute(
+        "SELECT count(*) FROM spans WHERE derived_from IS NULL"
+        " AND json_extract(attributes, '$.\"gen_ai.usage.input_tokens\"') IS NOT NULL"
+    ).fetchone()[0]
+    assert native == 2
+    assert len(calls) == 2
+    for call, usage in zip(calls, (TOOL_CALL_USAGE, TEXT_USAGE), strict=True):
+        assert call.model == MODEL
+        assert call.service_name == "codex_exec"
+        assert (call.input_tokens, call.output_tokens) == (usage.input_tokens, usage.output_tokens)
+        assert call.duration_ms > 0 and call.status_code == 0
+        assert call.agent_name == "Codex"
+        detail = get_call(conn, call.call_id)
+        assert detail is not None and detail.dialect == "codex"
+        cached, reasoning = conn.execute(
+            "SELECT cache_read_tokens, reasoning_tokens FROM llm_calls WHERE call_id = ?",
+            (call.call_id,),
+        ).fetchone()
+        assert (cached, reasoning) == (usage.cached_tokens, usage.reasoning_tokens)
+
+
+def test_the_turn_is_a_codex_run_with_its_tool_step(ran: Ran) -> None:
+    conn = ran.store.reader()
+    runs = list_runs(conn)
+    assert [(run.agent_name, run.conversation_id) for run in runs] == [("Codex", ran.session_id)]
+    assert (runs[0].model_calls, runs[0].tool_calls, runs[0].errors) == (2, 1, 0)
+    detail = get_run(conn, runs[0].run_id)
+    assert detail is not None
+    tools = [step for step in detail.steps if step.kind == "tool"]
+    assert len(tools) == 1
+    tool = tools[0]
+    assert tool.tool_name is not None and tool.tool_call_id is not None
+    assert tool.arguments is not None and TOOL_COMMAND in tool.arguments
+    assert tool.result is not None and "hi" in tool.result.splitlines()
+    assert tool.decision == "approved" and tool.error is None
+    steps = [step.kind for step in detail.steps]
+    assert steps.index("tool") > steps.index("model call")  # it ran between the two calls
+
+
+def test_the_session_is_a_conversation_whose_turn_holds_the_prompt(ran: Ran) -> None:
+    conversation = get_conversation(ran.store.reader(), ran.session_id)
+    assert conversation is not None
+    assert conversation.summary.model_calls == 2
+    (turn,) = conversation.turns
+    assert (turn.kind, turn.name, turn.question) == ("agent", "Codex", PROMPT)
+    assert [call.input_tokens for call in turn.calls] == [
+        TOOL_CALL_USAGE.input_tokens,
+        TEXT_USAGE.input_tokens,
+    ]
+
+
+def test_log_rows_are_named_by_codex_event_names(ran: Ran) -> None:
+    names = {name for (name,) in ran.store.reader().execute("SELECT DISTINCT event_name FROM logs")}
+    assert {"codex.user_prompt", "codex.api_request", "codex.tool_result"} <= names
+    located = {name for name in names if name and name.startswith("event ")}
+    # Only records with no event.name attribute keep the location Codex put in event_name.
+    assert all("metrics" in name for name in located), located
+
+
+def _cli(*args: str, db: Path) -> object:
+    done = subprocess.run(
+        [sys.executable, "-m", "localobs", *args, "--db", str(db), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_cli_lists_the_calls_and_the_conversation(ran: Ran) -> None:
+    db = ran.store.path
+    calls = _cli("calls", db=db)
+    assert isinstance(calls, list)
+    assert sorted(
+        (call["model"], call["input_tokens"], call["output_tokens"]) for call in calls
+    ) == [
+        (MODEL, TOOL_CALL_USAGE.input_tokens, TOOL_CALL_USAGE.output_tokens),
+        (MODEL, TEXT_USAGE.input_tokens, TEXT_USAGE.output_tokens),
+    ]
+    conversations = _cli("conversations", db=db)
+    assert isinstance(conversations, list)
+    assert [(c["conversation_id"], c["turns"], c["model_calls"]) for c in conversations] == [
+        (ran.session_id, 1, 2)
+    ]
