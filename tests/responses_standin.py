@@ -4,14 +4,17 @@ Codex speaks only the Responses API to a model provider, and llama.cpp's server 
 stand-in answers `POST .../responses` with a server-sent-event stream shaped as the API's: its
 first answer in a conversation is a function call (the shell tool running `echo hi`), so the
 client runs a tool and calls again; the answer to a request that carries the tool's output is
-text. Every other POST (Codex's turn-cost analytics call to the provider URL) gets `200 {}`.
-Each request is recorded so a test can compare the client's telemetry with what it sent and got.
+text. The stream pauses PAUSE_S before the first output item and again before the completion, so
+a client's time to first output and the call's duration differ measurably. Every other POST
+(Codex's turn-cost analytics call to the provider URL) gets `200 {}`. Each request is recorded,
+so a test can compare the client's telemetry with what it sent and got.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from typing import Any
 MODEL = "standin-model"
 ANSWER_TEXT = "The command printed hi."
 TOOL_COMMAND = "echo hi"
+PAUSE_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -144,8 +148,21 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.recorded.responses.append(request)
             number = len(self.server.recorded.responses)
-        body = b"".join(_sse(event) for event in answer_events(request, number))
-        self._send(200, "text/event-stream", body)
+        events = answer_events(request, number)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._chunk(_sse(events[0]))  # response.created at once
+        time.sleep(PAUSE_S)
+        self._chunk(b"".join(_sse(event) for event in events[1:-1]))
+        time.sleep(PAUSE_S)
+        self._chunk(_sse(events[-1]))  # response.completed
+        self._chunk(b"")
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     def do_GET(self) -> None:
         self.server.recorded.other_paths.append(self.path)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from localobs.receiver import create_receiver_app
+from localobs.receiver.genai.codex import TTFT_SOURCE
 from localobs.server import ReceiverServer
 from localobs.store import Store
 from localobs.store.agents import get_run, list_runs
@@ -30,6 +31,7 @@ from tests.codex_cli import PROMPT, CodexRun, run_codex
 from tests.responses_standin import (
     ANSWER_TEXT,
     MODEL,
+    PAUSE_S,
     TEXT_USAGE,
     TOOL_CALL_USAGE,
     TOOL_COMMAND,
@@ -87,15 +89,21 @@ def test_each_request_is_one_call_with_its_model_and_tokens(ran: Ran) -> None:
         assert call.model == MODEL
         assert call.service_name == "codex_exec"
         assert (call.input_tokens, call.output_tokens) == (usage.input_tokens, usage.output_tokens)
-        assert call.duration_ms > 0 and call.status_code == 0
+        assert call.status_code == 0
+        # The stand-in pauses before the first output item and again before the completion:
+        # the TTFT Codex measured covers the first pause, the duration both.
+        assert call.ttft_ms is not None and call.ttft_ms >= PAUSE_S * 1000 - 2
+        assert call.duration_ms - call.ttft_ms >= PAUSE_S * 1000 - 2
         assert call.agent_name == "Codex"
         detail = get_call(conn, call.call_id)
         assert detail is not None and detail.dialect == "codex"
-        cached, reasoning = conn.execute(
-            "SELECT cache_read_tokens, reasoning_tokens FROM llm_calls WHERE call_id = ?",
+        cached, reasoning, ttft_source = conn.execute(
+            "SELECT cache_read_tokens, reasoning_tokens, ttft_source FROM llm_calls"
+            " WHERE call_id = ?",
             (call.call_id,),
         ).fetchone()
         assert (cached, reasoning) == (usage.cached_tokens, usage.reasoning_tokens)
+        assert ttft_source == TTFT_SOURCE
 
 
 def test_the_turn_is_a_codex_run_with_its_tool_step(ran: Ran) -> None:

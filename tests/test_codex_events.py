@@ -123,6 +123,10 @@ def test_captured_run_maps_to_a_turn_two_calls_and_a_tool_step() -> None:
         took = int(request.attributes["duration_ms"]) * 1_000_000
         assert call.start_unix_nano == request.time_unix_nano - took
         assert call.end_unix_nano == completion.time_unix_nano
+        # its TTFT: to the response headers, then to the first output item (both Codex's)
+        ttft = int(request.attributes["duration_ms"]) + int(completion.attributes["ttft_ms"])
+        assert ttft > 0 and call.genai["ttft_ms"] == ttft
+        assert call.genai["ttft_source"] == codex.TTFT_SOURCE
     assert tool.genai["tool_decision"] == "approved" and tool.status_code == 0
     assert tool.genai["tool_arguments"] == '{"cmd": "echo hi"}'
     (result,) = [event for event in events if event.event_name == "codex.tool_result"]
@@ -186,6 +190,20 @@ def test_a_failed_request_is_a_failed_call_and_its_retry_a_good_one() -> None:
     assert good.end_unix_nano - good.start_unix_nano == 140_000_000
 
 
+@pytest.mark.parametrize(
+    ("after_headers", "ttft"), [("30", 70.0), ("101", None), ("x", None), (None, None)]
+)
+def test_ttft_is_headers_then_first_output_and_never_longer_than_the_call(
+    after_headers: str | None, ttft: float | None
+) -> None:
+    completion = (
+        _completed(1100) if after_headers is None else _completed(1100, ttft_ms=after_headers)
+    )
+    (call,) = _calls(_map(codex.CodexMapper(), [_request(1000), completion]))
+    assert call.genai["ttft_ms"] == ttft  # the call took 140 ms, 40 of them to its headers
+    assert call.genai["ttft_source"] == (codex.TTFT_SOURCE if ttft else None)
+
+
 def test_a_broken_stream_fails_its_call() -> None:
     rows = _map(
         codex.CodexMapper(),
@@ -207,6 +225,17 @@ def test_stream_events_in_between_make_nothing() -> None:
     assert _map(mapper, [_request(1000)])  # the run, so far
     for kind in ("response.created", "response.output_text.delta", "response.completed"):
         assert mapper(_event("codex.sse_event", 1001, None, **{"event.kind": kind})) == []
+
+
+def test_an_end_sent_again_makes_no_second_call() -> None:
+    """An exporter may send a record again in another batch (the writer drops only a repeated
+    body): its call must not appear twice, even once its request is no longer in flight."""
+    mapper = codex.CodexMapper()
+    events = [_request(1000), _completed(1100), _request(2000), _completed(2100)]
+    first = _map(mapper, events)
+    again = _map(mapper, events[1:2] + events)
+    assert len(_calls(first)) == 2
+    assert {row.span_id for row in _calls(again)} <= {row.span_id for row in _calls(first)}
 
 
 def test_a_completion_whose_request_was_never_seen_is_still_a_call() -> None:
@@ -372,15 +401,17 @@ def test_the_stored_event_name(record: LogRecord, stored: str | None) -> None:
 def test_captured_export_through_the_receiver_shows_the_run(receiver: RunningReceiver) -> None:
     """The captured bodies, split one record a request (the state spans requests), posted to the
     real receiver twice (the second time changes nothing)."""
-    records = _records()
-    template = _requests()[0]
+    singles = []
+    for sent in _requests():
+        for resource_logs in sent.resource_logs:
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    request = ExportLogsServiceRequest()
+                    one = request.resource_logs.add(resource=resource_logs.resource)
+                    one.scope_logs.add(scope=scope_logs.scope).log_records.append(record)
+                    singles.append(request)
     for _round in range(2):
-        for record in records:
-            request = ExportLogsServiceRequest()
-            request.CopyFrom(template)
-            scope_logs = request.resource_logs[0].scope_logs[0]
-            del scope_logs.log_records[:]
-            scope_logs.log_records.append(record)
+        for request in singles:
             response = httpx.post(
                 f"{receiver.url}/v1/logs",
                 content=request.SerializeToString(),

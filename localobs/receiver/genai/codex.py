@@ -7,8 +7,10 @@ attribute, with `conversation.id` (its session) on every record:
 * `codex.api_request` is one HTTP request to the model provider, logged when its response
   headers arrive: `duration_ms` so far, `http.response.status_code`, `error.message`, `model`.
 * `codex.sse_event` is one event of the streamed answer; the `response.completed` one carrying
-  `input_token_count` (with cached, reasoning and cache-write counts) ends the call.
-  `error.message` on it means the stream failed.
+  `input_token_count` (with cached, reasoning and cache-write counts) ends the call; its
+  `ttft_ms` is the time from the response headers to the first output item, so the call's TTFT
+  is the request's `duration_ms` plus it (source `TTFT_SOURCE`). `error.message` on an
+  `sse_event` means the stream failed.
 * `codex.tool_decision` (approved or denied, and by whom) and `codex.tool_result` (name,
   arguments, output, success, duration) describe one tool run, joined by `call_id`.
 
@@ -52,7 +54,9 @@ STATUS_ERROR = 2
 REDACTED_PROMPT = "[REDACTED]"
 MAX_CONVERSATIONS = 1024
 MAX_PENDING_DECISIONS = 256
+MAX_ENDED = 256
 MS = 1_000_000
+TTFT_SOURCE = "codex.api_request duration_ms + codex.sse_event ttft_ms"
 
 
 @dataclass
@@ -60,8 +64,8 @@ class _Request:
     """A model request whose answer has not completed yet."""
 
     turn: str | None  # Codex's trace id of its turn
-    span_id: str
     start: int
+    headers_ms: int | None  # how long the request took to its response headers
     model: str | None
     attributes: dict[str, Any]
 
@@ -71,6 +75,8 @@ class _Conversation:
     provider: str | None = None
     turn: str | None = None  # the latest turn seen (for events sent outside its span)
     request: _Request | None = None
+    # The stream ends already mapped (by time and kind): one sent again makes no second call.
+    ended: OrderedDict[tuple[int, Any], None] = field(default_factory=OrderedDict)
     decisions: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
 
 
@@ -86,6 +92,15 @@ def _status(value: Any) -> int | None:
     if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 3:
         return int(value)
     return None
+
+
+def _ttft_ms(headers_ms: int | None, after_headers: Any, duration_ms: float) -> float | None:
+    """The call's TTFT: to its response headers, then to the first output item; None when
+    either part is unknown or the sum is longer than the call."""
+    rest = as_count(after_headers)
+    if headers_ms is None or rest is None or headers_ms + rest > duration_ms:
+        return None
+    return float(headers_ms + rest)
 
 
 def _is_approved(decision: str) -> bool:
@@ -201,20 +216,17 @@ class _Context:
         return [self.run(turn, start, end), row]
 
     def call(
-        self, request: _Request | None, error: str | None, error_type: str | None
+        self, request: _Request | None, key: object, error: str | None, error_type: str | None
     ) -> list[DerivedSpan]:
         """The model call of `request` (None: a completion whose request was never seen), ending
-        now, with this event's token counts."""
+        now, with this event's token counts; its id derived from `key`, an id of the event that
+        ends it (so the same end sent twice is one call)."""
         a = self.attributes
         if request is None:
-            request = _Request(
-                self.state.turn,
-                derived_id("call", self.time),
-                self.time,
-                as_str(a.get("model")),
-                {},
-            )
+            request = _Request(self.state.turn, self.time, None, as_str(a.get("model")), {})
         model = request.model or as_str(a.get("model"))
+        end = max(self.time, request.start)
+        ttft_ms = _ttft_ms(request.headers_ms, a.get("ttft_ms"), (end - request.start) / MS)
         genai: dict[str, Any] = {
             "span_role": "llm",
             "operation": "chat",
@@ -227,14 +239,16 @@ class _Context:
             "cache_write_tokens": as_count(a.get("cache_write_token_count")),
             "reasoning_tokens": as_count(a.get("reasoning_token_count")),
             "error_type": error_type,
+            "ttft_ms": ttft_ms,
+            "ttft_source": TTFT_SOURCE if ttft_ms is not None else None,
         }
         name = f"chat {model}" if model else "chat"
         return self.child(
             request.turn,
-            request.span_id,
+            key,
             name,
             SPAN_KIND_CLIENT,
-            (request.start, max(self.time, request.start)),
+            (request.start, end),
             error,
             request.attributes,
             genai,
@@ -255,24 +269,23 @@ def _conversation_starts(ctx: _Context) -> list[DerivedSpan]:
 def _api_request(ctx: _Context) -> list[DerivedSpan]:
     """A request in flight (its call is built when its answer completes), or a failed call."""
     a = ctx.attributes
+    headers_ms = as_count(a.get("duration_ms"))
     start = max(ctx.time - _duration_ns(a.get("duration_ms")), 0)
-    key = ctx.event.span_id or ctx.time
     status = _status(a.get("http.response.status_code"))
     attributes: dict[str, Any] = {
         name: a[name]
         for name in ("http.response.status_code", "attempt", "endpoint")
         if name in a and type(a[name]) in (str, int, bool)
     }
-    request = _Request(
-        ctx.state.turn, derived_id("call", key), start, as_str(a.get("model")), attributes
-    )
+    request = _Request(ctx.state.turn, start, headers_ms, as_str(a.get("model")), attributes)
     message = as_str(a.get("error.message"))
     if message is None and (status is None or 200 <= status <= 299):
         ctx.state.request = request
         return [ctx.run(request.turn, start, ctx.time)]
     ctx.state.request = None
     error_type = str(status) if status is not None else "request_failed"
-    return ctx.call(request, message or f"HTTP {status}", error_type)
+    key = ("request", ctx.event.span_id or ctx.time)
+    return ctx.call(request, key, message or f"HTTP {status}", error_type)
 
 
 def _sse_event(ctx: _Context) -> list[DerivedSpan]:
@@ -281,11 +294,18 @@ def _sse_event(ctx: _Context) -> list[DerivedSpan]:
     completed = a.get("event.kind") == "response.completed" and "input_token_count" in a
     if message is None and not completed:
         return []  # one of the many stream events in between
+    end = (ctx.time, a.get("event.kind"))
+    ended = ctx.state.ended
+    if end in ended:
+        return []
+    ended[end] = None
+    if len(ended) > MAX_ENDED:
+        ended.popitem(last=False)
     request, ctx.state.request = ctx.state.request, None
+    key = ("end", ctx.time)
     if message is not None:
-        kind = as_str(a.get("event.kind")) or "stream_error"
-        return ctx.call(request, message, kind)
-    return ctx.call(request, None, None)
+        return ctx.call(request, key, message, as_str(a.get("event.kind")) or "stream_error")
+    return ctx.call(request, key, None, None)
 
 
 def _tool_decision(ctx: _Context) -> list[DerivedSpan]:
