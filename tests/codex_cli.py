@@ -68,8 +68,9 @@ class CodexRun:
     outbound: list[str]  # what the refusing proxy was asked for (must stay empty)
 
 
-def run_codex(tmp: Path, otlp_url: str, prompt: str = PROMPT) -> CodexRun:
-    """`codex exec` once, with a temp HOME, TMPDIR and CODEX_HOME under `tmp`."""
+def run_codex(tmp: Path, otlp_url: str, prompt: str = PROMPT, *command: str) -> CodexRun:
+    """`codex exec [COMMAND...] PROMPT` once, with a temp HOME, TMPDIR and CODEX_HOME under `tmp`
+    (the same `tmp` again: the same Codex home, so `resume --last` continues its session)."""
     codex = bin_path(install({"@openai/codex": CODEX_VERSION}), "codex")
     home, codex_home, work, temp = (tmp / name for name in ("home", "codex", "work", "tmp"))
     for path in (home, codex_home, work, temp):
@@ -84,7 +85,7 @@ def run_codex(tmp: Path, otlp_url: str, prompt: str = PROMPT) -> CodexRun:
             **proxy_env(proxy),
         }
         completed = subprocess.run(
-            [str(codex), "exec", "--skip-git-repo-check", prompt],
+            [str(codex), "exec", *command, "--skip-git-repo-check", prompt],
             cwd=work,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -1,9 +1,10 @@
 """The real Codex CLI (`codex exec`, offline against a Responses stand-in) exporting to localobs.
 
 Codex runs one turn: the stand-in's first answer makes it run `echo hi` with its shell tool, the
-second is text. Its own log events, traces and metrics go to a real receiver on loopback; the
-turn must come out as one conversation with one Codex agent run holding two model calls (model,
-tokens as the stand-in reported them) and the tool step, each exactly once, and nothing may leave
+second is text; then `codex exec resume --last` adds a second turn (one call) to the session. Its
+own log events, traces and metrics go to a real receiver on loopback; the session must come out as
+one conversation of two turns, each a Codex agent run holding its model calls (model, tokens and
+TTFT as the stand-in's stream gave them) and tool steps, each exactly once, and nothing may leave
 the machine.
 """
 
@@ -40,10 +41,14 @@ from tests.responses_standin import (
 REPO = Path(__file__).resolve().parents[1]
 
 
+FOLLOW_UP = "Say bye."
+
+
 @dataclass
 class Ran:
     store: Store
     run: CodexRun
+    resumed: CodexRun
     session_id: str
 
 
@@ -54,11 +59,17 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
     server = ReceiverServer(create_receiver_app(store, max_body=16 << 20), "127.0.0.1", 0)
     server.start()
     try:
-        run = run_codex(tmp_path_factory.mktemp("codex"), server.url)
-        assert run.completed.returncode == 0, run.completed.stderr[-3000:]
-        found = re.search(r"session id: (\S+)", run.completed.stderr)
-        assert found, run.completed.stderr[-3000:]
-        yield Ran(store, run, found.group(1))
+        home = tmp_path_factory.mktemp("codex")
+        run = run_codex(home, server.url)
+        resumed = run_codex(home, server.url, FOLLOW_UP, "resume", "--last")
+        sessions = []
+        for done in (run, resumed):
+            assert done.completed.returncode == 0, done.completed.stderr[-3000:]
+            found = re.search(r"session id: (\S+)", done.completed.stderr)
+            assert found, done.completed.stderr[-3000:]
+            sessions.append(found.group(1))
+        assert sessions[0] == sessions[1]
+        yield Ran(store, run, resumed, sessions[0])
     finally:
         server.stop()
         store.close()
@@ -66,9 +77,9 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
 
 def test_codex_runs_the_tool_and_nothing_leaves_the_machine(ran: Ran) -> None:
     assert ANSWER_TEXT in ran.run.completed.stdout
-    assert ran.run.outbound == []
+    assert ran.run.outbound == [] and ran.resumed.outbound == []
     requests = ran.run.model.responses
-    assert len(requests) == 2
+    assert len(requests) == 2 and len(ran.resumed.model.responses) == 1
     assert any(item.get("type") == "function_call_output" for item in requests[1]["input"])
     # The turn-cost analytics call goes to the provider's URL (the stand-in), nowhere else.
     assert all(path.startswith("/v1/") for path in ran.run.model.other_paths)
@@ -83,9 +94,9 @@ def test_each_request_is_one_call_with_its_model_and_tokens(ran: Ran) -> None:
         "SELECT count(*) FROM spans WHERE derived_from IS NULL"
         " AND json_extract(attributes, '$.\"gen_ai.usage.input_tokens\"') IS NOT NULL"
     ).fetchone()[0]
-    assert native == 2
-    assert len(calls) == 2
-    for call, usage in zip(calls, (TOOL_CALL_USAGE, TEXT_USAGE), strict=True):
+    assert native == 3
+    assert len(calls) == 3
+    for call, usage in zip(calls, (TOOL_CALL_USAGE, TEXT_USAGE, TEXT_USAGE), strict=True):
         assert call.model == MODEL
         assert call.service_name == "codex_exec"
         assert (call.input_tokens, call.output_tokens) == (usage.input_tokens, usage.output_tokens)
@@ -106,11 +117,13 @@ def test_each_request_is_one_call_with_its_model_and_tokens(ran: Ran) -> None:
         assert ttft_source == TTFT_SOURCE
 
 
-def test_the_turn_is_a_codex_run_with_its_tool_step(ran: Ran) -> None:
+def test_each_turn_is_a_codex_run_the_first_with_its_tool_step(ran: Ran) -> None:
     conn = ran.store.reader()
-    runs = list_runs(conn)
-    assert [(run.agent_name, run.conversation_id) for run in runs] == [("Codex", ran.session_id)]
-    assert (runs[0].model_calls, runs[0].tool_calls, runs[0].errors) == (2, 1, 0)
+    runs = sorted(list_runs(conn), key=lambda run: run.start_time_unix_nano)
+    assert [(run.agent_name, run.conversation_id) for run in runs] == [
+        ("Codex", ran.session_id)
+    ] * 2
+    assert [(run.model_calls, run.tool_calls, run.errors) for run in runs] == [(2, 1, 0), (1, 0, 0)]
     detail = get_run(conn, runs[0].run_id)
     assert detail is not None
     tools = [step for step in detail.steps if step.kind == "tool"]
@@ -124,16 +137,18 @@ def test_the_turn_is_a_codex_run_with_its_tool_step(ran: Ran) -> None:
     assert steps.index("tool") > steps.index("model call")  # it ran between the two calls
 
 
-def test_the_session_is_a_conversation_whose_turn_holds_the_prompt(ran: Ran) -> None:
+def test_the_session_is_one_conversation_whose_turns_hold_the_prompts(ran: Ran) -> None:
     conversation = get_conversation(ran.store.reader(), ran.session_id)
     assert conversation is not None
-    assert conversation.summary.model_calls == 2
-    (turn,) = conversation.turns
-    assert (turn.kind, turn.name, turn.question) == ("agent", "Codex", PROMPT)
-    assert [call.input_tokens for call in turn.calls] == [
+    assert conversation.summary.model_calls == 3
+    first, second = conversation.turns
+    assert (first.kind, first.name, first.question) == ("agent", "Codex", PROMPT)
+    assert (second.kind, second.name, second.question) == ("agent", "Codex", FOLLOW_UP)
+    assert [call.input_tokens for call in first.calls] == [
         TOOL_CALL_USAGE.input_tokens,
         TEXT_USAGE.input_tokens,
     ]
+    assert [call.input_tokens for call in second.calls] == [TEXT_USAGE.input_tokens]
 
 
 def test_log_rows_are_named_by_codex_event_names(ran: Ran) -> None:
@@ -166,9 +181,10 @@ def test_the_cli_lists_the_calls_and_the_conversation(ran: Ran) -> None:
     ) == [
         (MODEL, TOOL_CALL_USAGE.input_tokens, TOOL_CALL_USAGE.output_tokens),
         (MODEL, TEXT_USAGE.input_tokens, TEXT_USAGE.output_tokens),
+        (MODEL, TEXT_USAGE.input_tokens, TEXT_USAGE.output_tokens),
     ]
     conversations = _cli("conversations", db=db)
     assert isinstance(conversations, list)
     assert [(c["conversation_id"], c["turns"], c["model_calls"]) for c in conversations] == [
-        (ran.session_id, 1, 2)
+        (ran.session_id, 2, 3)
     ]
