@@ -354,6 +354,8 @@ def test_hostile_values_never_fail_and_are_kept_literally(value: Any) -> None:
         _event("codex.tool_decision", 5, **hostile),
         _event("codex.tool_result", 6, **hostile),
         _event("codex.sse_event", 7, None, **hostile),
+        _event("codex.sse_event", 8, None, **{**hostile, "error.message": "broken"}),
+        _completed(9, **{**hostile, "input_token_count": "5"}),
     ]
     rows = _map(codex.CodexMapper(), events)
     for row in rows:

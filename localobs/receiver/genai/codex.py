@@ -45,11 +45,11 @@ from localobs.receiver.genai.derived import (
     LogEvent,
     derived_id,
 )
+from localobs.receiver.genai.dispatch import STATUS_ERROR
 from localobs.receiver.genai.record import as_count, as_str, dumps
 
 DIALECT = "codex"
 AGENT_NAME = "Codex"
-STATUS_ERROR = 2
 # A prompt Codex logs when `log_user_prompt` is off: not the user's words, so not shown as them.
 REDACTED_PROMPT = "[REDACTED]"
 MAX_CONVERSATIONS = 1024
@@ -76,8 +76,8 @@ class _Conversation:
     turn: str | None = None  # the latest turn seen (for events sent outside its span)
     request: _Request | None = None
     # The stream ends already mapped (by time and kind): one sent again makes no second call.
-    ended: OrderedDict[tuple[int, Any], None] = field(default_factory=OrderedDict)
-    decisions: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    ended: OrderedDict[tuple[int, str | None], None] = field(default_factory=OrderedDict)
+    decisions: OrderedDict[str, str] = field(default_factory=OrderedDict)  # by tool call id
 
 
 def _duration_ns(value: Any) -> int:
@@ -294,7 +294,8 @@ def _sse_event(ctx: _Context) -> list[DerivedSpan]:
     completed = a.get("event.kind") == "response.completed" and "input_token_count" in a
     if message is None and not completed:
         return []  # one of the many stream events in between
-    end = (ctx.time, a.get("event.kind"))
+    kind = as_str(a.get("event.kind"))
+    end = (ctx.time, kind)
     ended = ctx.state.ended
     if end in ended:
         return []
@@ -304,7 +305,7 @@ def _sse_event(ctx: _Context) -> list[DerivedSpan]:
     request, ctx.state.request = ctx.state.request, None
     key = ("end", ctx.time)
     if message is not None:
-        return ctx.call(request, key, message, as_str(a.get("event.kind")) or "stream_error")
+        return ctx.call(request, key, message, kind or "stream_error")
     return ctx.call(request, key, None, None)
 
 
@@ -318,7 +319,7 @@ def _tool_decision(ctx: _Context) -> list[DerivedSpan]:
     if _is_approved(decision):
         if call_id is not None:
             pending = ctx.state.decisions
-            pending[call_id] = {"decision": decision, "source": a.get("source")}
+            pending[call_id] = decision
             if len(pending) > MAX_PENDING_DECISIONS:
                 pending.popitem(last=False)
         return []
@@ -329,8 +330,7 @@ def _tool_decision(ctx: _Context) -> list[DerivedSpan]:
 def _tool_result(ctx: _Context) -> list[DerivedSpan]:
     a = ctx.attributes
     call_id = as_str(a.get("call_id"))
-    remembered = ctx.state.decisions.pop(call_id, None) if call_id is not None else None
-    decision = as_str(remembered.get("decision")) if remembered else None
+    decision = ctx.state.decisions.pop(call_id, None) if call_id is not None else None
     success = a.get("success")
     failed = success is False or (type(success) is str and success.lower() == "false")
     error = "tool failed" if failed else None
