@@ -29,6 +29,7 @@ from localobs.store.agents import get_run, list_runs
 from localobs.store.calls import get_call, list_calls
 from localobs.store.conversations import get_conversation
 from tests.codex_cli import PROMPT, CodexRun, run_codex
+from tests.hostile import C1_CSI, CLEAR
 from tests.responses_standin import (
     ANSWER_TEXT,
     MODEL,
@@ -41,7 +42,8 @@ from tests.responses_standin import (
 REPO = Path(__file__).resolve().parents[1]
 
 
-FOLLOW_UP = "Say bye."
+# Terminal escapes and Rich markup in a prompt: stored and returned exactly as typed.
+FOLLOW_UP = f"Say bye. {CLEAR}[bold red]x[/] {C1_CSI}"
 
 
 @dataclass
