@@ -174,7 +174,7 @@ def _cli(*args: str, db: Path) -> object:
     return json.loads(done.stdout)
 
 
-def test_the_cli_lists_the_calls_and_the_conversation(ran: Ran) -> None:
+def test_the_cli_lists_the_calls_their_stats_and_the_conversation(ran: Ran) -> None:
     db = ran.store.path
     calls = _cli("calls", db=db)
     assert isinstance(calls, list)
@@ -185,6 +185,14 @@ def test_the_cli_lists_the_calls_and_the_conversation(ran: Ran) -> None:
         (MODEL, TEXT_USAGE.input_tokens, TEXT_USAGE.output_tokens),
         (MODEL, TEXT_USAGE.input_tokens, TEXT_USAGE.output_tokens),
     ]
+    stats = _cli("stats", "--window", "all", db=db)
+    assert isinstance(stats, dict)
+    (per_model,) = stats["totals"]["per_model"]
+    assert (per_model["model"], per_model["calls"], per_model["input_tokens"]) == (
+        MODEL,
+        3,
+        TOOL_CALL_USAGE.input_tokens + 2 * TEXT_USAGE.input_tokens,
+    )
     conversations = _cli("conversations", db=db)
     assert isinstance(conversations, list)
     assert [(c["conversation_id"], c["turns"], c["model_calls"]) for c in conversations] == [
