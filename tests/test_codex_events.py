@@ -5,6 +5,8 @@ test_codex_cli.py; these replay its captured shapes, and hostile variants of the
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,12 @@ from localobs.receiver.logs import decode_logs
 from localobs.store.agents import get_run, list_runs
 from localobs.store.calls import list_calls
 from localobs.store.conversations import get_conversation
+from tests.codex_cli import codex_config
 from tests.conftest import RunningReceiver
 from tests.hostile import CLEAR, ERROR, PROMPT
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "codex" / "exec_logs.json"
+README = Path(__file__).resolve().parents[1] / "README.md"
 CONVERSATION = "conv-1"
 TURN = "ab" * 16
 
@@ -433,3 +437,14 @@ def test_captured_export_through_the_receiver_shows_the_run(receiver: RunningRec
     conversation = get_conversation(conn, detail.run.conversation_id)
     assert conversation is not None
     assert conversation.turns[0].question == "Run echo hi and tell me what it printed."
+
+
+def test_the_readme_config_is_the_one_the_real_cli_test_runs() -> None:
+    """Every setting the README tells users to write is in the tested config, with its value."""
+    section = README.read_text().split("### Codex CLI", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert block is not None
+    documented = tomllib.loads(block.group(1))
+    tested = tomllib.loads(codex_config("http://127.0.0.1:1/v1", "http://127.0.0.1:4318"))
+    assert documented == {key: tested[key] for key in documented}
+    assert set(documented["otel"]) >= {"exporter", "trace_exporter", "metrics_exporter"}
