@@ -4,8 +4,9 @@ Codex is pointed at a local Responses API stand-in (tests/responses_standin.py) 
 logs, traces and metrics over OTLP/HTTP to a loopback receiver; every outbound feature is off and
 an HTTP(S) proxy refuses (and records) anything else it tries to reach.
 
-`python -m tests.codex_cli` re-captures tests/fixtures/codex/exec_logs.json (the log export of one
-run, as OTLP JSON) for the fast mapper tests. Rerun it after bumping CODEX_VERSION.
+`python -m tests.codex_cli` re-captures tests/fixtures/codex/exec_logs.json and
+exec_websocket_logs.json (the log export of one run over each transport, as OTLP JSON) for the
+fast mapper tests. Rerun it after bumping CODEX_VERSION.
 """
 
 from __future__ import annotations
@@ -27,11 +28,18 @@ from tests.responses_standin import MODEL, Recorded, responses_standin
 # Pinned: the current release when written (its npm package ships a native binary for Linux x64).
 CODEX_VERSION = "0.171.0"
 PROMPT = "Run echo hi and tell me what it printed."
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "codex" / "exec_logs.json"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "codex"
+TRANSPORTS = {"http": False, "websocket": True}  # fixture suffix and run_codex's `websocket`
 
 
-def codex_config(model_url: str, otlp_url: str) -> str:
-    """CODEX_HOME/config.toml: the stand-in as provider, nothing else reached, OTLP to us."""
+def fixture_path(transport: str) -> Path:
+    return FIXTURES / ("exec_logs.json" if transport == "http" else f"exec_{transport}_logs.json")
+
+
+def codex_config(model_url: str, otlp_url: str, websocket: bool = False) -> str:
+    """CODEX_HOME/config.toml: the stand-in as provider (over the Responses API's WebSocket
+    transport when `websocket`, as OpenAI's provider is; else HTTP and SSE), nothing else
+    reached, OTLP to us."""
     exporter = '{{ otlp-http = {{ endpoint = "{}/v1/{}", protocol = "binary" }} }}'
     return f"""\
 model = "{MODEL}"
@@ -44,6 +52,7 @@ check_for_update_on_startup = false
 name = "Stand-in"
 base_url = "{model_url}"
 wire_api = "responses"
+supports_websockets = {str(websocket).lower()}
 
 [analytics]
 enabled = false
@@ -68,7 +77,9 @@ class CodexRun:
     outbound: list[str]  # what the refusing proxy was asked for (must stay empty)
 
 
-def run_codex(tmp: Path, otlp_url: str, prompt: str = PROMPT, *command: str) -> CodexRun:
+def run_codex(
+    tmp: Path, otlp_url: str, prompt: str = PROMPT, *command: str, websocket: bool = False
+) -> CodexRun:
     """`codex exec [COMMAND...] PROMPT` once, with a temp HOME, TMPDIR and CODEX_HOME under `tmp`
     (the same `tmp` again: the same Codex home, so `resume --last` continues its session)."""
     codex = bin_path(install({"@openai/codex": CODEX_VERSION}), "codex")
@@ -76,7 +87,7 @@ def run_codex(tmp: Path, otlp_url: str, prompt: str = PROMPT, *command: str) -> 
     for path in (home, codex_home, work, temp):
         path.mkdir(parents=True, exist_ok=True)
     with responses_standin() as (model_url, recorded), refusing_proxy() as (proxy, attempts):
-        (codex_home / "config.toml").write_text(codex_config(model_url, otlp_url))
+        (codex_home / "config.toml").write_text(codex_config(model_url, otlp_url, websocket))
         env = {
             "PATH": os.environ["PATH"],
             "HOME": str(home),
@@ -133,13 +144,13 @@ def _recording_sink() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
         server.server_close()
 
 
-def capture(tmp: Path) -> None:
-    """Run Codex once and write the log requests it exported to FIXTURE (OTLP JSON)."""
+def capture(tmp: Path, transport: str) -> None:
+    """Run Codex once and write the log requests it exported to its fixture (OTLP JSON)."""
     from google.protobuf.json_format import MessageToDict
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     with _recording_sink() as (url, bodies):
-        run = run_codex(tmp, url)
+        run = run_codex(tmp, url, websocket=TRANSPORTS[transport])
     if run.completed.returncode != 0 or run.outbound:
         raise SystemExit(f"codex failed or reached out: {run.completed.stderr} {run.outbound}")
     logs = []
@@ -148,12 +159,13 @@ def capture(tmp: Path) -> None:
             request = ExportLogsServiceRequest()
             request.ParseFromString(body)
             logs.append(MessageToDict(request))
-    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    FIXTURE.write_text(json.dumps({"codex": CODEX_VERSION, "logs": logs}, indent=1) + "\n")
+    path = fixture_path(transport)
+    path.write_text(json.dumps({"codex": CODEX_VERSION, "logs": logs}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
     import tempfile
 
-    with tempfile.TemporaryDirectory() as scratch:
-        capture(Path(scratch))
+    for name in TRANSPORTS:
+        with tempfile.TemporaryDirectory() as scratch:
+            capture(Path(scratch), name)

@@ -5,7 +5,8 @@ second is text; then `codex exec resume --last` adds a second turn (one call) to
 own log events, traces and metrics go to a real receiver on loopback; the session must come out as
 one conversation of two turns, each a Codex agent run holding its model calls (model, tokens and
 TTFT as the stand-in's stream gave them) and tool steps, each exactly once, and nothing may leave
-the machine.
+the machine. All of it over both of Codex's transports: HTTP with SSE, and the Responses API's
+WebSocket (the default of OpenAI's own provider), where Codex logs other events.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from localobs.store import Store
 from localobs.store.agents import get_run, list_runs
 from localobs.store.calls import get_call, list_calls
 from localobs.store.conversations import get_conversation
-from tests.codex_cli import PROMPT, CodexRun, run_codex
+from tests.codex_cli import PROMPT, TRANSPORTS, CodexRun, run_codex
 from tests.hostile import C1_CSI, CLEAR
 from tests.responses_standin import (
     ANSWER_TEXT,
@@ -52,18 +53,21 @@ class Ran:
     run: CodexRun
     resumed: CodexRun
     session_id: str
+    transport: str
 
 
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
+    transport: str = request.param
+    websocket = TRANSPORTS[transport]
     store = Store(tmp_path_factory.mktemp("store") / "localobs.db")
     store.start_writer()
     server = ReceiverServer(create_receiver_app(store, max_body=16 << 20), "127.0.0.1", 0)
     server.start()
     try:
         home = tmp_path_factory.mktemp("codex")
-        run = run_codex(home, server.url)
-        resumed = run_codex(home, server.url, FOLLOW_UP, "resume", "--last")
+        run = run_codex(home, server.url, websocket=websocket)
+        resumed = run_codex(home, server.url, FOLLOW_UP, "resume", "--last", websocket=websocket)
         sessions = []
         for done in (run, resumed):
             assert done.completed.returncode == 0, done.completed.stderr[-3000:]
@@ -71,7 +75,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
             assert found, done.completed.stderr[-3000:]
             sessions.append(found.group(1))
         assert sessions[0] == sessions[1]
-        yield Ran(store, run, resumed, sessions[0])
+        yield Ran(store, run, resumed, sessions[0], transport)
     finally:
         server.stop()
         store.close()
@@ -80,8 +84,13 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
 def test_codex_runs_the_tool_and_nothing_leaves_the_machine(ran: Ran) -> None:
     assert ANSWER_TEXT in ran.run.completed.stdout
     assert ran.run.outbound == [] and ran.resumed.outbound == []
-    requests = ran.run.model.responses
-    assert len(requests) == 2 and len(ran.resumed.model.responses) == 1
+    # Over a WebSocket each process first sends a warm-up (`generate: false`) request.
+    requests, resumed = (
+        [request for request in done.model.responses if request.get("generate") is not False]
+        for done in (ran.run, ran.resumed)
+    )
+    assert len(requests) == 2 and len(resumed) == 1
+    assert bool(ran.run.model.websocket_paths) == TRANSPORTS[ran.transport]
     assert any(item.get("type") == "function_call_output" for item in requests[1]["input"])
     # The turn-cost analytics call goes to the provider's URL (the stand-in), nowhere else.
     assert all(path.startswith("/v1/") for path in ran.run.model.other_paths)
@@ -155,7 +164,8 @@ def test_the_session_is_one_conversation_whose_turns_hold_the_prompts(ran: Ran) 
 
 def test_log_rows_are_named_by_codex_event_names(ran: Ran) -> None:
     names = {name for (name,) in ran.store.reader().execute("SELECT DISTINCT event_name FROM logs")}
-    assert {"codex.user_prompt", "codex.api_request", "codex.tool_result"} <= names
+    request = "codex.websocket_request" if TRANSPORTS[ran.transport] else "codex.api_request"
+    assert {"codex.user_prompt", request, "codex.sse_event", "codex.tool_result"} <= names
     located = {name for name in names if name and name.startswith("event ")}
     # Only records with no event.name attribute keep the location Codex put in event_name.
     assert all("metrics" in name for name in located), located

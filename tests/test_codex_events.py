@@ -25,34 +25,34 @@ from localobs.receiver.logs import decode_logs
 from localobs.store.agents import get_run, list_runs
 from localobs.store.calls import list_calls
 from localobs.store.conversations import get_conversation
-from tests.codex_cli import codex_config
+from tests.codex_cli import TRANSPORTS, codex_config, fixture_path
 from tests.conftest import RunningReceiver
 from tests.hostile import CLEAR, ERROR, PROMPT
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "codex" / "exec_logs.json"
 README = Path(__file__).resolve().parents[1] / "README.md"
 CONVERSATION = "conv-1"
+MS = 1_000_000
 TURN = "ab" * 16
 
 
-def _requests() -> list[ExportLogsServiceRequest]:
-    data = json.loads(FIXTURE.read_text())
+def _requests(transport: str) -> list[ExportLogsServiceRequest]:
+    data = json.loads(fixture_path(transport).read_text())
     return [ParseDict(body, ExportLogsServiceRequest()) for body in data["logs"]]
 
 
-def _records() -> list[LogRecord]:
+def _records(transport: str) -> list[LogRecord]:
     return [
         record
-        for request in _requests()
+        for request in _requests(transport)
         for resource_logs in request.resource_logs
         for scope_logs in resource_logs.scope_logs
         for record in scope_logs.log_records
     ]
 
 
-def _captured_events() -> list[LogEvent]:
+def _captured_events(transport: str) -> list[LogEvent]:
     events = []
-    for record in _records():
+    for record in _records(transport):
         attrs = attributes(record.attributes)
         name = attrs.get("event.name")
         if isinstance(name, str):
@@ -91,8 +91,9 @@ def test_every_codex_event_name_is_registered_with_the_one_mapper() -> None:
     )
 
 
-def test_captured_run_maps_to_a_turn_two_calls_and_a_tool_step() -> None:
-    events = _captured_events()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_captured_run_maps_to_a_turn_two_calls_and_a_tool_step(transport: str) -> None:
+    events = _captured_events(transport)
     rows = _latest(_map(codex.CodexMapper(), events))
     by_role: dict[str, list[DerivedSpan]] = {}
     for row in rows.values():
@@ -119,11 +120,18 @@ def test_captured_run_maps_to_a_turn_two_calls_and_a_tool_step() -> None:
     ] == [(321, 17, 64, 5), (402, 9, 256, 3)]
     assert all(call.genai["request_model"] == "standin-model" for call in calls)
     assert all(call.genai["provider"] == "Stand-in" for call in calls)
-    # A call runs from its request's start (the api_request's time less its duration, up to the
-    # response headers) to the completion that carried its tokens.
-    requests = [event for event in events if event.event_name == "codex.api_request"]
-    completions = [event for event in events if "input_token_count" in event.attributes]
-    for call, request, completion in zip(calls, requests, completions, strict=True):
+    # A call runs from its request's start (the request's time less its duration: to the
+    # response headers over HTTP, to sending it over a WebSocket) to the completion that carried
+    # its tokens. (Over a WebSocket, Codex first sends a warm-up request that never completes.)
+    pairs, request = [], None
+    for event in events:
+        if event.event_name in ("codex.api_request", "codex.websocket_request"):
+            request = event
+        elif "input_token_count" in event.attributes:
+            pairs.append((request, event))
+    assert len(pairs) == 2
+    for call, (request, completion) in zip(calls, pairs, strict=True):
+        assert request is not None
         took = int(request.attributes["duration_ms"]) * 1_000_000
         assert call.start_unix_nano == request.time_unix_nano - took
         assert call.end_unix_nano == completion.time_unix_nano
@@ -138,8 +146,9 @@ def test_captured_run_maps_to_a_turn_two_calls_and_a_tool_step() -> None:
     assert tool.end_unix_nano - tool.start_unix_nano == took
 
 
-def test_the_same_events_derive_the_same_ids() -> None:
-    events = _captured_events()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_the_same_events_derive_the_same_ids(transport: str) -> None:
+    events = _captured_events(transport)
     first = _latest(_map(codex.CodexMapper(), events))
     again = _latest(_map(codex.CodexMapper(), events))
     assert first.keys() == again.keys()
@@ -208,6 +217,26 @@ def test_ttft_is_headers_then_first_output_and_never_longer_than_the_call(
     assert call.genai["ttft_source"] == (codex.TTFT_SOURCE if ttft else None)
 
 
+def test_a_websocket_request_is_a_request_and_one_not_sent_a_failed_call() -> None:
+    sent = _event("codex.websocket_request", 1000, duration_ms="0", success="true")
+    unsent = _event(
+        "codex.websocket_request",
+        3000,
+        duration_ms="5",
+        success="false",
+        **{"error.message": "closed"},
+    )
+    rows = _map(codex.CodexMapper(), [sent, _completed(1200, ttft_ms="90"), unsent])
+    good, failed = sorted(_calls(rows), key=lambda row: row.start_unix_nano)
+    assert (good.start_unix_nano, good.end_unix_nano) == (1000 * MS, 1200 * MS)
+    assert (good.status_code, good.genai["ttft_ms"]) == (0, 90.0)
+    assert (failed.status_code, failed.status_message, failed.genai["error_type"]) == (
+        2,
+        "closed",
+        "request_failed",
+    )
+
+
 def test_a_broken_stream_fails_its_call() -> None:
     rows = _map(
         codex.CodexMapper(),
@@ -226,7 +255,7 @@ def test_a_broken_stream_fails_its_call() -> None:
 
 def test_stream_events_in_between_make_nothing() -> None:
     mapper = codex.CodexMapper()
-    assert _map(mapper, [_request(1000)])  # the run, so far
+    assert _map(mapper, [_request(1000)]) == []  # nothing to show before it ends
     for kind in ("response.created", "response.output_text.delta", "response.completed"):
         assert mapper(_event("codex.sse_event", 1001, None, **{"event.kind": kind})) == []
 
@@ -404,11 +433,14 @@ def test_the_stored_event_name(record: LogRecord, stored: str | None) -> None:
     assert batch.rows[0][5] == stored
 
 
-def test_captured_export_through_the_receiver_shows_the_run(receiver: RunningReceiver) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_captured_export_through_the_receiver_shows_the_run(
+    receiver: RunningReceiver, transport: str
+) -> None:
     """The captured bodies, split one record a request (the state spans requests), posted to the
     real receiver twice (the second time changes nothing)."""
     singles = []
-    for sent in _requests():
+    for sent in _requests(transport):
         for resource_logs in sent.resource_logs:
             for scope_logs in resource_logs.scope_logs:
                 for record in scope_logs.log_records:

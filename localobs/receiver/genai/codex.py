@@ -6,10 +6,13 @@ attribute, with `conversation.id` (its session) on every record:
 * `codex.user_prompt` opens a turn; `prompt` is the user's message (when `log_user_prompt` is on).
 * `codex.api_request` is one HTTP request to the model provider, logged when its response
   headers arrive: `duration_ms` so far, `http.response.status_code`, `error.message`, `model`.
+  Over the WebSocket transport (OpenAI's provider uses it by default) the request is a
+  `codex.websocket_request` instead, logged once sent: `duration_ms`, `success`, `error.message`.
 * `codex.sse_event` is one event of the streamed answer; the `response.completed` one carrying
   `input_token_count` (with cached, reasoning and cache-write counts) ends the call; its
-  `ttft_ms` is the time from the response headers to the first output item, so the call's TTFT
-  is the request's `duration_ms` plus it (source `TTFT_SOURCE`). `error.message` on an
+  `ttft_ms` is the time from the end of the request's `duration_ms` (its response headers; over
+  a WebSocket, its sending) to the first output item, so the call's TTFT is the two summed
+  (source `TTFT_SOURCE`). `error.message` on an
   `sse_event` means the stream failed.
 * `codex.tool_decision` (approved or denied, and by whom) and `codex.tool_result` (name,
   arguments, output, success, duration) describe one tool run, joined by `call_id`.
@@ -56,7 +59,7 @@ MAX_CONVERSATIONS = 1024
 MAX_PENDING_DECISIONS = 256
 MAX_ENDED = 256
 MS = 1_000_000
-TTFT_SOURCE = "codex.api_request duration_ms + codex.sse_event ttft_ms"
+TTFT_SOURCE = "codex request duration_ms + completion ttft_ms"
 
 
 @dataclass
@@ -101,6 +104,11 @@ def _ttft_ms(headers_ms: int | None, after_headers: Any, duration_ms: float) -> 
     if headers_ms is None or rest is None or headers_ms + rest > duration_ms:
         return None
     return float(headers_ms + rest)
+
+
+def _is_false(value: Any) -> bool:
+    """Codex logs booleans as text (`success = "false"`)."""
+    return value is False or (type(value) is str and value.lower() == "false")
 
 
 def _is_approved(decision: str) -> bool:
@@ -267,7 +275,8 @@ def _conversation_starts(ctx: _Context) -> list[DerivedSpan]:
 
 
 def _api_request(ctx: _Context) -> list[DerivedSpan]:
-    """A request in flight (its call is built when its answer completes), or a failed call."""
+    """A request in flight (its call is built when its answer completes), or a failed call.
+    Also a `codex.websocket_request` (no status; `success` says whether it was sent)."""
     a = ctx.attributes
     headers_ms = as_count(a.get("duration_ms"))
     start = max(ctx.time - _duration_ns(a.get("duration_ms")), 0)
@@ -279,9 +288,13 @@ def _api_request(ctx: _Context) -> list[DerivedSpan]:
     }
     request = _Request(ctx.state.turn, start, headers_ms, as_str(a.get("model")), attributes)
     message = as_str(a.get("error.message"))
+    if _is_false(a.get("success")):
+        message = message or "request failed"
     if message is None and (status is None or 200 <= status <= 299):
+        # Nothing to show until it ends: a warm-up request (Codex sends one `generate: false`
+        # over a new WebSocket) never does, and makes no empty turn.
         ctx.state.request = request
-        return [ctx.run(request.turn, start, ctx.time)]
+        return []
     ctx.state.request = None
     error_type = str(status) if status is not None else "request_failed"
     key = ("request", ctx.event.span_id or ctx.time)
@@ -331,9 +344,7 @@ def _tool_result(ctx: _Context) -> list[DerivedSpan]:
     a = ctx.attributes
     call_id = as_str(a.get("call_id"))
     decision = ctx.state.decisions.pop(call_id, None) if call_id is not None else None
-    success = a.get("success")
-    failed = success is False or (type(success) is str and success.lower() == "false")
-    error = "tool failed" if failed else None
+    error = "tool failed" if _is_false(a.get("success")) else None
     return _tool_step(ctx, call_id, decision, error, _duration_ns(a.get("duration_ms")))
 
 
@@ -366,6 +377,7 @@ _HANDLERS = {
     "codex.conversation_starts": _conversation_starts,
     "codex.user_prompt": _user_prompt,
     "codex.api_request": _api_request,
+    "codex.websocket_request": _api_request,
     "codex.sse_event": _sse_event,
     "codex.tool_decision": _tool_decision,
     "codex.tool_result": _tool_result,
