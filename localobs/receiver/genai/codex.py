@@ -12,8 +12,7 @@ attribute, with `conversation.id` (its session) on every record:
   `input_token_count` (with cached, reasoning and cache-write counts) ends the call; its
   `ttft_ms` is the time from the end of the request's `duration_ms` (its response headers; over
   a WebSocket, its sending) to the first output item, so the call's TTFT is the two summed
-  (source `TTFT_SOURCE`). `error.message` on an
-  `sse_event` means the stream failed.
+  (source `TTFT_SOURCE`). `error.message` on an `sse_event` means the stream failed.
 * `codex.tool_decision` (approved or denied, and by whom) and `codex.tool_result` (name,
   arguments, output, success, duration) describe one tool run, joined by `call_id`.
 
@@ -21,9 +20,11 @@ A model call is a request and its completion together: one row built when the co
 failure) arrives, spanning from the request's start to the completion. Codex emits the
 `sse_event` records outside the turn's span (no trace context, no request id), so the mapper keeps
 a little state per conversation: the request in flight, the tool decisions not yet followed by a
-result, the provider named at the conversation's start. The state is bounded; a completion whose
+result, the provider named at the conversation's start, the stream ends already mapped (an end
+sent again in another batch makes no second call). The state is bounded; a completion whose
 request this process never saw (the receiver restarted between the two) is still a call, with its
-tokens, timed at its own arrival.
+tokens, timed at its own arrival. A request shows nothing until it ends: the warm-up request Codex
+sends over a new WebSocket (`generate: false`) never ends with usage, and makes no empty turn.
 
 A turn is the records sharing Codex's trace id (the turn's span context); its derived agent-run
 span (`Codex`, tagged with the conversation id) holds the calls and tool steps, so the agents and
