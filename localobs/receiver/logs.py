@@ -31,15 +31,31 @@ def _problem(record: LogRecord) -> str | None:
     return None
 
 
+def _event_name(record: LogRecord, attrs: dict[str, object]) -> str | None:
+    """The record's event name: its `event_name` field, unless that field is a source location
+    (Rust's tracing bridge, as in Codex, sends `event path/to/file.rs:123` there and the event's
+    name in the `event.name` attribute), or empty; then the `event.name` attribute."""
+    named = attrs.get("event.name")
+    attribute = named if isinstance(named, str) and named else None
+    field = record.event_name
+    if field and (attribute is None or not _is_location(field)):
+        return field
+    return attribute
+
+
+def _is_location(name: str) -> bool:
+    """`event src/x.rs:12`: whitespace, or a trailing `:<line>`, is never part of an event name."""
+    head, colon, line = name.rpartition(":")
+    return any(char.isspace() for char in name) or bool(colon and head and line.isdigit())
+
+
 def _row(
     record: LogRecord, service_name: str | None, scope_name: str | None, ids: tuple[int, int]
 ) -> tuple[Row, Row | None, list[Row]]:
     """The record's row, the patch it brings to its span's call when it is a GenAI event, and the
     span rows derived from it when it is a coding agent's event."""
     attrs = attributes(record.attributes)
-    event_name = record.event_name or attrs.get("event.name")
-    if not isinstance(event_name, str):
-        event_name = None
+    event_name = _event_name(record, attrs)
     has_body = record.HasField("body")  # present but empty is stored as null
     body = any_value(record.body) if has_body else None
     genai = None
@@ -50,7 +66,15 @@ def _row(
     derived: list[Row] = []
     if event_name:
         time_ns = record.time_unix_nano or record.observed_time_unix_nano
-        event = LogEvent(event_name, attrs, body, time_ns, service_name)
+        event = LogEvent(
+            event_name=event_name,
+            attributes=attrs,
+            body=body,
+            time_unix_nano=time_ns,
+            service_name=service_name,
+            trace_id=optional_hex(record.trace_id),
+            span_id=optional_hex(record.span_id),
+        )
         derived = [span_row(span, service_name, scope_name, ids) for span in derive(event)]
     row = (
         record.time_unix_nano,

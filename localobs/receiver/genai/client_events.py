@@ -7,7 +7,7 @@ registry is the one place that says which event name goes to which mapper.
 from __future__ import annotations
 
 from localobs.receiver.faults import FAULTS
-from localobs.receiver.genai import claude_code
+from localobs.receiver.genai import claude_code, codex
 from localobs.receiver.genai.derived import DerivedSpan, LogEvent, Mapper
 
 # Event name (the record's event_name, or its `event.name` attribute) -> the mapper for it.
@@ -15,6 +15,7 @@ MAPPERS: dict[str, Mapper] = {
     # Claude Code names its events bare in `event.name` (the body says `claude_code.<name>`).
     **claude_code.EVENTS,
     **{f"claude_code.{name}": mapper for name, mapper in claude_code.EVENTS.items()},
+    **dict.fromkeys(codex.EVENT_NAMES, codex.MAPPER),
 }
 
 

@@ -34,6 +34,10 @@ class LogEvent(NamedTuple):
     body: Any
     time_unix_nano: int
     service_name: str | None
+    # The record's trace context (hex), when it has one: some clients (Codex) emit their events
+    # inside the span of the turn they belong to, and that is the only turn id they send.
+    trace_id: str | None = None
+    span_id: str | None = None
 
 
 class DerivedSpan(NamedTuple):
