@@ -52,8 +52,8 @@ REFUSED = f"Please {FAIL_WORD} now."
 
 
 def settings(otlp_endpoint: str) -> dict[str, Any]:
-    """~/.gemini/settings.json as the README gives it: telemetry to localobs, prompts logged,
-    usage statistics and update checks off."""
+    """~/.gemini/settings.json as the README gives it (telemetry to localobs, prompts logged,
+    usage statistics and update checks off), plus the API-key sign-in the stand-in takes."""
     return {
         "telemetry": {
             "enabled": True,
