@@ -28,6 +28,7 @@ from localobs.store import Store
 from localobs.store.agents import get_run, list_runs
 from localobs.store.calls import get_call, list_calls
 from localobs.store.conversations import get_conversation
+from tests.conftest import start_localobs
 from tests.gemini_api import (
     ANSWER,
     CACHED_TOKENS,
@@ -42,6 +43,7 @@ from tests.gemini_api import (
 )
 from tests.node_clients import bin_path, install
 from tests.refusing_proxy import proxy_env, refusing_proxy
+from tests.test_grpc_up import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +79,27 @@ class Runs:
     attempts: list[str]
 
 
-def _run_gemini(gemini: Path, home: Path, prompt: str, env: dict[str, str]) -> str:
-    """Runs one prompt headless in a session of its own; returns the session id."""
+def _run_gemini(
+    gemini: Path, home: Path, settings_json: dict[str, Any], prompt: str, urls: tuple[str, str]
+) -> str:
+    """Runs one prompt headless in a session of its own, with a fresh HOME holding
+    `settings_json`; `urls`: the Gemini stand-in's and the refusing proxy's. Returns the
+    session id."""
+    api_url, proxy_url = urls
+    (home / ".gemini").mkdir(parents=True)
+    (home / ".gemini" / "settings.json").write_text(json.dumps(settings_json))
+    (home / "work").mkdir()
+    (home / "work" / "notes.txt").write_text("hello\n")
+    (home / "tmp").mkdir()
+    env = {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "GEMINI_API_KEY": "dummy",
+        "GOOGLE_GEMINI_BASE_URL": api_url,
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",  # headless runs need a trusted folder
+        **proxy_env(proxy_url),
+    }
     session = str(uuid.uuid4())
     done = subprocess.run(
         [str(gemini), "-p", prompt, "-m", MODEL, "--yolo", "--session-id", session],
@@ -122,21 +143,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             sessions = []
             for prompt in (PROMPT, REFUSED):
                 home = tmp_path_factory.mktemp("home")
-                (home / ".gemini").mkdir()
-                (home / ".gemini" / "settings.json").write_text(json.dumps(settings(server.url)))
-                (home / "work").mkdir()
-                (home / "work" / "notes.txt").write_text("hello\n")
-                (home / "tmp").mkdir()
-                env = {
-                    "PATH": str(Path(sys.executable).parent) + ":/usr/local/bin:/usr/bin:/bin",
-                    "HOME": str(home),
-                    "TMPDIR": str(home / "tmp"),
-                    "GEMINI_API_KEY": "dummy",
-                    "GOOGLE_GEMINI_BASE_URL": api.url,
-                    "GEMINI_CLI_TRUST_WORKSPACE": "true",
-                    **proxy_env(proxy_url),
-                }
-                sessions.append(_run_gemini(gemini, home, prompt, env))
+                urls = (api.url, proxy_url)
+                sessions.append(_run_gemini(gemini, home, settings(server.url), prompt, urls))
             _wait_for_calls(store, 3)
             yield Runs(store, sessions[0], sessions[1], api.requests, attempts)
     finally:
@@ -226,9 +234,9 @@ def test_each_prompt_is_a_turn_an_agent_run_with_its_tool_step(runs: Runs) -> No
     assert turn.question == PROMPT and len(turn.calls) == 2
 
 
-def _cli(store: Store, *args: str) -> Any:
+def _cli(db: Path, *args: str) -> Any:
     done = subprocess.run(
-        [sys.executable, "-m", "localobs", *args, "--json", "--db", str(store.path)],
+        [sys.executable, "-m", "localobs", *args, "--json", "--db", str(db)],
         capture_output=True,
         text=True,
         check=True,
@@ -238,13 +246,39 @@ def _cli(store: Store, *args: str) -> Any:
 
 
 def test_cli_json_lists_the_calls_and_conversations(runs: Runs) -> None:
-    calls = _cli(runs.store, "calls")
+    calls = _cli(runs.store.path, "calls")
     assert len(calls) == 3
     assert {call["model"] for call in calls} == {MODEL}
     assert sorted(call["input_tokens"] or 0 for call in calls) == [0, PROMPT_TOKENS, PROMPT_TOKENS]
-    conversations = {c["conversation_id"]: c for c in _cli(runs.store, "conversations")}
+    conversations = {c["conversation_id"]: c for c in _cli(runs.store.path, "conversations")}
     assert set(conversations) == {runs.session_id, runs.refused_session_id}
     mine = conversations[runs.session_id]
     assert (mine["turns"], mine["model_calls"]) == (1, 2)
     assert mine["input_tokens"] == 2 * PROMPT_TOKENS
     assert conversations[runs.refused_session_id]["errors"] == 1
+
+
+def test_over_grpc_the_same_calls_arrive(tmp_path: Path) -> None:
+    """otlpProtocol grpc, to `localobs up`'s gRPC listener."""
+    gemini = bin_path(install(GEMINI_CLI), "gemini")
+    grpc_port = free_port()
+    running = start_localobs(tmp_path / "grpc.db", "--grpc-port", str(grpc_port))
+    grpc = settings(f"http://127.0.0.1:{grpc_port}")
+    grpc["telemetry"]["otlpProtocol"] = "grpc"
+    try:
+        with gemini_stand_in() as api, refusing_proxy() as (proxy_url, attempts):
+            session = _run_gemini(gemini, tmp_path / "home", grpc, PROMPT, (api.url, proxy_url))
+        deadline = time.monotonic() + 30
+        calls: list[Any] = []
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+            calls = _cli(running.db, "calls")
+    finally:
+        running.stop()
+    assert attempts == []
+    assert len(calls) == 2
+    assert [(c["model"], c["input_tokens"], c["output_tokens"]) for c in calls] == [
+        (MODEL, PROMPT_TOKENS, CANDIDATE_TOKENS)
+    ] * 2
+    (conversation,) = _cli(running.db, "conversations")
+    assert conversation["conversation_id"] == session and conversation["turns"] == 1
