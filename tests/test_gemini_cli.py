@@ -179,6 +179,7 @@ def test_each_model_call_is_stored_once_with_its_tokens(runs: Runs) -> None:
     assert len(ok) == 2
     for call in ok:
         assert call.model == MODEL and call.service_name == "gemini-cli"
+        assert call.agent_name == "Gemini CLI"
         assert (call.input_tokens, call.output_tokens) == (PROMPT_TOKENS, CANDIDATE_TOKENS)
         assert usage[call.call_id] == (CACHED_TOKENS, THOUGHT_TOKENS, "gemini_cli")
         assert call.duration_ms > 0
@@ -259,12 +260,13 @@ def test_cli_json_lists_the_calls_and_conversations(runs: Runs) -> None:
 
 
 def test_over_grpc_the_same_calls_arrive(tmp_path: Path) -> None:
-    """otlpProtocol grpc, to `localobs up`'s gRPC listener."""
+    """otlpProtocol grpc, to `localobs up`'s gRPC listener; with `traces` on, Gemini CLI's own
+    spans carry token counts too, and still no call appears twice."""
     gemini = bin_path(install(GEMINI_CLI), "gemini")
     grpc_port = free_port()
     running = start_localobs(tmp_path / "grpc.db", "--grpc-port", str(grpc_port))
     grpc = settings(f"http://127.0.0.1:{grpc_port}")
-    grpc["telemetry"]["otlpProtocol"] = "grpc"
+    grpc["telemetry"] |= {"otlpProtocol": "grpc", "traces": True}
     try:
         with gemini_stand_in() as api, refusing_proxy() as (proxy_url, attempts):
             session = _run_gemini(gemini, tmp_path / "home", grpc, PROMPT, (api.url, proxy_url))

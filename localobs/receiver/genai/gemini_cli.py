@@ -197,6 +197,7 @@ def _call_fields(a: dict[str, Any]) -> dict[str, Any]:
     model = as_str(a.get("model")) or as_str(a.get("model_name"))
     return {
         "span_role": "llm",
+        "agent_name": AGENT_NAME,
         "operation": "generate_content",
         "provider": _provider(a),
         "request_model": model,
