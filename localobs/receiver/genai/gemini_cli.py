@@ -261,7 +261,6 @@ def tool_call(event: LogEvent) -> list[DerivedSpan]:
         "span_role": "tool",
         "agent_name": AGENT_NAME,
         "tool_name": tool,
-        "tool_call_id": _id_text(a.get("tool_call_id")),
         "tool_arguments": _arguments(arguments),
         "tool_decision": as_str(a.get("decision")),
         "error_type": (as_str(a.get("error_type")) or "error") if failed else None,
