@@ -84,7 +84,7 @@ def test_captured_calls_tool_and_turns_each_stored_once(receiver: RunningReceive
         dialects = {
             row[0] for row in conn.execute("SELECT dialect FROM spans WHERE operation IS NOT NULL")
         }
-        (run,) = [r for r in list_runs(conn) if r.conversation_id == session]
+        (run,) = [r for r in list_runs(conn) if r.conversation_id == session and r.tool_calls]
         detail = get_run(conn, run.run_id)
         conversation = get_conversation(conn, session)
         refused = get_call(conn, next(c.call_id for c in calls if c.is_error))
@@ -245,3 +245,34 @@ def test_gemini_contents_become_messages_by_part_type() -> None:
         },
         {"role": "user", "parts": [{"type": "text", "content": "plain"}]},
     ]
+
+
+def test_a_failed_tool_and_a_response_without_its_request(receiver: RunningReceiver) -> None:
+    """A tool that failed is a failed step with Gemini CLI's error; a response whose request
+    never arrived (sent before localobs started) is a call without its input, nothing worse."""
+    logs = copy.deepcopy(CAPTURED["logs"])
+    session = "0a43f9cb-4f5b-4e0e-9a5c-000000000001"
+    for scope in (s for r in logs["resourceLogs"] for s in r["scopeLogs"]):
+        scope["logRecords"] = [
+            r for r in scope["logRecords"] if _event(r) != "gemini_cli.api_request"
+        ]
+    for record in _records(logs):
+        _set(record, "session.id", {"stringValue": session})
+        if _event(record) == "gemini_cli.tool_call":
+            _set(record, "success", {"boolValue": False})
+            _set(record, "error", {"stringValue": "Path not found: missing.txt"})
+            _set(record, "error_type", {"stringValue": "file_not_found"})
+    _post(receiver, "logs", logs)
+    conn = receiver.store.reader()
+    try:
+        (run,) = [r for r in list_runs(conn) if r.conversation_id == session and r.tool_calls]
+        detail = get_run(conn, run.run_id)
+        details = [get_call(conn, c.call_id) for c in list_calls(conn)]
+    finally:
+        conn.close()
+    assert detail is not None
+    (tool,) = [step for step in detail.steps if step.kind == "tool"]
+    assert tool.error == "file_not_found"
+    assert run.errors >= 1
+    assert len(details) == 3
+    assert all(d is not None and d.input_messages == [] for d in details)
