@@ -225,7 +225,7 @@ def test_gemini_contents_become_messages_by_part_type() -> None:
             "role": "user",
             "parts": [
                 {"type": "text", "content": "hi"},
-                {"type": "blob", "mime_type": "image/png", "size": 4},
+                {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "QUJD"},
             ],
         },
         {
@@ -239,7 +239,7 @@ def test_gemini_contents_become_messages_by_part_type() -> None:
         {
             "role": "assistant",
             "parts": [
-                {"type": "uri", "mime_type": "text/plain", "uri": "gs://b/f"},
+                {"type": "uri", "modality": None, "mime_type": "text/plain", "uri": "gs://b/f"},
                 {"type": "generic", "content": '{"executableCode":{"code":"print(1)"}}'},
             ],
         },

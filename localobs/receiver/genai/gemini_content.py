@@ -6,7 +6,8 @@ args, id}}`, `{"functionResponse": {name, response, id}}`, `{"inlineData": {mime
 `{"fileData": {mimeType, fileUri}}`. A streamed answer is a list of chunks, each with
 `candidates[0].content` holding a piece. Shown as sent this is a screen of JSON; here it becomes
 readable messages (messages.py's shape): text as text, thoughts as `reasoning` parts, function
-calls and responses as tool calls and tool responses, a streamed answer as one message.
+calls and responses as tool calls and tool responses, inline data and files as the conventions'
+`blob` and `uri` parts, a streamed answer as one message.
 """
 
 from __future__ import annotations
@@ -111,16 +112,31 @@ def _part(part: Any) -> Part:
         return tool_response_part(response.get("id"), response.get("response"))
     blob = part.get("inlineData")
     if type(blob) is dict:
-        data = blob.get("data")
+        mime = blob.get("mimeType")
         return {
             "type": "blob",
-            "mime_type": blob.get("mimeType"),
-            "size": len(data) if type(data) is str else None,
+            "modality": _modality(mime),
+            "mime_type": mime,
+            "content": blob.get("data"),
         }
     file = part.get("fileData")
     if type(file) is dict:
-        return {"type": "uri", "mime_type": file.get("mimeType"), "uri": file.get("fileUri")}
+        mime = file.get("mimeType")
+        return {
+            "type": "uri",
+            "modality": _modality(mime),
+            "mime_type": mime,
+            "uri": file.get("fileUri"),
+        }
     return {"type": "generic", "content": _as_text(part)}
+
+
+def _modality(mime: Any) -> str | None:
+    """The conventions' modality (image, video, audio) of a MIME type; None for others."""
+    if type(mime) is not str:
+        return None
+    kind = mime.partition("/")[0]
+    return kind if kind in ("image", "video", "audio") else None
 
 
 def _joined(parts: list[Part]) -> list[Part]:
