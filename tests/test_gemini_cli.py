@@ -50,6 +50,7 @@ pytestmark = pytest.mark.slow
 GEMINI_CLI = {"@google/gemini-cli": "0.61.0"}  # engines: node >= 20
 MODEL = "gemini-2.5-pro"
 PROMPT = "Which files are in this folder?"
+FOLLOW_UP = "And which of them is the newest?"
 REFUSED = f"Please {FAIL_WORD} now."
 
 
@@ -73,24 +74,28 @@ def settings(otlp_endpoint: str) -> dict[str, Any]:
 @dataclass
 class Runs:
     store: Store
-    session_id: str  # the session of the prompt that ran a tool
+    session_id: str  # two prompts, the second resuming the session of the first
     refused_session_id: str
     api_requests: list[Recorded]
     attempts: list[str]
 
 
-def _run_gemini(
-    gemini: Path, home: Path, settings_json: dict[str, Any], prompt: str, urls: tuple[str, str]
-) -> str:
-    """Runs one prompt headless in a session of its own, with a fresh HOME holding
-    `settings_json`; `urls`: the Gemini stand-in's and the refusing proxy's. Returns the
-    session id."""
-    api_url, proxy_url = urls
+def _home(home: Path, settings_json: dict[str, Any]) -> Path:
+    """A fresh HOME holding `settings_json`, a TMPDIR and a folder to work in."""
     (home / ".gemini").mkdir(parents=True)
     (home / ".gemini" / "settings.json").write_text(json.dumps(settings_json))
     (home / "work").mkdir()
     (home / "work" / "notes.txt").write_text("hello\n")
     (home / "tmp").mkdir()
+    return home
+
+
+def _run_gemini(
+    gemini: Path, home: Path, prompt: str, urls: tuple[str, str], resume: str | None = None
+) -> str:
+    """Runs one prompt headless in a new session, or in session `resume`; `urls`: the Gemini
+    stand-in's and the refusing proxy's. Returns the session id."""
+    api_url, proxy_url = urls
     env = {
         "PATH": str(Path(sys.executable).parent) + ":/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
@@ -100,9 +105,10 @@ def _run_gemini(
         "GEMINI_CLI_TRUST_WORKSPACE": "true",  # headless runs need a trusted folder
         **proxy_env(proxy_url),
     }
-    session = str(uuid.uuid4())
+    session = resume or str(uuid.uuid4())
     done = subprocess.run(
-        [str(gemini), "-p", prompt, "-m", MODEL, "--yolo", "--session-id", session],
+        [str(gemini), "-p", prompt, "-m", MODEL, "--yolo"]
+        + (["--resume", session] if resume else ["--session-id", session]),
         capture_output=True,
         text=True,
         cwd=home / "work",
@@ -140,13 +146,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     server.start()
     try:
         with gemini_stand_in() as api, refusing_proxy() as (proxy_url, attempts):
-            sessions = []
-            for prompt in (PROMPT, REFUSED):
-                home = tmp_path_factory.mktemp("home")
-                urls = (api.url, proxy_url)
-                sessions.append(_run_gemini(gemini, home, settings(server.url), prompt, urls))
-            _wait_for_calls(store, 3)
-            yield Runs(store, sessions[0], sessions[1], api.requests, attempts)
+            urls = (api.url, proxy_url)
+            home = _home(tmp_path_factory.mktemp("home"), settings(server.url))
+            session = _run_gemini(gemini, home, PROMPT, urls)
+            _run_gemini(gemini, home, FOLLOW_UP, urls, resume=session)
+            home = _home(tmp_path_factory.mktemp("home"), settings(server.url))
+            refused = _run_gemini(gemini, home, REFUSED, urls)
+            _wait_for_calls(store, 5)
+            yield Runs(store, session, refused, api.requests, attempts)
     finally:
         server.stop()
         store.close()
@@ -155,9 +162,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
 def test_nothing_left_the_machine_and_the_tool_really_ran(runs: Runs) -> None:
     assert runs.attempts == []
     streamed = [r for r in runs.api_requests if ":streamGenerateContent" in r.path]
-    assert len(streamed) == 3  # tool call, answer; the refused prompt
+    assert len(streamed) == 5  # tool call and answer for each prompt; the refused prompt
     sent_back = json.dumps(streamed[1].body["contents"][-1])
     assert "functionResponse" in sent_back and "notes.txt" in sent_back
+    resumed = json.dumps(streamed[2].body["contents"])
+    assert PROMPT in resumed and FOLLOW_UP in resumed  # the second prompt resumed the first
 
 
 def test_each_model_call_is_stored_once_with_its_tokens(runs: Runs) -> None:
@@ -173,10 +182,10 @@ def test_each_model_call_is_stored_once_with_its_tokens(runs: Runs) -> None:
         }
     finally:
         conn.close()
-    # Two calls answered, one refused; Gemini CLI's own spans for them are no extra calls.
-    assert len(calls) == 3
+    # Four calls answered, one refused; Gemini CLI's own spans for them are no extra calls.
+    assert len(calls) == 5
     ok = [call for call in calls if not call.is_error]
-    assert len(ok) == 2
+    assert len(ok) == 4
     for call in ok:
         assert call.model == MODEL and call.service_name == "gemini-cli"
         assert call.agent_name == "Gemini CLI"
@@ -192,7 +201,7 @@ def test_gemini_content_is_readable_text(runs: Runs) -> None:
     try:
         first, second = sorted(
             (c for c in list_calls(conn) if not c.is_error), key=lambda c: c.start_time_unix_nano
-        )
+        )[:2]
         asked, answered = get_call(conn, first.call_id), get_call(conn, second.call_id)
     finally:
         conn.close()
@@ -218,21 +227,23 @@ def test_gemini_content_is_readable_text(runs: Runs) -> None:
 def test_each_prompt_is_a_turn_an_agent_run_with_its_tool_step(runs: Runs) -> None:
     conn = runs.store.reader()
     try:
-        run = next(r for r in list_runs(conn) if r.conversation_id == runs.session_id)
-        detail = get_run(conn, run.run_id)
+        mine = [r for r in list_runs(conn) if r.conversation_id == runs.session_id]
+        details = [get_run(conn, run.run_id) for run in mine]
         conversation = get_conversation(conn, runs.session_id)
     finally:
         conn.close()
-    assert run.agent_name == "Gemini CLI"
-    assert (run.model_calls, run.tool_calls) == (2, 1)
-    assert run.input_tokens == 2 * PROMPT_TOKENS
-    assert detail is not None
-    (tool,) = [step for step in detail.steps if step.kind == "tool"]
-    assert tool.tool_name == TOOL and tool.decision == "accept" and tool.error is None
-    assert json.loads(tool.arguments or "") == {"dir_path": "."}
+    assert len(mine) == 2
+    for run, detail in zip(mine, details, strict=True):
+        assert run.agent_name == "Gemini CLI"
+        assert (run.model_calls, run.tool_calls) == (2, 1)
+        assert run.input_tokens == 2 * PROMPT_TOKENS
+        assert detail is not None
+        (tool,) = [step for step in detail.steps if step.kind == "tool"]
+        assert tool.tool_name == TOOL and tool.decision == "accept" and tool.error is None
+        assert json.loads(tool.arguments or "") == {"dir_path": "."}
     assert conversation is not None
-    (turn,) = conversation.turns
-    assert turn.question == PROMPT and len(turn.calls) == 2
+    assert [turn.question for turn in conversation.turns] == [PROMPT, FOLLOW_UP]
+    assert [len(turn.calls) for turn in conversation.turns] == [2, 2]
 
 
 def _cli(db: Path, *args: str) -> Any:
@@ -248,14 +259,14 @@ def _cli(db: Path, *args: str) -> Any:
 
 def test_cli_json_lists_the_calls_and_conversations(runs: Runs) -> None:
     calls = _cli(runs.store.path, "calls")
-    assert len(calls) == 3
+    assert len(calls) == 5
     assert {call["model"] for call in calls} == {MODEL}
-    assert sorted(call["input_tokens"] or 0 for call in calls) == [0, PROMPT_TOKENS, PROMPT_TOKENS]
+    assert sorted(call["input_tokens"] or 0 for call in calls) == [0] + [PROMPT_TOKENS] * 4
     conversations = {c["conversation_id"]: c for c in _cli(runs.store.path, "conversations")}
     assert set(conversations) == {runs.session_id, runs.refused_session_id}
     mine = conversations[runs.session_id]
-    assert (mine["turns"], mine["model_calls"]) == (1, 2)
-    assert mine["input_tokens"] == 2 * PROMPT_TOKENS
+    assert (mine["turns"], mine["model_calls"]) == (2, 4)
+    assert mine["input_tokens"] == 4 * PROMPT_TOKENS
     assert conversations[runs.refused_session_id]["errors"] == 1
 
 
@@ -269,7 +280,8 @@ def test_over_grpc_the_same_calls_arrive(tmp_path: Path) -> None:
     grpc["telemetry"] |= {"otlpProtocol": "grpc", "traces": True}
     try:
         with gemini_stand_in() as api, refusing_proxy() as (proxy_url, attempts):
-            session = _run_gemini(gemini, tmp_path / "home", grpc, PROMPT, (api.url, proxy_url))
+            home = _home(tmp_path / "home", grpc)
+            session = _run_gemini(gemini, home, PROMPT, (api.url, proxy_url))
         deadline = time.monotonic() + 30
         calls: list[Any] = []
         while len(calls) < 2 and time.monotonic() < deadline:

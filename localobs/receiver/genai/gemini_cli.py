@@ -56,6 +56,8 @@ _CONTENT_KEYS = frozenset(("response_text", "request_text", "prompt"))
 
 # Requests waiting for their response, at most this many (the oldest are given up).
 MAX_WAITING_REQUESTS = 1024
+# Turns whose start is remembered (the oldest are forgotten): far more than run at once.
+MAX_OPEN_TURNS = 4096
 
 
 class _Requests:
@@ -100,6 +102,31 @@ class _Requests:
 _REQUESTS = _Requests()
 
 
+class _Prompts:
+    """When each prompt's turn began. A turn is a session's `prompt_id`, but a headless run
+    (`gemini -p`) uses the session id as its prompt id, so every run that resumes a session
+    (`--resume`) repeats it: a turn is the prompt id since its latest `user_prompt`. Events of
+    a turn that began before localobs started make a turn of their own (with no question)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._began: OrderedDict[tuple[str | None, str | None], int] = OrderedDict()
+
+    def begin(self, key: tuple[str | None, str | None], time: int) -> None:
+        with self._lock:
+            self._began[key] = time
+            self._began.move_to_end(key)
+            if len(self._began) > MAX_OPEN_TURNS:
+                self._began.popitem(last=False)
+
+    def began(self, key: tuple[str | None, str | None]) -> int | None:
+        with self._lock:
+            return self._began.get(key)
+
+
+_PROMPTS = _Prompts()
+
+
 class _Turn:
     """The ids and tags one event's rows share: its conversation and its turn."""
 
@@ -107,8 +134,11 @@ class _Turn:
         a = event.attributes
         self.session = _id_text(a.get("session.id"))
         self.prompt = _id_text(a.get("prompt_id"))
-        self.trace_id = derived_id(DIALECT, self.session, self.prompt, size=16)
-        self.span_id = derived_id(DIALECT, "turn", self.session, self.prompt)
+        if event.event_name == USER_PROMPT:
+            _PROMPTS.begin((self.session, self.prompt), event.time_unix_nano)
+        began = _PROMPTS.began((self.session, self.prompt))
+        self.trace_id = derived_id(DIALECT, self.session, self.prompt, began, size=16)
+        self.span_id = derived_id(DIALECT, "turn", self.session, self.prompt, began)
 
     def row(self, start: int, end: int, input_messages: str | None = None) -> DerivedSpan:
         """The turn's root span, covering [start, end] (the writer stretches it over all the
