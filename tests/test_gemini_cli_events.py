@@ -61,6 +61,7 @@ def _post(receiver: RunningReceiver, signal: str, body: dict[str, Any]) -> None:
 def _send_captured(receiver: RunningReceiver, logs: dict[str, Any] | None = None) -> None:
     _post(receiver, "traces", CAPTURED["traces"])
     _post(receiver, "logs", logs or CAPTURED["logs"])
+    _post(receiver, "metrics", CAPTURED["metrics"])
 
 
 def _session_of(prompt_word: str) -> str:
@@ -88,8 +89,12 @@ def test_captured_calls_tool_and_turns_each_stored_once(receiver: RunningReceive
         detail = get_run(conn, run.run_id)
         conversation = get_conversation(conn, session)
         refused = get_call(conn, next(c.call_id for c in calls if c.is_error))
+        points = conn.execute("SELECT count(*) FROM metric_points").fetchone()[0]
+        metrics = {row[0] for row in conn.execute("SELECT DISTINCT name FROM metric_points")}
     finally:
         conn.close()
+    # Everything it sends is taken: its metrics (sums and histograms, empty values) too.
+    assert points >= 10 and {"gemini_cli.token.usage", "gen_ai.client.token.usage"} <= metrics
     # Three calls answered or refused; Gemini CLI's three llm_call spans are stored, no call.
     assert len(calls) == 3 and own_spans == (3, 0) and dialects == {"gemini_cli"}
     assert (run.agent_name, run.model_calls, run.tool_calls) == ("Gemini CLI", 2, 1)
