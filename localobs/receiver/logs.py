@@ -43,6 +43,7 @@ def _row(
     has_body = record.HasField("body")  # present but empty is stored as null
     body = any_value(record.body) if has_body else None
     genai = None
+    # A client whose calls come from its own events (CALLS_FROM_EVENTS) patches no span.
     if event_name and record.trace_id and record.span_id and scope_name not in CALLS_FROM_EVENTS:
         patch = normalize_log_event(event_name, attrs, body)
         if patch is not None:

@@ -76,7 +76,7 @@ def _row(span: Span, service_name: str | None, scope_name: str | None, ids: tupl
     events = _events(span)
     # Moves message content out of attrs into the call columns: before dumps(attrs).
     call = None
-    if scope_name not in CALLS_FROM_EVENTS:
+    if scope_name not in CALLS_FROM_EVENTS:  # else its calls come from its log events
         call = normalize_span(
             span.name,
             attrs,
