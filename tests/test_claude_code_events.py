@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from localobs.receiver.faults import FAULTS
-from localobs.receiver.genai.client_events import derive
+from localobs.receiver.genai.client_events import calls_from_events, derive
 from localobs.receiver.genai.derived import DerivedSpan, LogEvent, span_row
 from localobs.receiver.genai.dispatch import normalize_span
 from localobs.store.contents import expand_sql
@@ -175,8 +175,10 @@ def test_another_clients_event_of_the_same_name_is_not_read() -> None:
 
 
 def test_its_beta_spans_are_not_counted_as_calls() -> None:
+    """The receiver reads such spans as no call (they would count each call twice)."""
     attributes = {"gen_ai.system": "anthropic", "gen_ai.request.model": "claude-opus-4-8"}
-    assert normalize_span("claude_code.llm_request", attributes, [], 1, 2, 0) is None
+    assert calls_from_events("com.anthropic.claude_code", "claude_code.llm_request")
+    assert not calls_from_events("com.anthropic.claude_code", "chat claude")
     assert normalize_span("chat claude", dict(attributes), [], 1, 2, 0) is not None
 
 

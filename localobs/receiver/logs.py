@@ -16,7 +16,7 @@ from localobs.receiver.envelope import (
     optional_hex,
 )
 from localobs.receiver.genai import normalize_log_event
-from localobs.receiver.genai.client_events import derive
+from localobs.receiver.genai.client_events import CALLS_FROM_EVENTS, derive
 from localobs.receiver.genai.derived import LogEvent, span_row
 from localobs.store.batch import INT64_MAX, Batch, Row
 
@@ -59,7 +59,8 @@ def _row(
     has_body = record.HasField("body")  # present but empty is stored as null
     body = any_value(record.body) if has_body else None
     genai = None
-    if event_name and record.trace_id and record.span_id:
+    # A client whose calls come from its own events (CALLS_FROM_EVENTS) patches no span.
+    if event_name and record.trace_id and record.span_id and scope_name not in CALLS_FROM_EVENTS:
         patch = normalize_log_event(event_name, attrs, body)
         if patch is not None:
             genai = (record.trace_id.hex(), record.span_id.hex(), patch)

@@ -19,6 +19,7 @@ from localobs.receiver.envelope import (
     valid_id,
 )
 from localobs.receiver.genai import normalize_span
+from localobs.receiver.genai.client_events import calls_from_events
 from localobs.store.batch import INT64_MAX, Batch, Row
 from localobs.store.schema import SPAN_COLUMNS
 
@@ -74,14 +75,16 @@ def _row(span: Span, service_name: str | None, scope_name: str | None, ids: tupl
     attrs = attributes(span.attributes)
     events = _events(span)
     # Moves message content out of attrs into the call columns: before dumps(attrs).
-    call = normalize_span(
-        span.name,
-        attrs,
-        events,
-        span.start_time_unix_nano,
-        span.end_time_unix_nano,
-        span.status.code,
-    )
+    call = None
+    if not calls_from_events(scope_name, span.name):  # else they come from its log events
+        call = normalize_span(
+            span.name,
+            attrs,
+            events,
+            span.start_time_unix_nano,
+            span.end_time_unix_nano,
+            span.status.code,
+        )
     return (
         span.trace_id.hex(),
         span.span_id.hex(),

@@ -18,7 +18,8 @@ Every event carries `session.id` and `prompt.id` (one user prompt and all the wo
   OTEL_LOG_TOOL_DETAILS=1; Claude Code never sends a tool's output.
 
 Claude Code's beta traces (`claude_code.*` spans) repeat these calls without their cost; see
-`is_claude_code_span`: they are kept as sent but never counted as calls.
+`is_claude_code_span` and client_events.calls_from_events: they are kept as sent but never
+counted as calls.
 
 Values are untrusted: numbers may come as strings (Claude Code itself sends `duration_ms` of a
 tool as "71"), anything may be missing; a value that cannot be read is left out, never guessed.

@@ -12,7 +12,6 @@ from typing import Any
 from localobs.receiver.faults import FAULTS
 from localobs.receiver.genai import moved, openinference, openllmetry, semconv
 from localobs.receiver.genai.agents import agent_fields, refine_role
-from localobs.receiver.genai.claude_code import is_claude_code_span
 from localobs.receiver.genai.details import call_details
 from localobs.receiver.genai.record import Call
 
@@ -36,8 +35,6 @@ def normalize_span(
     is moved before the whole span is normalized), and the failure is counted in FAULTS.
     """
     a = attributes
-    if is_claude_code_span(name):
-        return None  # its calls come from its log events, which carry the cost
     if "openinference.span.kind" in a:
         normalize, label = openinference.normalize, "openinference"
     elif (
