@@ -1,0 +1,78 @@
+// The real Vercel AI SDK against llama.cpp's OpenAI-compatible server, exporting its telemetry
+// through the OpenTelemetry JS SDK (OTLP/HTTP protobuf) to a localobs receiver.
+//
+// node vercel_ai.mjs OTLP_URL LLM_URL MAJOR
+//
+// MAJOR 6 uses `experimental_telemetry` (the SDK's own `ai.*` spans); MAJOR 7 registers the
+// `@ai-sdk/otel` integration, whose spans follow the GenAI conventions. Three calls: generateText,
+// streamText (consumed to the end), and generateText with a forced tool (a 135M model never picks
+// one itself; llama.cpp turns the forced function into a grammar, so the call is real model
+// output) whose execution makes an `ai.toolCall` / `execute_tool` span. Prints one JSON line:
+// what the SDK returned, so the test compares the stored calls with it.
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import * as ai from 'ai';
+import { z } from 'zod';
+
+const [otlpUrl, llmUrl, major] = process.argv.slice(2);
+const SERVICE = 'vercel-ai-app';
+
+const provider = new NodeTracerProvider({
+  resource: resourceFromAttributes({ 'service.name': SERVICE }),
+  spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${otlpUrl}/v1/traces` }))],
+});
+provider.register();
+
+if (major === '7') {
+  const { OpenTelemetry } = await import('@ai-sdk/otel');
+  ai.registerTelemetry(new OpenTelemetry());
+}
+
+const llama = createOpenAICompatible({ name: 'llamacpp', baseURL: llmUrl, apiKey: 'unused' });
+const model = llama('smollm2');
+const common = {
+  model,
+  system: 'You are a terse assistant.',
+  maxOutputTokens: 16,
+  temperature: 0,
+  experimental_telemetry: { isEnabled: true, functionId: 'vercel-test' },
+};
+
+const generated = await ai.generateText({ ...common, prompt: 'Name one colour of the sky.' });
+
+const stream = ai.streamText({ ...common, prompt: 'Name one fruit.' });
+let streamedText = '';
+for await (const delta of stream.textStream) streamedText += delta;
+
+const toolArgs = [];
+const withTool = await ai.generateText({
+  ...common,
+  maxOutputTokens: 24,
+  prompt: 'What is the weather in Paris?',
+  tools: {
+    get_weather: ai.tool({
+      description: 'The weather forecast for a city.',
+      inputSchema: z.object({ city: z.string() }),
+      execute: async ({ city }) => {
+        toolArgs.push(city);
+        return 'sunny, 21 C';
+      },
+    }),
+  },
+  toolChoice: { type: 'tool', toolName: 'get_weather' },
+});
+
+await provider.forceFlush();
+await provider.shutdown();
+console.log(
+  JSON.stringify({
+    generated: { text: generated.text, usage: generated.usage },
+    streamed: { text: streamedText, usage: await stream.usage },
+    tool: {
+      calls: withTool.toolCalls.map((c) => ({ name: c.toolName, input: c.input })),
+      executed: toolArgs,
+    },
+  }),
+);
