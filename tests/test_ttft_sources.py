@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from localobs.cli import main
+from localobs.receiver.genai import normalize_log_event
 from localobs.store.calls import get_call, list_calls
+from localobs.tui.context import ViewerContext
+from localobs.tui.refresh import ReaderPool
+from localobs.tui.screens.call_detail import facts_content
 from tests.conftest import RunningReceiver
 from tests.fixtures.genai.check import END, START, run
 
@@ -147,7 +152,7 @@ def _span(span_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_source_reaches_the_call_list_the_detail_and_calls_json(
-    receiver: RunningReceiver,
+    receiver: RunningReceiver, tmp_path: Path
 ) -> None:
     spans = [
         _span("01" * 8, {**CHAT, "gen_ai.server.ttft": 0.25}),
@@ -167,6 +172,12 @@ def test_the_source_reaches_the_call_list_the_detail_and_calls_json(
     assert found["02" * 8].ttft_source == "gen_ai.client.operation.time_to_first_chunk"
     assert (found["03" * 8].ttft_ms, found["03" * 8].ttft_source) == (None, None)
     assert detail is not None and detail.ttft_source == "gen_ai.server.ttft"
+    ctx = ViewerContext(ReaderPool(receiver.store.reader), lambda: 0, UTC, None, tmp_path, None)
+    try:
+        lines = facts_content(detail, ctx).plain.splitlines()
+    finally:
+        ctx.readers.close()
+    assert "time to first tok 250 ms  (gen_ai.server.ttft)" in lines
 
     shown = CliRunner().invoke(main, ["calls", "--json", "--db", str(receiver.store.path)])
     assert shown.exit_code == 0, shown.output
@@ -174,3 +185,17 @@ def test_the_source_reaches_the_call_list_the_detail_and_calls_json(
     assert by_span["01" * 8]["ttft_source"] == "gen_ai.server.ttft"
     assert by_span["02" * 8]["ttft_ms"] == 500.0
     assert by_span["03" * 8]["ttft_ms"] is None and by_span["03" * 8]["ttft_source"] is None
+
+
+def test_a_details_log_event_brings_its_ttft_and_source_to_the_call() -> None:
+    patch = normalize_log_event(
+        "gen_ai.client.inference.operation.details",
+        {**CHAT, "gen_ai.client.operation.time_to_first_chunk": 0.2},
+        None,
+    )
+    assert patch is not None
+    found = json.loads(patch)
+    assert (found["ttft_ms"], found["ttft_source"]) == (
+        200.0,
+        "gen_ai.client.operation.time_to_first_chunk",
+    )
