@@ -6,7 +6,8 @@ executed tool is a tool step with its arguments and result.
 AI SDK 6 sends its own `ai.*` spans (`experimental_telemetry`); AI SDK 7 sends GenAI-convention
 spans through `@ai-sdk/otel`. AI SDK 7 declares Node >= 22; it runs on the Node 20 here. Each
 major runs once per module (tests/vercel_ai.mjs) behind a proxy that refuses every host but
-loopback, asserted to have seen no request.
+loopback, asserted to have seen no request; as Node 20's fetch and http ignore proxy variables, the
+script also refuses and reports any request to a host other than loopback.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def ran(
     try:
         with refusing_proxy() as (proxy, attempts):
             env = {**os.environ, **proxy_env(proxy), "HOME": str(work), "TMPDIR": str(work)}
+            env["NODE_USE_ENV_PROXY"] = "1"  # Node 24+: fetch and http use the proxy too
             done = subprocess.run(
                 ["node", str(work / "vercel_ai.mjs"), server.url, llm_url, major],
                 capture_output=True,
@@ -116,6 +118,7 @@ def ran(
             assert done.returncode == 0, done.stderr[-3000:]
             assert attempts == []  # nothing tried to leave the machine
         said = json.loads(done.stdout.splitlines()[-1])
+        assert said["outbound"] == []  # nor did any fetch or http request in Node
         yield Ran(store, said)
     finally:
         server.stop()

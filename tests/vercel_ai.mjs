@@ -8,13 +8,47 @@
 // streamText (consumed to the end), and generateText with a forced tool (a 135M model never picks
 // one itself; llama.cpp turns the forced function into a grammar, so the call is real model
 // output) whose execution makes an `ai.toolCall` / `execute_tool` span. Prints one JSON line:
-// what the SDK returned, so the test compares the stored calls with it.
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import * as ai from 'ai';
-import { z } from 'zod';
+// what the SDK returned, so the test compares the stored calls with it, and `outbound`: every
+// request to a host other than loopback, refused here. Node 20's fetch and http ignore
+// HTTP(S)_PROXY, so the test's refusing proxy alone could not see them; this guard wraps both
+// before any SDK module is loaded.
+import http from 'node:http';
+import https from 'node:https';
+import { syncBuiltinESMExports } from 'node:module';
+
+const outbound = [];
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+const realFetch = globalThis.fetch;
+globalThis.fetch = (input, init) => {
+  const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+  if (LOOPBACK.has(url.hostname)) return realFetch(input, init);
+  outbound.push(url.href);
+  return Promise.reject(new Error(`refused by the test: ${url.href}`));
+};
+for (const module of [http, https]) {
+  for (const name of ['request', 'get']) {
+    const real = module[name];
+    module[name] = (...args) => {
+      const first = args[0];
+      const host =
+        typeof first === 'string' || first instanceof URL
+          ? new URL(first).hostname
+          : (first?.hostname ?? first?.host ?? 'localhost');
+      if (!LOOPBACK.has(host)) {
+        outbound.push(`${module === https ? 'https' : 'http'}://${host}`);
+        throw new Error(`refused by the test: ${host}`);
+      }
+      return real(...args);
+    };
+  }
+}
+syncBuiltinESMExports();
+const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible');
+const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+const { resourceFromAttributes } = await import('@opentelemetry/resources');
+const { NodeTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-node');
+const ai = await import('ai');
+const { z } = await import('zod');
 
 const [otlpUrl, llmUrl, major] = process.argv.slice(2);
 const SERVICE = 'vercel-ai-app';
@@ -74,5 +108,6 @@ console.log(
       calls: withTool.toolCalls.map((c) => ({ name: c.toolName, input: c.input })),
       executed: toolArgs,
     },
+    outbound,
   }),
 );
