@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from localobs.receiver.genai.record import as_float
+from localobs.receiver.genai.vercel_ai import OPERATION_KEY
 
 SECONDS_KEYS = (
     "gen_ai.response.time_to_first_chunk",
@@ -50,7 +51,6 @@ FIRST_CHUNK_EVENTS = frozenset(
 )
 _STREAM_FLAGS = ("gen_ai.request.stream", "gen_ai.request.is_stream", "gen_ai.is_streaming")
 _STREAM_FLAGS_LEGACY = ("llm.is_streaming",)
-_AI_OPERATION = "ai.operationId"
 
 WHOLE_CALL_TOLERANCE_MS = 5.0
 WHOLE_CALL_TOLERANCE_SHARE = 0.01
@@ -124,7 +124,7 @@ def _streamed(a: dict[str, Any]) -> bool:
     for key in _STREAM_FLAGS + _STREAM_FLAGS_LEGACY:
         if a.get(key) is True:
             return True
-    operation = a.get(_AI_OPERATION)
+    operation = a.get(OPERATION_KEY)
     return type(operation) is str and operation.endswith(".doStream")
 
 
