@@ -68,12 +68,15 @@ NONE = Ttft(None, None)
 _SCALED_KEYS = tuple((key, 1000.0) for key in SECONDS_KEYS) + tuple(
     (key, 1.0) for key in MILLISECONDS_KEYS
 )
+_ATTRIBUTE_KEYS = frozenset((*SECONDS_KEYS, *MILLISECONDS_KEYS, COMPLETION_START_KEY))
 
 
 def first_token(
     a: dict[str, Any], events: list[dict[str, Any]], start_ns: int, end_ns: int
 ) -> Ttft:
     """The span's TTFT in milliseconds and its source, or NONE (see the module docstring)."""
+    if a.keys().isdisjoint(_ATTRIBUTE_KEYS):  # the common case, checked in C
+        return _from_events(events, start_ns, end_ns) if events else NONE
     found = from_attributes(a, start_ns)
     if found.ms is None:
         if not events:
