@@ -199,3 +199,20 @@ def test_a_details_log_event_brings_its_ttft_and_source_to_the_call() -> None:
         200.0,
         "gen_ai.client.operation.time_to_first_chunk",
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-01T00:00:00+14:00", "not a date", "1e400", "nan", "", True, [1], 1e30, -5],
+)
+def test_a_completion_start_time_that_is_no_time_in_the_span_gives_no_ttft(value: Any) -> None:
+    row, _ = run({**CHAT, "langfuse.observation.completion_start_time": value})
+    assert row is not None  # the call is still read
+    assert (row["ttft_ms"], row["ttft_source"]) == (None, None)
+
+
+def test_completion_start_time_as_epoch_numbers() -> None:
+    for value in (_at(300) / 1e9, _at(300) / 1e6, _at(300)):
+        row, _ = run({**CHAT, "langfuse.observation.completion_start_time": value})
+        assert row is not None
+        assert row["ttft_ms"] == pytest.approx(300.0, abs=0.01)

@@ -4,9 +4,9 @@ The one home of the rule, for every dialect. Signals, first found wins:
 
 1. attributes in seconds: `gen_ai.response.time_to_first_chunk` (the GenAI conventions); the TTFT
    metric names of both convention generations set as span attributes
-   (`gen_ai.client.operation.time_to_first_chunk`: the AI SDK 7's `@ai-sdk/otel` does this;
-   `gen_ai.client.inference.time_to_first_chunk`, `gen_ai.server.time_to_first_token`: OpenLIT's
-   current name too), and OpenLIT's older `gen_ai.server.ttft`;
+   (`gen_ai.client.operation.time_to_first_chunk`, as the AI SDK 7's `@ai-sdk/otel` sets it;
+   `gen_ai.client.inference.time_to_first_chunk`; `gen_ai.server.time_to_first_token`, also
+   OpenLIT's current name), and OpenLIT's older `gen_ai.server.ttft`;
 2. attributes in milliseconds: the Vercel AI SDK's `ai.response.msToFirstChunk`
    (`ai.stream.msToFirstChunk` on its wrapper spans);
 3. a timestamp: Langfuse's `langfuse.observation.completion_start_time` (TTFT = it - span start;
@@ -17,8 +17,8 @@ The one home of the rule, for every dialect. Signals, first found wins:
 
 The source is the attribute or event name (`event ai.stream.firstChunk` for an event).
 
-Not a TTFT: a value longer than the span, and a value within `WHOLE_CALL_TOLERANCE` of the whole
-duration of a call not known to be streamed (OpenLIT, for one, reports the whole duration of a
+Not a TTFT: a value longer than the span, and a value within the WHOLE_CALL_TOLERANCE_* of the
+whole duration of a call not known to be streamed (OpenLIT, for one, reports the whole duration of a
 non-streamed call as its TTFT). A call is known streamed by a stream flag that says so, a
 first-chunk event, or the AI SDK's `.doStream` span; a one-chunk stream with no such mark loses a
 TTFT that would tell nothing beyond its duration anyway.
@@ -49,8 +49,13 @@ FIRST_CHUNK_EVENTS = frozenset(
         "ai.stream.firstChunk",
     }
 )
-_STREAM_FLAGS = ("gen_ai.request.stream", "gen_ai.request.is_stream", "gen_ai.is_streaming")
-_STREAM_FLAGS_LEGACY = ("llm.is_streaming",)
+# Said streamed by: the AI SDK 7, OpenLIT, OpenLLMetry (current and older names).
+_STREAM_FLAGS = (
+    "gen_ai.request.stream",
+    "gen_ai.request.is_stream",
+    "gen_ai.is_streaming",
+    "llm.is_streaming",
+)
 
 WHOLE_CALL_TOLERANCE_MS = 5.0
 WHOLE_CALL_TOLERANCE_SHARE = 0.01
@@ -81,8 +86,7 @@ def first_token(
     if found.ms is None:
         if not events:
             return NONE
-        found = _from_events(events, start_ns, end_ns)  # within the span, streamed by nature
-        return found
+        return _from_events(events, start_ns, end_ns)  # within the span, streamed by nature
     duration_ms = (end_ns - start_ns) / 1e6
     if found.ms > duration_ms or (_whole_call(found.ms, duration_ms) and not _streamed(a)):
         return NONE
@@ -119,7 +123,7 @@ def _from_events(events: list[dict[str, Any]], start_ns: int, end_ns: int) -> Tt
 
 
 def _streamed(a: dict[str, Any]) -> bool:
-    for key in _STREAM_FLAGS + _STREAM_FLAGS_LEGACY:
+    for key in _STREAM_FLAGS:
         if a.get(key) is True:
             return True
     operation = a.get(OPERATION_KEY)
@@ -144,11 +148,11 @@ def _epoch_ns(value: Any) -> int | None:
         except ValueError:
             try:
                 moment = datetime.fromisoformat(text)
-            except ValueError:
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+                return round(moment.timestamp() * 1e9)
+            except (ValueError, OverflowError):  # no date, or one out of range ("0001-01-01+14")
                 return None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return round(moment.timestamp() * 1e9)
     number = as_float(value)
     if number is None or number <= 0:
         return None
