@@ -53,9 +53,23 @@ const { z } = await import('zod');
 const [otlpUrl, llmUrl, major] = process.argv.slice(2);
 const SERVICE = 'vercel-ai-app';
 
+// Every span's attributes as the SDK set them, for the test's check that the stored spans
+// rebuild them exactly.
+const sent = [];
+const recorder = {
+  onStart() {},
+  onEnd(span) {
+    sent.push({ span_id: span.spanContext().spanId, attributes: span.attributes });
+  },
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
 const provider = new NodeTracerProvider({
   resource: resourceFromAttributes({ 'service.name': SERVICE }),
-  spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${otlpUrl}/v1/traces` }))],
+  spanProcessors: [
+    new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${otlpUrl}/v1/traces` })),
+    recorder,
+  ],
 });
 provider.register();
 
@@ -109,5 +123,6 @@ console.log(
       executed: toolArgs,
     },
     outbound,
+    sent,
   }),
 );
