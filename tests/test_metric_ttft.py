@@ -5,6 +5,7 @@ the metric, labelled with the metric's name."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,12 +14,16 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExp
 from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
+from textual.widgets import DataTable
 
 from localobs.cli import main
 from localobs.store.histogram import few_values
 from localobs.store.metrics_query import metric_percentiles
 from localobs.store.stats import TTFT_FROM_CALLS, totals
+from localobs.tui.app import LocalobsApp
+from localobs.tui.widgets.calls_table import CallsTable
 from tests.conftest import RunningReceiver
+from tests.tui_pilot import wait_until
 
 TTFT = "gen_ai.client.operation.time_to_first_chunk"
 
@@ -121,3 +126,21 @@ def test_a_model_without_span_ttft_takes_the_metrics_labelled(receiver: RunningR
     assert shown.exit_code == 0, shown.output
     assert "120.0 ms*" in shown.output
     assert f"* metric-only: TTFT from the metric {TTFT}" in shown.output
+
+
+async def test_the_components_screen_labels_a_ttft_from_a_metric(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    spans = [_span("03" * 8, "metric-only"), _span("04" * 8, "with-span-ttft")]
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+    assert httpx.post(f"{receiver.url}/v1/traces", json=body).status_code == 200
+    _export([(0.12, "metric-only")], AggregationTemporality.DELTA)
+    app = LocalobsApp(receiver.store, endpoint_url=receiver.url, export_dir=tmp_path)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one(CallsTable).row_count == 2)
+        await pilot.press("c")
+        models = app.screen.query_one("#models", DataTable)
+        await wait_until(pilot, lambda: models.row_count == 2)
+        rows = {str(models.get_row_at(i)[0]): models.get_row_at(i) for i in range(2)}
+    assert str(rows["metric-only"][4]) == "120 ms metric"
+    assert "metric" not in str(rows["with-span-ttft"][4])
