@@ -304,3 +304,34 @@ def test_older_names_and_every_part_kind_are_read_and_restored() -> None:
 )
 def test_only_provider_calls_are_model_calls(operation_id: str, role: tuple[str, Any]) -> None:
     assert role_of(operation_id) == role
+
+
+def test_a_tool_span_and_a_run_named_by_function_id_with_the_callers_session() -> None:
+    tool, _ = run(
+        {
+            "ai.operationId": "ai.toolCall",
+            "ai.toolCall.name": "get_weather",
+            "ai.toolCall.id": "c1",
+            "ai.toolCall.args": '{"city":"Paris"}',
+            "ai.toolCall.result": '"sunny"',
+            "ai.telemetry.metadata.sessionId": "s-1",
+        },
+        name="ai.toolCall",
+    )
+    assert tool is not None
+    assert (tool["span_role"], tool["operation"]) == ("tool", None)
+    step = tool  # the row holds the agent fields after the call fields
+    assert step["tool_name"] == "get_weather" and step["tool_call_id"] == "c1"
+    assert (step["tool_arguments"], step["tool_result"]) == ('{"city":"Paris"}', '"sunny"')
+    assert step["conversation_id"] == "s-1"
+    wrapper, _ = run(
+        {
+            "ai.operationId": "ai.streamText",
+            "ai.telemetry.functionId": "support",
+            "ai.usage.inputTokens": 9,
+        },
+        name="ai.streamText",
+    )
+    assert wrapper is not None
+    assert (wrapper["span_role"], wrapper["agent_name"]) == ("agent", "support")
+    assert wrapper["input_tokens"] is None  # its model call's usage, counted there
