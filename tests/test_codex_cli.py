@@ -113,9 +113,10 @@ def test_each_request_is_one_call_with_its_model_and_tokens(ran: Ran) -> None:
         assert (call.input_tokens, call.output_tokens) == (usage.input_tokens, usage.output_tokens)
         assert call.status_code == 0
         # The stand-in pauses before the first output item and again before the completion:
-        # the TTFT Codex measured covers the first pause, the duration both.
-        assert call.ttft_ms is not None and call.ttft_ms >= PAUSE_S * 1000 - 2
-        assert call.duration_ms - call.ttft_ms >= PAUSE_S * 1000 - 2
+        # the TTFT Codex measured covers the first pause, the duration both (Codex reports whole
+        # milliseconds, and the two ends come from different clocks: a few ms of slack).
+        assert call.ttft_ms is not None and call.ttft_ms >= PAUSE_S * 1000 - 5
+        assert call.duration_ms - call.ttft_ms >= PAUSE_S * 1000 - 5
         assert call.agent_name == "Codex"
         detail = get_call(conn, call.call_id)
         assert detail is not None and detail.dialect == "codex"

@@ -32,7 +32,11 @@ from tests.fixtures.genai.capture import (
 
 pytestmark = pytest.mark.slow
 
-TTFT_ON_STREAM = {"openllmetry", "openinference"}
+# The signal each library's streamed call carries its TTFT in (the `ttft_source` stored).
+TTFT_ON_STREAM = {
+    "openllmetry": "event gen_ai.content.completion.chunk",
+    "openinference": "event First Token Stream Event",
+}
 SCENARIOS = [
     "openai_v2_span_only",
     "openai_v2_event_only",
@@ -99,6 +103,7 @@ def test_llm_calls_match_what_the_server_answered(
         assert answer["text"] and answer["text"] in texts(row["output_messages"])
         if answer["call"] == "chat_stream" and scenario in TTFT_ON_STREAM:
             assert 0 < row["ttft_ms"] < row["duration_ms"]
+            assert row["ttft_source"] == TTFT_ON_STREAM[scenario]
             assert row["output_tokens_per_s"] is None  # no usage from the server: no speed
         else:
-            assert row["ttft_ms"] is None
+            assert row["ttft_ms"] is None and row["ttft_source"] is None

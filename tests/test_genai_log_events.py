@@ -35,6 +35,7 @@ def test_details_event_with_structured_messages() -> None:
         "provider": "openai",
         "request_model": "gpt-4o",
         "ttft_ms": 50.0,
+        "ttft_source": "gen_ai.response.time_to_first_chunk",
         "input_tokens": 5,
         "finish_reasons": ["stop"],
         "input_messages": attributes["gen_ai.input.messages"],

@@ -273,6 +273,13 @@ def test_json_too_deep_to_write_back_is_kept_as_text(monkeypatch: pytest.MonkeyP
             "input.value": '{"messages":' + deep + "}",
             "input.mime_type": "application/json",
         },
+        "vercel_ai": {
+            "ai.operationId": "ai.generateText.doGenerate",
+            "ai.prompt.messages": deeper,
+            "ai.response.text": "moved only if the whole output can be written",
+            "ai.response.toolCalls": '[{"toolName":"t","input":' + "[" * 1015 + "]" * 1015 + "}]",
+        },
+        "vercel_ai wrapper": {"ai.operationId": "ai.generateText", "ai.prompt": deep},
     }
     for label, attributes in cases.items():
         original = dict(attributes)

@@ -16,7 +16,7 @@ from localobs.store.calls import CallSummary, list_calls
 from localobs.store.coding_agents import coding_agent_totals, summary_text
 from localobs.store.cost import price_table, total_cost_text, usd_text
 from localobs.store.metrics_query import genai_metric_summary
-from localobs.store.stats import component_stats, totals
+from localobs.store.stats import TTFT_FROM_CALLS, ModelStats, component_stats, totals
 from localobs.store.traces import get_trace
 
 _TOP_COMPONENTS = 15
@@ -81,6 +81,10 @@ def calls(
 
 def _fields(value: Any) -> dict[str, Any]:
     return {name: getattr(value, name) for name in value.__dataclass_fields__}
+
+
+def _ttft_from_metric(stats: ModelStats) -> bool:
+    return stats.ttft_source not in (None, TTFT_FROM_CALLS)
 
 
 @main.command()
@@ -148,13 +152,19 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     usd_text(m.cost_usd),
                     ms(m.duration_p50_ms),
                     ms(m.duration_p95_ms),
-                    ms(m.ttft_p50_ms),
+                    ms(m.ttft_p50_ms) + ("*" if _ttft_from_metric(m) else ""),
                     number(m.tokens_per_s_p50, 1),
                 ]
                 for m in found.per_model
             ],
             right=set(range(1, 10)),
         )
+        for m in found.per_model:
+            if _ttft_from_metric(m):
+                click.echo(
+                    f"* {visible(m.model)}: TTFT from the metric {visible(m.ttft_source or '')}"
+                    " (none of its calls carried one)"
+                )
     if components:
         click.echo("")
         table(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TTFT_FIRST_CHUNK = "first chunk"
-"""Measured by the producer (gen_ai.response.time_to_first_chunk or a first-chunk event)."""
+"""Measured by the producer, stored before the receiver recorded which signal carried it."""
 TTFT_PROMPT_EVAL = "llama.cpp prompt eval"
 """The prefill time llama.cpp reported: prompt tokens evaluated over its prompt eval rate."""
 SPEED_REPORTED = "llama.cpp timings"
@@ -53,15 +53,17 @@ def _positive(value: object) -> float | None:
 
 def call_speed(
     measured_ttft_ms: float | None,
+    measured_source: str | None,
     outside_tokens_per_s: float | None,
     generation_rate: object,
     prompt_tokens: object,
     prompt_rate: object,
 ) -> CallSpeed:
-    """`outside_tokens_per_s` is TOKENS_PER_S_SQL's figure (after TTFT when one was measured);
-    the last three are REPORTED_SPLIT_SQL's values, whatever type the producer sent."""
+    """`measured_source` is the stored `ttft_source` (the signal the receiver read the TTFT from);
+    `outside_tokens_per_s` is TOKENS_PER_S_SQL's figure (after TTFT when one was measured); the
+    last three are REPORTED_SPLIT_SQL's values, whatever type the producer sent."""
     if measured_ttft_ms is not None:
-        ttft_ms, ttft_source = measured_ttft_ms, TTFT_FIRST_CHUNK
+        ttft_ms, ttft_source = measured_ttft_ms, measured_source or TTFT_FIRST_CHUNK
     elif (tokens := _positive(prompt_tokens)) and (rate := _positive(prompt_rate)):
         ttft_ms, ttft_source = tokens * 1000.0 / rate, TTFT_PROMPT_EVAL
     else:

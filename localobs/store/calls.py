@@ -64,7 +64,8 @@ class CallSummary:
     duration_ms: float
     ttft_ms: float | None
     ttft_source: str | None
-    """Where ttft_ms came from: a call_speed.TTFT_* constant."""
+    """Where ttft_ms came from: the attribute or event the receiver read it from (see
+    receiver/genai/ttft.py), else a call_speed.TTFT_* constant."""
     output_tokens_per_s: float | None
     output_tokens_per_s_source: str | None
     """A call_speed.SPEED_* constant: SPEED_END_TO_END is throughput, not decode speed."""
@@ -129,8 +130,8 @@ _SUMMARY_SQL = f"""
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
     input_tokens, output_tokens, coalesce(status_code, 0), error_type,
     {expand_sql("input_messages")}, {expand_sql("output_messages")}, agent_name,
-    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}"""
-_SUMMARY_COLUMNS = 23
+    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}, ttft_source"""
+_SUMMARY_COLUMNS = 24
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
@@ -138,9 +139,11 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
         error_type, input_messages, output_messages, agent_name,
-        generation_rate, prompt_tokens, prompt_rate, cost_extras,
+        generation_rate, prompt_tokens, prompt_rate, cost_extras, ttft_source,
     ) = row  # fmt: skip
-    speed = call_speed(ttft_ms, tokens_per_s, generation_rate, prompt_tokens, prompt_rate)
+    speed = call_speed(
+        ttft_ms, ttft_source, tokens_per_s, generation_rate, prompt_tokens, prompt_rate
+    )
     cost = row_cost(
         provider, response_model or request_model, input_tokens, output_tokens, cost_extras
     )

@@ -40,6 +40,28 @@ def exact_percentile(ordered: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def few_values(
+    count: int, low: float | None, high: float | None, total: float | None
+) -> list[float] | None:
+    """The observations themselves, sorted, when so few that a histogram's own min, max and sum
+    pin them down: one (min = max = sum), two (min and max), three (min, sum - min - max, max).
+    Bucket counts alone would put a single 0.12 s in the middle of its (0.1, 0.25] bucket; a
+    percentile of these is exact. None when they are not determined (or are inconsistent)."""
+    if count == 1:
+        only = next((value for value in (low, high, total) if value is not None), None)
+        return None if only is None else [only]
+    if low is None or high is None or low > high:
+        return None
+    if count == 2:
+        return [low, high]
+    if count == 3 and total is not None:
+        middle = total - low - high
+        slack = 1e-9 * max(1.0, abs(total))
+        if low - slack <= middle <= high + slack:
+            return [low, min(max(middle, low), high), high]
+    return None
+
+
 def bucket_percentile(counts: dict[int, int], q: float) -> float | None:
     """The value at rank q*(n-1), placed inside its bucket as if the bucket's values were spread
     evenly on a log scale."""

@@ -4,7 +4,8 @@ Points are merged per question: delta points in the window are summed; for cumul
 (the SDK default) each series (resource, attributes, start time) contributes its latest point,
 less its last point before the window when there is one. Within a bucket values are taken as
 evenly spread (as Prometheus' histogram_quantile does); the points' min and max bound the open
-first and last buckets.
+first and last buckets. A percentile of one to three observations is exact where the points
+sent their min, max and sum (`histogram.few_values`), and any other stays within [min, max].
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from localobs.store.histogram import exact_percentile, few_values
 from localobs.store.windows import Clock, window_since
 
 GENAI_METRICS = (
@@ -25,6 +27,13 @@ GENAI_METRICS = (
     "gen_ai.server.time_to_first_token",
     "gen_ai.server.time_per_output_token",
 )
+# The TTFT histograms of both convention generations (client side first), in seconds.
+TTFT_METRICS = (
+    "gen_ai.client.operation.time_to_first_chunk",
+    "gen_ai.client.inference.time_to_first_chunk",
+    "gen_ai.server.time_to_first_token",
+)
+_MODEL_ATTRIBUTES = ("gen_ai.response.model", "gen_ai.request.model")
 _DELTA, _CUMULATIVE = 1, 2
 
 
@@ -37,30 +46,65 @@ class MetricSummary:
     p95: float | None
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricTtft:
+    """A model's TTFT percentiles from a TTFT histogram metric, in milliseconds."""
+
+    p50_ms: float | None
+    p95_ms: float | None
+    source: str  # the metric's name
+
+
 @dataclass(slots=True)
 class _Merged:
-    """Bucket counts per distinct set of bounds, and the smallest and largest value seen."""
+    """Bucket counts per distinct set of bounds, the smallest and largest value seen, and the
+    sum of the values while every point sent one."""
 
     counts: dict[tuple[float, ...], list[int]]
     low: float | None = None
     high: float | None = None
+    total: float | None = 0.0
+    bounded: bool = True  # low and high are those of the window's values (nothing subtracted)
 
-    def add(self, bounds: tuple[float, ...], counts: list[int], low: Any, high: Any) -> None:
+    def add(
+        self, bounds: tuple[float, ...], counts: list[int], low: Any, high: Any, total: Any = None
+    ) -> None:
         if len(counts) != len(bounds) + 1:
             return  # malformed point: OTLP requires one more count than bounds
         into = self.counts.setdefault(bounds, [0] * len(counts))
         for index, count in enumerate(counts):
             into[index] += count
-        if isinstance(low, int | float):
+        if _number(low):
             self.low = low if self.low is None else min(self.low, low)
-        if isinstance(high, int | float):
+        if _number(high):
             self.high = high if self.high is None else max(self.high, high)
+        self.total = self.total + total if self.total is not None and _number(total) else None
 
-    def subtract(self, bounds: tuple[float, ...], counts: list[int]) -> None:
+    def subtract(self, bounds: tuple[float, ...], counts: list[int], total: Any = None) -> None:
         into = self.counts.get(bounds)
         if into is not None and len(counts) == len(into):
             for index, count in enumerate(counts):
                 into[index] = max(0, into[index] - count)
+            # A cumulative point's min and max span its whole series, not the window; its sum
+            # subtracts.
+            self.bounded = False
+            self.total = self.total - total if self.total is not None and _number(total) else None
+
+    def percentile(self, buckets: list[tuple[float, float, int]], q: float) -> float | None:
+        """Exact for a few values the points pin down, else interpolated within [min, max]."""
+        count = sum(bucket[2] for bucket in buckets)
+        low, high = (self.low, self.high) if self.bounded else (None, None)
+        values = few_values(count, low, high, self.total)
+        if values is not None:
+            return exact_percentile(values, q)
+        value = interpolate(buckets, q)
+        if value is not None and low is not None and high is not None and low <= high:
+            value = min(max(value, low), high)
+        return value
 
     def _first_low(self, bounds: tuple[float, ...]) -> float:
         """The open first bucket starts at the smallest value seen, else at 0 (the GenAI
@@ -147,15 +191,15 @@ def _latest_per_series(
 
 def _histograms(
     conn: sqlite3.Connection, rowids: Iterable[int]
-) -> dict[int, tuple[tuple[float, ...], list[int], Any, Any]]:
+) -> dict[int, tuple[tuple[float, ...], list[int], Any, Any, Any]]:
     rows = conn.execute(
-        "SELECT rowid, explicit_bounds, bucket_counts, min, max FROM metric_points"
+        "SELECT rowid, explicit_bounds, bucket_counts, min, max, sum FROM metric_points"
         " WHERE rowid IN (SELECT value FROM json_each(?)) AND type = 'histogram'",
         (orjson.dumps(list(rowids)).decode(),),
     )
     return {
-        rowid: (tuple(orjson.loads(bounds)), orjson.loads(counts), low, high)
-        for rowid, bounds, counts, low, high in rows
+        rowid: (tuple(orjson.loads(bounds)), orjson.loads(counts), low, high, total)
+        for rowid, bounds, counts, low, high, total in rows
         if bounds and counts
     }
 
@@ -172,7 +216,8 @@ def _add_deltas(
     names = tuple(merged)
     sql = (
         "SELECT name, attributes, explicit_bounds, '[' || group_concat(bucket_counts) || ']',"
-        " min(min), max(max) FROM metric_points INDEXED BY metric_points_delta"
+        " min(min), max(max), CASE WHEN count(sum) = count(*) THEN sum(sum) END"
+        " FROM metric_points INDEXED BY metric_points_delta"
         f" WHERE name IN ({', '.join('?' * len(names))}) AND aggregation_temporality = {_DELTA}"
         " AND time_unix_nano <= ?"
     )
@@ -181,7 +226,7 @@ def _add_deltas(
         sql += " AND time_unix_nano > ?"
         params.append(since)
     sql += " GROUP BY name, attributes, explicit_bounds"
-    for name, attributes, bounds_text, arrays, low, high in conn.execute(sql, params):
+    for name, attributes, bounds_text, arrays, low, high, total in conn.execute(sql, params):
         if not bounds_text or not keep(attributes):
             continue
         bounds = tuple(orjson.loads(bounds_text))
@@ -190,7 +235,7 @@ def _add_deltas(
         ]
         if counts:
             merged[name].add(
-                bounds, [sum(column) for column in zip(*counts, strict=True)], low, high
+                bounds, [sum(column) for column in zip(*counts, strict=True)], low, high, total
             )
 
 
@@ -214,8 +259,8 @@ def _merged(
             merged[key[0]].add(*points[rowid])
     for key, rowid in baseline.items():
         if rowid in points:
-            bounds, counts, _, _ = points[rowid]
-            merged[key[0]].subtract(bounds, counts)
+            bounds, counts, _, _, total = points[rowid]
+            merged[key[0]].subtract(bounds, counts, total)
     return merged
 
 
@@ -229,9 +274,9 @@ def metric_percentiles(
 ) -> dict[float, float | None]:
     """Percentiles of histogram metric `name` over the window, in the metric's unit; only
     points whose attributes include every pair of `attributes`. None when there is no data."""
-    merged = _merged(conn, (name,), window_since(clock, window_s), clock(), attributes)
-    buckets = merged[name].buckets()
-    return {q: interpolate(buckets, q) for q in quantiles}
+    merged = _merged(conn, (name,), window_since(clock, window_s), clock(), attributes)[name]
+    buckets = merged.buckets()
+    return {q: merged.percentile(buckets, q) for q in quantiles}
 
 
 def genai_metric_summary(
@@ -254,7 +299,43 @@ def genai_metric_summary(
     for name, unit in units.items():
         buckets = merged[name].buckets()
         count = sum(bucket[2] for bucket in buckets)
-        found.append(
-            MetricSummary(name, unit, count, interpolate(buckets, 0.5), interpolate(buckets, 0.95))
-        )
+        p50, p95 = merged[name].percentile(buckets, 0.5), merged[name].percentile(buckets, 0.95)
+        found.append(MetricSummary(name, unit, count, p50, p95))
     return tuple(found)
+
+
+def ttft_metric_names(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The TTFT histogram metrics received at all (one indexed lookup each)."""
+    return tuple(
+        name
+        for name in TTFT_METRICS
+        if conn.execute(
+            "SELECT 1 FROM metric_points INDEXED BY metric_points_by_name"
+            " WHERE name = ? AND type = 'histogram' LIMIT 1",
+            (name,),
+        ).fetchone()
+    )
+
+
+def model_ttft_from_metrics(
+    conn: sqlite3.Connection,
+    clock: Clock,
+    window_s: float | None,
+    model: str,
+    names: tuple[str, ...],
+) -> MetricTtft | None:
+    """The model's TTFT p50/p95 from the first of `names` (see `ttft_metric_names`) with points
+    for it (by `gen_ai.response.model`, else `gen_ai.request.model`); None when none has."""
+    for name in names:
+        unit = conn.execute(
+            "SELECT unit FROM metric_points INDEXED BY metric_points_by_name"
+            " WHERE name = ? AND type = 'histogram' LIMIT 1",
+            (name,),
+        ).fetchone()[0]
+        scale = 1.0 if unit == "ms" else 1000.0  # the conventions say seconds
+        for key in _MODEL_ATTRIBUTES:
+            found = metric_percentiles(conn, clock, name, (0.5, 0.95), window_s, {key: model})
+            if found[0.5] is not None:
+                p95 = found[0.95]
+                return MetricTtft(found[0.5] * scale, None if p95 is None else p95 * scale, name)
+    return None

@@ -9,7 +9,7 @@ not folded yet. Counts and token sums are always exact.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, MODEL_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import (
@@ -36,10 +36,12 @@ from localobs.store.histogram import (
     Distribution,
     decode_buckets,
 )
+from localobs.store.metrics_query import model_ttft_from_metrics, ttft_metric_names
 from localobs.store.rollups import watermark
 from localobs.store.windows import Clock, rollup_range, window_since
 
 __all__ = [
+    "TTFT_FROM_CALLS",
     "Activity",
     "ComponentStats",
     "LatencyHistogram",
@@ -71,6 +73,12 @@ class ModelStats:
     cost_usd: float | None = None  # the table's price of the token sums; None: unknown
     cost_source: str | None = None  # price_table or local (store/cost.py); None: unknown
     unpriced_calls: int = 0  # calls whose cost is unknown (no price, or no token counts)
+    ttft_source: str | None = None
+    """TTFT_FROM_CALLS: the calls' own TTFTs; else the TTFT histogram metric the figures came
+    from, used only where none of the model's calls carries a TTFT; None: no TTFT."""
+
+
+TTFT_FROM_CALLS = "calls"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +152,7 @@ class _Tally:
             duration_p95_ms=duration_p95,
             ttft_p50_ms=ttft_p50,
             ttft_p95_ms=ttft_p95,
+            ttft_source=None if ttft_p50 is None else TTFT_FROM_CALLS,
             tokens_per_s_p50=self.speed.percentiles(0.5)[0],
             calls_with_usage=self.usage,
             cost_usd=cost.usd,
@@ -267,6 +276,28 @@ def _model_cost(conn: sqlite3.Connection, model: str, tally: _Tally) -> Cost:
     return call_cost(provider, name, tally.input_tokens, tally.output_tokens, table=table)
 
 
+def _ttft_from_metrics(
+    conn: sqlite3.Connection, clock: Clock, window_s: float | None, per_model: list[ModelStats]
+) -> list[ModelStats]:
+    """Models none of whose calls carries a TTFT take it from a TTFT histogram metric, labelled
+    with the metric's name (openai-v2, for one, records the metric but sets no span attribute)."""
+    missing = [stats for stats in per_model if stats.ttft_p50_ms is None]
+    names = ttft_metric_names(conn) if missing else ()
+    if not names:
+        return per_model
+    filled = []
+    for stats in per_model:
+        found = None
+        if stats.ttft_p50_ms is None and stats.model != UNKNOWN_MODEL:
+            found = model_ttft_from_metrics(conn, clock, window_s, stats.model, names)
+        if found is not None:
+            stats = replace(
+                stats, ttft_p50_ms=found.p50_ms, ttft_p95_ms=found.p95_ms, ttft_source=found.source
+            )
+        filled.append(stats)
+    return filled
+
+
 def totals(
     conn: sqlite3.Connection,
     clock: Clock,
@@ -285,6 +316,8 @@ def totals(
         ),
         key=lambda stats: (-stats.calls, stats.model),
     )
+    if flt == ALL_CALLS:  # metrics cannot be filtered by service, text or duration
+        per_model = _ttft_from_metrics(conn, clock, window_s, per_model)
     cost = sum_costs([Cost(stats.cost_usd, stats.cost_source) for stats in per_model])
     everything = overall.model_stats("")
     return Totals(

@@ -4,7 +4,8 @@
 (`CALL_FIELDS`) or None; `normalize_log_event` turns GenAI log events into patches that
 `localobs.store.genai_join` merges into their span's row. `restore` rebuilds the attributes that
 normalization moved into the message columns (see `moved`). Dialect modules: `semconv` (1, 3),
-`log_events` (2), `openllmetry` (4), `openinference` (5).
+`log_events` (2), `openllmetry` (4), `openinference` (5), `vercel_ai` (6); `ttft` reads a call's
+time to first token for all of them.
 """
 
 from localobs.receiver.genai.dispatch import normalize_span

@@ -2,8 +2,9 @@
 
 Every dialect says it differently: the GenAI conventions (`gen_ai.agent.*`, `gen_ai.tool.*`,
 `gen_ai.workflow.name`, `gen_ai.conversation.id`), OpenInference (`agent.name`, `tool.name`,
-`input.value` / `output.value`, `session.id`) and OpenLLMetry's decorators (`traceloop.entity.*`,
-`traceloop.association.properties.*`). The values are copied, not moved: the attributes stay whole
+`input.value` / `output.value`, `session.id`), OpenLLMetry's decorators (`traceloop.entity.*`,
+`traceloop.association.properties.*`) and the Vercel AI SDK (`ai.toolCall.*`,
+`ai.telemetry.functionId`). The values are copied, not moved: the attributes stay whole
 for a lossless export, and only agent and tool spans (a small share) carry large ones.
 
 A conversation id is only ever one the sender set (the conventions forbid synthesized ones).
@@ -46,6 +47,8 @@ _CONVERSATION_KEYS = (
     "gen_ai.conversation.id",
     "session.id",
     "langfuse.session.id",
+    "ai.telemetry.metadata.sessionId",  # the Vercel AI SDK: the caller's metadata
+    "ai.telemetry.metadata.conversationId",
     _TRACELOOP_PROPERTIES + "conversation_id",
     _TRACELOOP_PROPERTIES + "session_id",
 )
@@ -85,6 +88,8 @@ def agent_fields(name: str, a: dict[str, Any], role: str, dialect: str) -> tuple
         return (_name(agent), *_NO_STEP, conversation)
     if dialect == "openinference":
         return _openinference(name, a, role)
+    if dialect == "vercel_ai":
+        return _vercel_ai(a, role)
     if "traceloop.span.kind" in a:
         return _traceloop(name, a, role)
     return _semconv(name, a, role)
@@ -155,6 +160,40 @@ def _openinference(name: str, a: dict[str, Any], role: str) -> tuple[Any, ...]:
         workflow,
         conversation_id(a),
     )
+
+
+def _vercel_ai(a: dict[str, Any], role: str) -> tuple[Any, ...]:
+    """The AI SDK names a run or workflow by the caller's `functionId`, else the SDK function."""
+    get = a.get
+    named = _name(get("ai.telemetry.functionId")) or _name(get("ai.operationId"))
+    if role == "tool":
+        return (
+            None,
+            None,
+            _name(get("ai.toolCall.name")),
+            _text(get("ai.toolCall.id")),
+            _text(_either(a, "ai.toolCall.args", "ai.toolCall.input")),
+            _text(_either(a, "ai.toolCall.result", "ai.toolCall.output")),
+            None,
+            None,
+            conversation_id(a),
+        )
+    return (
+        named if role == "agent" else None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        named if role == "workflow" else None,
+        conversation_id(a),
+    )
+
+
+def _either(a: dict[str, Any], older: str, newer: str) -> Any:
+    value = a.get(older)
+    return a.get(newer) if value is None else value
 
 
 def _traceloop(name: str, a: dict[str, Any], role: str) -> tuple[Any, ...]:

@@ -21,15 +21,20 @@ _CACHE_READ = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
     "gen_ai.usage.cached_tokens",
+    "ai.usage.inputTokenDetails.cacheReadTokens",  # the Vercel AI SDK 5+
+    "ai.usage.cachedInputTokens",
 )
 _CACHE_WRITE = (
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.cache_write.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
+    "ai.usage.inputTokenDetails.cacheWriteTokens",
 )
 _REASONING = (
     "gen_ai.usage.reasoning.output_tokens",
     "gen_ai.usage.reasoning_tokens",
+    "ai.usage.outputTokenDetails.reasoningTokens",
+    "ai.usage.reasoningTokens",
 )
 _REASONING_LEVEL = ("gen_ai.request.reasoning.level", "gen_ai.request.reasoning_effort")
 

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from localobs.receiver.faults import FAULTS
-from localobs.receiver.genai import semconv
+from localobs.receiver.genai import semconv, ttft
 from localobs.receiver.genai.messages import (
     from_openai_message,
     from_openai_messages,
@@ -29,7 +29,7 @@ from localobs.receiver.genai.messages import (
     is_part_list,
     text_part,
 )
-from localobs.receiver.genai.record import TooDeep, as_str, dumps_parsed, seconds_to_ms
+from localobs.receiver.genai.record import TooDeep, as_str, dumps_parsed
 
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 _MESSAGE_EVENTS = {
@@ -100,13 +100,15 @@ def _details(a: dict[str, Any]) -> dict[str, Any]:
         a.get("gen_ai.operation.name"), "", request_model, response_model
     )
     reasons = a.get("gen_ai.response.finish_reasons")
+    first = ttft.from_attributes(a)
     return {
         "span_role": role,
         "operation": operation,
         "provider": provider,
         "request_model": request_model,
         "response_model": response_model,
-        "ttft_ms": seconds_to_ms(a.get("gen_ai.response.time_to_first_chunk")),
+        "ttft_ms": first.ms,
+        "ttft_source": first.source,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "temperature": temperature,

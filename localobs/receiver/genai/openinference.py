@@ -7,7 +7,7 @@ Messages are flattened: `llm.input_messages.<i>.message.role|content|name|tool_c
 `llm.choices.<i>.completion.text`, embeddings `embedding.embeddings.<i>.embedding.text`.
 Parameters are a JSON string in `llm.invocation_parameters`; usage is
 `llm.token_count.prompt|completion`; `llm.model_name` is the model that answered.
-Streaming spans get one "First Token Stream Event".
+Streaming spans get one "First Token Stream Event" (read by `ttft`).
 
 `input.value` / `output.value` hold the raw request and response (JSON) next to the messages; they
 stay in the attributes (a lossless export needs them byte for byte) unless they are the only source
@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from localobs.receiver.genai import moved, ttft
+from localobs.receiver.genai import moved
 from localobs.receiver.genai.flat import Fields, FlatMessages, group_indexed, subgroups
 from localobs.receiver.genai.messages import from_openai_messages
 from localobs.receiver.genai.record import (
@@ -104,7 +104,7 @@ def normalize(
         as_str(provider) or as_str(a.get("llm.system")),
         request_model,
         response_model,
-        ttft.from_events(events, start_ns, end_ns) if events else None,
+        None,  # ttft_ms: filled by dispatch
         as_count(a.get("llm.token_count.prompt")),
         as_count(a.get("llm.token_count.completion")),
         as_float(params.get("temperature")),

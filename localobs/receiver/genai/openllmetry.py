@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from localobs.receiver.genai import moved, semconv, ttft
+from localobs.receiver.genai import moved, semconv
 from localobs.receiver.genai.flat import Fields, FlatMessages, group_indexed, subgroups
 from localobs.receiver.genai.messages import openai_content_parts
 from localobs.receiver.genai.record import Call, TooDeep, as_str, dumps_parsed, str_list
@@ -65,7 +65,7 @@ def normalize(
         fields[0],
         request_model,
         response_model,
-        ttft.from_events(events, start_ns, end_ns) if events else None,
+        None,  # ttft_ms: filled by dispatch
         fields[3],
         fields[4],
         fields[5],

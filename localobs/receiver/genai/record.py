@@ -77,8 +77,3 @@ def str_list(value: Any) -> str | None:
     if type(value) is str and value:
         return dumps([value])
     return None
-
-
-def seconds_to_ms(value: Any) -> float | None:
-    seconds = as_float(value)
-    return seconds * 1000.0 if seconds is not None and seconds >= 0 else None

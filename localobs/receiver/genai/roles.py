@@ -25,6 +25,8 @@ OPERATIONS: dict[str, tuple[str, bool]] = {
     "retrieval": ("retriever", False),
     "invoke_workflow": ("workflow", False),
     "execute_task": ("task", False),
+    # One step of an agent's loop (the Vercel AI SDK 7's `@ai-sdk/otel`): a step, not a run.
+    "agent_step": ("task", False),
 }
 
 # traceloop.span.kind (OpenLLMetry / traceloop-sdk decorators)

@@ -2,7 +2,7 @@
 
 Latest (1.37+, `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`): `gen_ai.provider.name`,
 `gen_ai.input.messages` / `gen_ai.output.messages` / `gen_ai.system_instructions` as JSON strings
-or structured values, `gen_ai.response.time_to_first_chunk` in seconds. Older (up to 1.36):
+or structured values. Older (up to 1.36):
 `gen_ai.system`, `gen_ai.usage.prompt_tokens` / `completion_tokens`, no operation name before 1.27,
 and content in the span events `gen_ai.content.prompt` / `gen_ai.content.completion` (attributes
 `gen_ai.prompt` / `gen_ai.completion`: JSON messages or plain text; those events stay untouched).
@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from localobs.receiver.genai import moved, ttft
+from localobs.receiver.genai import moved
 from localobs.receiver.genai.messages import from_openai_messages, text_part
 from localobs.receiver.genai.record import (
     MAX_COUNT,
@@ -28,7 +28,6 @@ from localobs.receiver.genai.record import (
     as_str,
     dumps,
     dumps_parsed,
-    seconds_to_ms,
     str_list,
 )
 from localobs.receiver.genai.roles import OPERATIONS, operation_from_name
@@ -118,12 +117,6 @@ def normalize(
     if input_messages is None and output_messages is None and events:
         input_messages, output_messages = content_events(events)
 
-    ttft_ms = seconds_to_ms(a.get("gen_ai.response.time_to_first_chunk"))
-    if ttft_ms is None and events:
-        ttft_ms = ttft.from_events(events, start_ns, end_ns)
-    else:
-        ttft_ms = ttft.within(ttft_ms, start_ns, end_ns)
-
     # Attributes only OpenLLMetry sets next to the semconv ones: they name the dialect.
     if "gen_ai.is_streaming" in a or "llm.is_streaming" in a or "llm.usage.total_tokens" in a:
         dialect = "openllmetry"
@@ -137,7 +130,7 @@ def normalize(
         provider,
         request_model,
         response_model,
-        ttft_ms,
+        None,  # ttft_ms: filled by dispatch (receiver/genai/ttft.py, for every dialect)
         fields[3],
         fields[4],
         fields[5],

@@ -26,6 +26,7 @@ from textual_plotext import PlotextPlot
 from localobs.store.calls import CallFilter
 from localobs.store.components import ComponentStats, component_stats
 from localobs.store.stats import (
+    TTFT_FROM_CALLS,
     Activity,
     LatencyHistogram,
     Totals,
@@ -43,6 +44,14 @@ WINDOWS: tuple[tuple[str, float | None], ...] = (("5 min", 300), ("1 h", 3600), 
 _RELOAD_INTERVAL_S = 2.0
 _BUCKETS = 60
 _SHARE_BAR = 10
+
+
+def _ttft(value_ms: float | None, source: str | None, muted: Style) -> Text:
+    """A per-model TTFT; one read from a TTFT metric (no call of the model carried one) says so."""
+    text = Text(fmt.duration(value_ms), justify="right")
+    if source not in (None, TTFT_FROM_CALLS):
+        text.append(" metric", style=muted)
+    return text
 
 
 def _share(share: float, style: Style) -> Text:
@@ -243,8 +252,8 @@ class ComponentsScreen(Screen[None]):
                 Text(str(model.calls), justify="right"),
                 Text(str(model.errors), style=palette.error if model.errors else palette.muted),
                 Text(fmt.tokens_in_out(model.input_tokens, model.output_tokens), justify="right"),
-                Text(fmt.duration(model.ttft_p50_ms), justify="right"),
-                Text(fmt.duration(model.ttft_p95_ms), justify="right"),
+                _ttft(model.ttft_p50_ms, model.ttft_source, palette.muted),
+                _ttft(model.ttft_p95_ms, model.ttft_source, palette.muted),
                 Text(fmt.duration(model.duration_p50_ms), justify="right"),
                 Text(fmt.rate(model.tokens_per_s_p50), justify="right"),
             )
