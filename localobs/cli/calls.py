@@ -110,9 +110,15 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         )
         return
     approx = "" if found.exact_percentiles else " (percentiles interpolated)"
+    cached = ""
+    if found.cache_read_tokens or found.cache_write_tokens:
+        cached = (
+            f" (input includes {found.cache_read_tokens:,} read from and"
+            f" {found.cache_write_tokens:,} written to a cache)"
+        )
     click.echo(
         f"{found.calls:,} calls, {found.errors:,} errors, {found.input_tokens:,} input and"
-        f" {found.output_tokens:,} output tokens{approx}"
+        f" {found.output_tokens:,} output tokens{cached}{approx}"
     )
     click.echo(
         f"cost {total_cost_text(found.cost_usd, found.unpriced_calls, found.calls)}"
@@ -172,7 +178,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
     if metrics:
         click.echo("")
         table(
-            ["metric", "unit", "count", "p50", "p95"],
+            ["metric", "unit", "count", "p50", "p95", "total"],
             [
                 [
                     visible(m.name),
@@ -180,10 +186,11 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     number(m.count),
                     number(m.p50, 3),
                     number(m.p95, 3),
+                    number(m.total),
                 ]
                 for m in metrics
             ],
-            right={2, 3, 4},
+            right={2, 3, 4, 5},
         )
 
 

@@ -6,7 +6,7 @@ A call is a span row with `operation` set; its `call_id` is the span's rowid.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import orjson
@@ -77,6 +77,13 @@ class CallSummary:
     tool_calls: str  # the tools it asked for, `name(arguments)`; '' when none
     cost_usd: float | None  # None: unknown (see store/cost.py)
     cost_source: str | None  # a store/cost.py source: reported, price_table, local
+    # Usage details (None: not reported). Per the GenAI conventions the cache counts are part of
+    # input_tokens and the reasoning count part of output_tokens, not added to them.
+    _: KW_ONLY
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    reasoning_level: str | None = None  # the reasoning effort the request asked for
 
     @property
     def model(self) -> str | None:
@@ -129,8 +136,9 @@ _SUMMARY_SQL = f"""
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
     input_tokens, output_tokens, coalesce(status_code, 0), error_type,
     {expand_sql("input_messages")}, {expand_sql("output_messages")}, agent_name,
-    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}"""
-_SUMMARY_COLUMNS = 23
+    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL},
+    cache_read_tokens, cache_write_tokens, reasoning_tokens, reasoning_level"""
+_SUMMARY_COLUMNS = 27
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
@@ -139,6 +147,7 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
         error_type, input_messages, output_messages, agent_name,
         generation_rate, prompt_tokens, prompt_rate, cost_extras,
+        cache_read_tokens, cache_write_tokens, reasoning_tokens, reasoning_level,
     ) = row  # fmt: skip
     speed = call_speed(ttft_ms, tokens_per_s, generation_rate, prompt_tokens, prompt_rate)
     cost = row_cost(
@@ -168,6 +177,10 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         tool_calls=tool_calls_preview(output_messages),
         cost_usd=cost.usd,
         cost_source=cost.source,
+        cache_read_tokens=cache_read_tokens,
+        cache_write_tokens=cache_write_tokens,
+        reasoning_tokens=reasoning_tokens,
+        reasoning_level=reasoning_level,
     )
 
 

@@ -619,6 +619,17 @@ FROM spans
 WHERE operation IS NOT NULL;
 """
 
+# Lookups of the newer GenAI shapes that stay cheap while they are rare: the cache token sums of
+# the totals read only calls that report a cache, and a call's evaluation results
+# (`gen_ai.evaluation.result` log events) are found by the span they evaluate.
+_MIGRATION_11_CACHE_AND_EVALUATIONS = """
+CREATE INDEX llm_calls_cached ON spans (
+    start_time_unix_nano, cache_read_tokens, cache_write_tokens
+) WHERE operation IS NOT NULL AND (cache_read_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL);
+CREATE INDEX evaluation_events ON logs (trace_id, span_id)
+WHERE event_name = 'gen_ai.evaluation.result';
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -630,6 +641,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_8_RETENTION,
     _MIGRATION_9_CONTENTS,
     _MIGRATION_10_CALL_DETAILS,
+    _MIGRATION_11_CACHE_AND_EVALUATIONS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

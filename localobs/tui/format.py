@@ -47,6 +47,13 @@ def tokens_in_out(input_tokens: int | None, output_tokens: int | None) -> str:
     return f"{count(input_tokens)}→{count(output_tokens)}"
 
 
+def cached(read: int, write: int) -> str:
+    """Cache tokens after the input tokens that include them (empty when none were reported)."""
+    if not read and not write:
+        return ""
+    return f" (cache {count(read)} read, {count(write)} write)"
+
+
 def rate(tokens_per_s: float | None) -> str:
     if tokens_per_s is None:
         return MISSING

@@ -1,0 +1,159 @@
+"""Newer and vendor shapes of the GenAI conventions, sent through the real OpenTelemetry SDK to the
+real receiver: cache and reasoning usage, the reasoning level, and both generations of metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+
+from localobs.cli import main
+from localobs.store import Store
+from localobs.store.calls import get_call, list_calls
+from localobs.store.stats import totals
+from localobs.tui.context import ViewerContext
+from localobs.tui.refresh import ReaderPool
+from localobs.tui.screens.call_detail import facts_content
+from localobs.tui.widgets.totals_bar import totals_content
+from tests.conftest import RunningReceiver
+from tests.tui_sdk import chat_call, sdk_tracer
+
+
+@pytest.fixture(autouse=True)
+def endpoint(receiver: RunningReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    monkeypatch.setenv("LOCALOBS_DB", str(receiver.store.path))
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# The conventions' names (registry), and the spellings other libraries send the same counts in.
+USAGE_SHAPES = {
+    "semconv": {
+        "gen_ai.usage.cache_read.input_tokens": 30,
+        "gen_ai.usage.cache_creation.input_tokens": 5,
+        "gen_ai.usage.reasoning.output_tokens": 7,
+        "gen_ai.request.reasoning.level": "high",
+    },
+    "cache_write": {
+        "gen_ai.usage.cache_read.input_tokens": 30,
+        "gen_ai.usage.cache_write.input_tokens": 5,
+        "gen_ai.usage.reasoning.output_tokens": 7,
+        "gen_ai.request.reasoning_effort": "high",
+    },
+    "pydantic_ai_details": {
+        "gen_ai.usage.details.cache_read_tokens": 30,
+        "gen_ai.usage.details.cache_write_tokens": 5,
+        "gen_ai.usage.details.reasoning_tokens": 7,
+        "gen_ai.request.reasoning.level": "high",
+    },
+}
+
+
+@pytest.mark.parametrize("shape", sorted(USAGE_SHAPES))
+def test_cache_and_reasoning_usage_are_read_and_shown(
+    receiver: RunningReceiver, shape: str, tmp_path: Path
+) -> None:
+    with sdk_tracer() as tracer:
+        chat_call(tracer, "Summarise the doc", "Done.", attributes=USAGE_SHAPES[shape])
+        chat_call(tracer, "No cache here", "Ok.")
+    conn = receiver.store.reader()
+    try:
+        cached, plain = sorted(list_calls(conn), key=lambda c: c.preview)[::-1]
+        assert cached.preview == "Summarise the doc"
+        assert (cached.cache_read_tokens, cached.cache_write_tokens) == (30, 5)
+        assert (cached.reasoning_tokens, cached.reasoning_level) == (7, "high")
+        assert (plain.cache_read_tokens, plain.reasoning_tokens, plain.reasoning_level) == (
+            None,
+            None,
+            None,
+        )
+        found = totals(conn, lambda: 2**62, None)
+        detail = get_call(conn, cached.call_id)
+    finally:
+        conn.close()
+    # Cache tokens are part of the input tokens (40 each here), not added to them.
+    assert (found.input_tokens, found.cache_read_tokens, found.cache_write_tokens) == (80, 30, 5)
+    assert (found.per_model[0].cache_read_tokens, found.per_model[0].cache_write_tokens) == (30, 5)
+    assert "(cache 30 read, 5 write)" in totals_content(found, "all").plain
+    assert detail is not None
+    ctx = _context(receiver.store, tmp_path)
+    try:
+        facts = facts_content(detail, ctx).plain
+    finally:
+        ctx.readers.close()
+    assert "cache read" in facts and "reasoning level" in facts and "high" in facts
+
+    rows = {row["preview"]: row for row in json.loads(cli("calls", "--json"))}
+    assert {k: rows["Summarise the doc"][k] for k in _USAGE_KEYS} == {
+        "cache_read_tokens": 30,
+        "cache_write_tokens": 5,
+        "reasoning_tokens": 7,
+        "reasoning_level": "high",
+    }
+    assert {rows["No cache here"][k] for k in _USAGE_KEYS} == {None}
+    assert "input includes 30 read from and 5 written to a cache" in cli("stats")
+
+
+_USAGE_KEYS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "reasoning_level")
+
+
+def _context(store: Store, tmp_path: Path) -> ViewerContext:
+    return ViewerContext(ReaderPool(store.reader), lambda: 0, UTC, None, tmp_path, None)
+
+
+@pytest.mark.parametrize(
+    "temporality", [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA]
+)
+def test_both_generations_of_metric_names_are_read(
+    receiver: RunningReceiver, temporality: AggregationTemporality
+) -> None:
+    """The renamed client histograms and the per-direction token counters of
+    semantic-conventions-genai appear in `localobs stats` next to the older names."""
+    exporter = OTLPMetricExporter(
+        preferred_temporality={Histogram: temporality, Counter: temporality}
+    )
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(
+        resource=Resource.create({"service.name": "bot"}), metric_readers=[reader]
+    )
+    meter = provider.get_meter("tests")
+    old = meter.create_histogram("gen_ai.client.operation.duration", unit="s")
+    new = meter.create_histogram("gen_ai.client.inference.duration", unit="s")
+    ttft = meter.create_histogram("gen_ai.client.inference.time_to_first_chunk", unit="s")
+    tokens_in = meter.create_counter("gen_ai.client.inference.usage.input_tokens", unit="{token}")
+    cache = meter.create_counter(
+        "gen_ai.client.inference.usage.cache_read.input_tokens", unit="{token}"
+    )
+    attrs = {"gen_ai.provider.name": "openai", "gen_ai.token.modality": "text"}
+    for seconds in (0.5, 1.5):
+        old.record(seconds, attrs)
+        new.record(seconds, attrs)
+        ttft.record(seconds / 10, attrs)
+    tokens_in.add(100, attrs)
+    cache.add(60, attrs)
+    reader.force_flush()
+    tokens_in.add(50, attrs)  # a second export: a cumulative series counts its latest value once
+    reader.force_flush()
+    provider.shutdown()
+
+    summary = {m["name"]: m for m in json.loads(cli("stats", "--json"))["genai_metrics"]}
+    assert summary["gen_ai.client.operation.duration"]["count"] == 2
+    assert summary["gen_ai.client.inference.duration"]["count"] == 2
+    assert summary["gen_ai.client.inference.time_to_first_chunk"]["count"] == 2
+    assert summary["gen_ai.client.inference.usage.input_tokens"]["total"] == 150
+    assert summary["gen_ai.client.inference.usage.cache_read.input_tokens"]["total"] == 60
+    assert summary["gen_ai.client.inference.duration"]["total"] is None
+    text = cli("stats")
+    assert "gen_ai.client.inference.usage.input_tokens" in text and "150" in text
