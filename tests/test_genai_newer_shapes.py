@@ -3,6 +3,7 @@ real receiver: cache and reasoning usage, the reasoning level, and both generati
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC
 from pathlib import Path
@@ -15,10 +16,14 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExp
 from opentelemetry.sdk.resources import Resource
 
 from localobs.cli import main
+from localobs.receiver.anyvalue import attributes
 from localobs.store import Store
 from localobs.store.calls import get_call, list_calls
+from localobs.store.export import ExportFilter
 from localobs.store.stats import totals
+from localobs.transfer.export import requests
 from localobs.tui.context import ViewerContext
+from localobs.tui.conversation import conversation
 from localobs.tui.refresh import ReaderPool
 from localobs.tui.screens.call_detail import facts_content
 from localobs.tui.widgets.totals_bar import totals_content
@@ -157,3 +162,79 @@ def test_both_generations_of_metric_names_are_read(
     assert summary["gen_ai.client.inference.duration"]["total"] is None
     text = cli("stats")
     assert "gen_ai.client.inference.usage.input_tokens" in text and "150" in text
+
+
+_PNG = base64.b64encode(b"\x89PNG\r\n" + bytes(6000)).decode()
+PARTS = [
+    {"type": "text", "content": "What is in this picture?"},
+    {"type": "blob", "modality": "image", "mime_type": "image/png", "content": _PNG},
+    {"type": "uri", "modality": "image", "mime_type": "image/jpeg", "uri": "https://x.test/a.jpg"},
+    {"type": "uri", "modality": "image", "uri": "data:image/png;base64," + _PNG},
+    {"type": "file", "modality": "document", "mime_type": "application/pdf", "file_id": "file-9"},
+]
+OUTPUT_PARTS = [
+    {"type": "reasoning", "content": "The image is mostly black."},
+    {
+        "type": "server_tool_call",
+        "id": "st_1",
+        "name": "code_interpreter",
+        "server_tool_call": {"type": "code_interpreter", "code": "print(1)"},
+    },
+    {
+        "type": "server_tool_call_response",
+        "id": "st_1",
+        "server_tool_call_response": {"type": "code_interpreter", "outputs": [{"png": _PNG}]},
+    },
+    {"type": "vendor_thing", "audio": _PNG, "note": "kept"},
+    {"type": "text", "content": "A black square."},
+]
+
+
+def test_message_parts_show_type_mime_type_and_size_and_export_stays_lossless(
+    receiver: RunningReceiver,
+) -> None:
+    sent_input = json.dumps([{"role": "user", "parts": PARTS}])
+    sent_output = json.dumps([{"role": "assistant", "parts": OUTPUT_PARTS}])
+    with sdk_tracer() as tracer, tracer.start_as_current_span("chat m") as span:
+        span.set_attributes(
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "m",
+                "gen_ai.input.messages": sent_input,
+                "gen_ai.output.messages": sent_output,
+            }
+        )
+    conn = receiver.store.reader()
+    try:
+        (summary,) = list_calls(conn)
+        detail = get_call(conn, summary.call_id)
+        exported = [
+            span
+            for _, request in requests(conn, ExportFilter())
+            for resource_spans in request.resource_spans
+            for scope_spans in resource_spans.scope_spans
+            for span in scope_spans.spans
+        ]
+    finally:
+        conn.close()
+    assert detail is not None
+    assert summary.preview == "What is in this picture?"  # the text part, not the data
+    shown = "\n".join(turn.text for turn in conversation(detail))
+    assert _PNG[:200] not in shown  # never a screen of base64
+    for expected in (
+        "(blob: image/png, 5.9 KiB; content not shown)",
+        "(uri: image/jpeg) https://x.test/a.jpg",
+        "(uri: image/png, 5.9 KiB)",
+        "(file: application/pdf) file-9",
+        "(reasoning)\nThe image is mostly black.",
+        '→ server tool call code_interpreter [st_1]\n{"type":"code_interpreter","code":"print(1)"}',
+        '← server tool result [st_1]\n{"type":"code_interpreter","outputs":[{"png":"<5.9 KiB of',
+        '(vendor_thing)\n{"audio":"<5.9 KiB of base64 not shown>","note":"kept"}',
+        "A black square.",
+    ):
+        assert expected in shown, expected
+    # The stored call still holds every byte: the export gives back the attributes as sent.
+    (span,) = exported
+    attrs = attributes(span.attributes)
+    assert attrs["gen_ai.input.messages"] == sent_input
+    assert attrs["gen_ai.output.messages"] == sent_output
