@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.trace import NonRecordingSpan, Span, set_span_in_context
 
 from localobs.cli import main
 from localobs.receiver.anyvalue import attributes
@@ -238,3 +242,68 @@ def test_message_parts_show_type_mime_type_and_size_and_export_stays_lossless(
     attrs = attributes(span.attributes)
     assert attrs["gen_ai.input.messages"] == sent_input
     assert attrs["gen_ai.output.messages"] == sent_output
+
+
+def test_evaluation_results_show_on_the_call_they_evaluate_whichever_arrives_first(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    """One evaluation logged while the call is still running (so before its span is exported),
+    one after, and one as a span event on the call's own span; another call gets none."""
+    logs = LoggerProvider(resource=Resource.create({"service.name": "judge"}))
+    logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter()))
+    judge = logs.get_logger("evals")
+
+    def evaluate(span: Span, **fields: str | float) -> None:
+        context = set_span_in_context(NonRecordingSpan(span.get_span_context()))
+        judge.emit(
+            event_name="gen_ai.evaluation.result",
+            context=context,
+            attributes={f"gen_ai.evaluation.{k.replace('_', '.')}": v for k, v in fields.items()},
+        )
+
+    with sdk_tracer() as tracer:
+        with tracer.start_as_current_span("chat m") as span:
+            span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})
+            evaluate(span, name="Relevance", score_value=4.0, score_label="relevant")
+            span.add_event(
+                "gen_ai.evaluation.result",
+                {"gen_ai.evaluation.name": "Toxicity", "gen_ai.evaluation.score.label": "pass"},
+            )
+        evaluate(
+            span,
+            name="Correctness",
+            score_value=0.25,
+            score_label="incorrect",
+            explanation="The capital of Australia is Canberra, not Sydney.",
+        )
+        chat_call(tracer, "another question", "another answer")
+    logs.shutdown()
+
+    conn = receiver.store.reader()
+    try:
+        evaluated, other = sorted(list_calls(conn), key=lambda call: call.preview)
+        detail = get_call(conn, evaluated.call_id)
+        assert get_call(conn, other.call_id).evaluations == ()  # type: ignore[union-attr]
+    finally:
+        conn.close()
+    assert detail is not None
+    assert [(e.name, e.score_value, e.score_label, e.source) for e in detail.evaluations] == [
+        ("Relevance", 4.0, "relevant", "log"),
+        ("Toxicity", None, "pass", "span_event"),
+        ("Correctness", 0.25, "incorrect", "log"),
+    ]
+    assert detail.evaluations[2].explanation == "The capital of Australia is Canberra, not Sydney."
+    ctx = _context(receiver.store, tmp_path)
+    try:
+        facts = facts_content(detail, ctx).plain
+    finally:
+        ctx.readers.close()
+    assert "Evaluations" in facts and "0.25  incorrect" in facts and "Canberra" in facts
+
+    rows = {row["call_id"]: row for row in json.loads(cli("calls", "--json"))}
+    assert [e["name"] for e in rows[evaluated.call_id]["evaluations"]] == [
+        "Relevance",
+        "Toxicity",
+        "Correctness",
+    ]
+    assert rows[other.call_id]["evaluations"] == []

@@ -14,6 +14,7 @@ from localobs.literal import visible
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import CallSummary, list_calls
 from localobs.store.cost import price_table, total_cost_text, usd_text
+from localobs.store.evaluations import call_evaluations
 from localobs.store.metrics_query import genai_metric_summary
 from localobs.store.stats import component_stats, totals
 from localobs.store.traces import get_trace
@@ -50,10 +51,20 @@ def calls(
     try:
         flt = CallFilter(model=model, service=service, text=search, errors_only=errors)
         found = list_calls(conn, flt, limit=limit)
+        evaluations = (
+            [call_evaluations(conn, call.trace_id, call.span_id) for call in found]
+            if as_json
+            else []
+        )
     finally:
         conn.close()
     if as_json:
-        echo_json([{**_fields(call), "model": call.model} for call in found])
+        echo_json(
+            [
+                {**_fields(call), "model": call.model, "evaluations": evaluated}
+                for call, evaluated in zip(found, evaluations, strict=True)
+            ]
+        )
         return
     if not found:
         click.echo("no model calls match")

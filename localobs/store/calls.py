@@ -16,6 +16,7 @@ from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
 from localobs.store.call_speed import REPORTED_SPLIT_SQL, call_speed, is_decode_speed
 from localobs.store.contents import attributes_sql, expand_sql
 from localobs.store.cost import COST_EXTRAS_SQL, row_cost
+from localobs.store.evaluations import Evaluation, call_evaluations
 from localobs.store.messages import (
     Message,
     Part,
@@ -119,6 +120,7 @@ class CallDetail(CallSummary):
     events: list[dict[str, Any]]
     resource_attributes: dict[str, Any]
     extra_timings: dict[str, float]
+    evaluations: tuple[Evaluation, ...] = ()  # gen_ai.evaluation.result events about this call
 
     @property
     def model(self) -> str | None:
@@ -289,4 +291,5 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
         events=_json(events, []),
         resource_attributes=_json(resource[0], {}) if resource else {},
         extra_timings=_extra_timings(attrs),
+        evaluations=call_evaluations(conn, summary.trace_id, summary.span_id),
     )

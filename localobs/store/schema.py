@@ -619,10 +619,36 @@ FROM spans
 WHERE operation IS NOT NULL;
 """
 
-# Lookups of the newer GenAI shapes that stay cheap while they are rare: the cache token sums of
-# the totals read only calls that report a cache, and a call's evaluation results
-# (`gen_ai.evaluation.result` log events) are found by the span they evaluate.
+# The newer GenAI shapes. Calls stored before their cache and reasoning usage was read get it from
+# their attributes (the names receiver/genai/details.py reads); then lookups that stay cheap while
+# these are rare: the cache token sums of the totals read only calls that report a cache, and a
+# call's evaluation results (`gen_ai.evaluation.result` log events) are found by the span they
+# evaluate.
 _MIGRATION_11_CACHE_AND_EVALUATIONS = """
+UPDATE spans SET
+    cache_read_tokens = (SELECT value FROM json_each(json_array(
+        json_extract(attributes, '$."gen_ai.usage.cache_read.input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cache_read_input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cached_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.details.cache_read_tokens"'),
+        json_extract(attributes, '$."llm.token_count.prompt_details.cache_read"')
+    )) WHERE type = 'integer' AND value >= 0 ORDER BY key LIMIT 1),
+    cache_write_tokens = (SELECT value FROM json_each(json_array(
+        json_extract(attributes, '$."gen_ai.usage.cache_creation.input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cache_write.input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cache_creation_input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.details.cache_write_tokens"'),
+        json_extract(attributes, '$."llm.token_count.prompt_details.cache_write"')
+    )) WHERE type = 'integer' AND value >= 0 ORDER BY key LIMIT 1),
+    reasoning_tokens = (SELECT value FROM json_each(json_array(
+        json_extract(attributes, '$."gen_ai.usage.reasoning.output_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.reasoning_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.details.reasoning_tokens"'),
+        json_extract(attributes, '$."llm.token_count.completion_details.reasoning"')
+    )) WHERE type = 'integer' AND value >= 0 ORDER BY key LIMIT 1)
+WHERE operation IS NOT NULL AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL
+    AND reasoning_tokens IS NULL AND json_valid(attributes)
+    AND (instr(attributes, 'cache') OR instr(attributes, 'reasoning'));
 CREATE INDEX llm_calls_cached ON spans (
     start_time_unix_nano, cache_read_tokens, cache_write_tokens
 ) WHERE operation IS NOT NULL AND (cache_read_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL);

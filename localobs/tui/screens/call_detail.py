@@ -165,6 +165,7 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
     ]
     if detail.error_type:
         lines.append(_row("error", fmt.shown(detail.error_type, "$text-error")))
+    lines += evaluation_rows(detail)
     lines += [
         Content.styled("Identity", "b $text-accent"),
         _row("service", _value(detail.service_name)),
@@ -174,6 +175,25 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
         _row("format", _value(detail.dialect)),
     ]
     return Content("\n").join(lines)
+
+
+def evaluation_rows(detail: CallDetail) -> list[Content]:
+    """Each evaluator's verdict on the call: its metric, score and label, then its explanation."""
+    if not detail.evaluations:
+        return []
+    lines = [Content.styled("Evaluations", "b $text-accent")]
+    for found in detail.evaluations:
+        score = [] if found.score_value is None else [f"{found.score_value:g}"]
+        verdict = "  ".join([*score, *([found.score_label] if found.score_label else [])])
+        lines.append(
+            _row(
+                fmt.shown(found.name or "(unnamed)", width=_LABEL_WIDTH - 1),
+                fmt.shown(verdict or fmt.MISSING),
+            )
+        )
+        if found.explanation:
+            lines.append(_row("", fmt.shown(found.explanation, "$foreground-muted", newlines=True)))
+    return lines
 
 
 def raw_content(detail: CallDetail) -> Content:
