@@ -23,6 +23,7 @@ from localobs.cli import main
 from localobs.receiver.anyvalue import attributes
 from localobs.store import Store
 from localobs.store.calls import get_call, list_calls
+from localobs.store.conversations import context_change, get_conversation
 from localobs.store.export import ExportFilter
 from localobs.store.stats import totals
 from localobs.transfer.export import requests
@@ -30,6 +31,7 @@ from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
 from localobs.tui.refresh import ReaderPool
 from localobs.tui.screens.call_detail import facts_content
+from localobs.tui.screens.conversations import change_text
 from localobs.tui.widgets.totals_bar import totals_content
 from tests.conftest import RunningReceiver
 from tests.tui_sdk import chat_call, sdk_tracer
@@ -307,3 +309,63 @@ def test_evaluation_results_show_on_the_call_they_evaluate_whichever_arrives_fir
         "Correctness",
     ]
     assert rows[other.call_id]["evaluations"] == []
+
+
+def _history(*turns: tuple[str, str]) -> str:
+    return json.dumps([{"role": r, "parts": [{"type": "text", "content": t}]} for r, t in turns])
+
+
+def test_a_compacted_history_is_marked_not_reported_as_removed(receiver: RunningReceiver) -> None:
+    """Three calls of one conversation; the third was sent a summary in place of the first two
+    exchanges (`gen_ai.conversation.compacted`, and a CompactionPart in its input)."""
+    conversation = {"gen_ai.conversation.id": "conv-compact"}
+    compacted_input = json.dumps(
+        [
+            {"role": "user", "parts": [{"type": "compaction", "content": "Asked about A and B."}]},
+            {"role": "user", "parts": [{"type": "text", "content": "q3"}]},
+        ]
+    )
+    with sdk_tracer() as tracer:
+        chat_call(tracer, "q1", "a1", attributes=conversation)
+        chat_call(
+            tracer,
+            "q2",
+            "a2",
+            attributes={
+                **conversation,
+                "gen_ai.input.messages": _history(
+                    ("user", "q1"), ("assistant", "a1"), ("user", "q2")
+                ),
+            },
+        )
+        chat_call(
+            tracer,
+            "q3",
+            "a3",
+            attributes={
+                **conversation,
+                "gen_ai.input.messages": compacted_input,
+                "gen_ai.conversation.compacted": True,
+            },
+        )
+    conn = receiver.store.reader()
+    try:
+        found = get_conversation(conn, "conv-compact")
+        assert found is not None
+        turns = found.turns
+        changes = [context_change(conn, turn.calls[0].call_id) for turn in turns]
+    finally:
+        conn.close()
+    assert [turn.compacted for turn in turns] == [False, False, True]
+    assert [turn.calls[0].compacted for turn in turns] == [False, False, True]
+    second, third = changes[1], changes[2]
+    assert second is not None and third is not None
+    assert not second.compacted and len(second.removed) == 0
+    assert third.compacted and len(third.removed) == 4  # q1, a1, q2, a2: summarised away
+    text = change_text(third, turns[2].calls[0]).plain
+    assert "history compacted: 4 earlier messages replaced by a summary" in text
+    assert "- user: q1" not in text and "removed" in text  # listed as compacted, not removed
+    assert "(compacted history)\nAsked about A and B." in text
+    assert "history compacted" in cli("conversation", "conv-compact")
+    data = json.loads(cli("conversation", "conv-compact", "--json"))
+    assert [turn["compacted"] for turn in data["turns"]] == [False, False, True]
