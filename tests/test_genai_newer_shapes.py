@@ -369,3 +369,31 @@ def test_a_compacted_history_is_marked_not_reported_as_removed(receiver: Running
     assert "history compacted" in cli("conversation", "conv-compact")
     data = json.loads(cli("conversation", "conv-compact", "--json"))
     assert [turn["compacted"] for turn in data["turns"]] == [False, False, True]
+
+
+def test_cache_usage_in_a_details_log_event_reaches_its_call(receiver: RunningReceiver) -> None:
+    """The conventions' `gen_ai.client.inference.operation.details` event may carry the usage
+    instead of the span; it is logged before the span ends, so it waits for it."""
+    logs = LoggerProvider(resource=Resource.create({"service.name": "app"}))
+    logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter()))
+    with sdk_tracer() as tracer, tracer.start_as_current_span("chat m") as span:
+        span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})
+        logs.get_logger("app").emit(
+            event_name="gen_ai.client.inference.operation.details",
+            context=set_span_in_context(NonRecordingSpan(span.get_span_context())),
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.usage.input_tokens": 90,
+                "gen_ai.usage.cache_read.input_tokens": 64,
+                "gen_ai.usage.reasoning.output_tokens": 3,
+                "gen_ai.request.reasoning.level": "low",
+            },
+        )
+    logs.shutdown()
+    conn = receiver.store.reader()
+    try:
+        (call,) = list_calls(conn)
+    finally:
+        conn.close()
+    assert (call.input_tokens, call.cache_read_tokens) == (90, 64)
+    assert (call.reasoning_tokens, call.reasoning_level) == (3, "low")
