@@ -397,3 +397,55 @@ def test_cache_usage_in_a_details_log_event_reaches_its_call(receiver: RunningRe
         conn.close()
     assert (call.input_tokens, call.cache_read_tokens) == (90, 64)
     assert (call.reasoning_tokens, call.reasoning_level) == (3, "low")
+
+
+# Attributes Logfire 5.4.0's `instrument_openai` sent for a streamed call (tests/test_logfire.py
+# drives the real library; this keeps the rule checked where llama.cpp is not run).
+_LOGFIRE_REQUEST = {
+    "request_data": '{"model":"smollm2"}',
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "smollm2",
+    "gen_ai.operation.name": "chat",
+    "gen_ai.input.messages": _history(("user", "Say hi")),
+    "logfire.msg_template": "Chat Completion with {request_data[model]!r}",
+    "logfire.span_type": "span",
+    "gen_ai.response.model": "smollm2",
+}
+_LOGFIRE_STREAM = {
+    **_LOGFIRE_REQUEST,
+    "logfire.span_type": "log",
+    "logfire.msg_template": "streaming response from {request_data[model]!r} took {duration:.2f}s",
+    "duration": 0.25,
+    "gen_ai.output.messages": json.dumps(
+        [
+            {
+                "role": "assistant",
+                "parts": [{"type": "text", "content": "Hi"}],
+                "finish_reason": "length",
+            }
+        ]
+    ),
+    "gen_ai.response.finish_reasons": '["length"]',
+}
+
+
+def test_only_logfire_s_stream_halves_are_merged(receiver: RunningReceiver) -> None:
+    with sdk_tracer() as tracer:
+        tracer.start_span("Chat Completion with 'smollm2'", attributes=_LOGFIRE_REQUEST).end()
+        log = tracer.start_span("streaming response from 'smollm2' took 0.25s", start_time=10**18)
+        log.set_attributes(_LOGFIRE_STREAM)
+        log.end(end_time=10**18)
+        # Not Logfire's provider instrumentation (no request_data): a call as sent, even bare.
+        bare = {k: v for k, v in _LOGFIRE_REQUEST.items() if k != "request_data"}
+        tracer.start_span("chat smollm2", attributes=bare).end()
+    conn = receiver.store.reader()
+    try:
+        calls = list_calls(conn)
+        streamed = get_call(conn, next(c.call_id for c in calls if c.duration_ms > 200))
+    finally:
+        conn.close()
+    assert len(calls) == 2
+    assert streamed is not None
+    assert streamed.duration_ms == pytest.approx(250.0)
+    assert streamed.finish_reasons == ["length"]
+    assert streamed.output_messages[0].parts[0].content == "Hi"

@@ -54,12 +54,16 @@ def is_stream_response(a: dict[str, Any]) -> bool:
 
 
 def is_stream_request(a: dict[str, Any], call: Call, status_code: int) -> bool:
-    """A Logfire request span whose answer came as a stream: a model call that recorded no
-    answer, no finish reason, no usage and no response id, and did not fail (a non-streamed
-    call always records them; its answer is in the stream log span)."""
+    """A request span of Logfire's LLM instrumentation whose answer came as a stream: a model
+    call that recorded no answer, no finish reason, no usage and no response id, and did not
+    fail (a non-streamed call always records them; a streamed one's are in the stream log
+    span). Other Logfire spans (Pydantic AI's, say) are calls as sent."""
+    request = a.get("request_data")
     return (
         a.get("logfire.span_type") == "span"
         and "logfire.msg_template" in a
+        and type(request) is str  # only Logfire's LLM-provider instrumentation sends it
+        and '"stream":false' not in request.replace(" ", "")
         and call[_OPERATION] is not None
         and call[_OUTPUT] is None
         and call[_FINISH] is None
