@@ -449,3 +449,26 @@ def test_only_logfire_s_stream_halves_are_merged(receiver: RunningReceiver) -> N
     assert streamed.duration_ms == pytest.approx(250.0)
     assert streamed.finish_reasons == ["length"]
     assert streamed.output_messages[0].parts[0].content == "Hi"
+
+
+def test_a_derived_stream_call_is_redacted_like_the_spans_it_came_from(
+    receiver: RunningReceiver,
+) -> None:
+    key = "sk-" + "proj-" + "Xk2_" * 30 + "T3Blbk" + "FJ"
+    answer = [{"role": "assistant", "parts": [{"type": "text", "content": f"use {key}"}]}]
+    with sdk_tracer() as tracer:
+        log = tracer.start_span("streaming response from 'smollm2' took 0.25s")
+        log.set_attributes({**_LOGFIRE_STREAM, "gen_ai.output.messages": json.dumps(answer)})
+        log.end()
+    conn = receiver.store.reader()
+    try:
+        (call,) = list_calls(conn)
+        detail = get_call(conn, call.call_id)
+        stored = "\n".join(
+            text or "" for (text,) in conn.execute("SELECT text FROM contents").fetchall()
+        )
+    finally:
+        conn.close()
+    assert detail is not None
+    assert detail.output_messages[0].parts[0].content == "use [redacted:openai-key]"
+    assert key not in stored
