@@ -114,7 +114,9 @@ def test_cache_and_reasoning_usage_are_read_and_shown(
         "reasoning_level": "high",
     }
     assert {rows["No cache here"][k] for k in _USAGE_KEYS} == {None}
-    assert "input includes 30 read from and 5 written to a cache" in cli("stats")
+    stats = cli("stats")
+    assert "input includes 30 read from and 5 written to a cache" in stats
+    assert "of which cache r/w" in stats and "30/5" in stats
 
 
 _USAGE_KEYS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "reasoning_level")

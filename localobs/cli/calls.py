@@ -143,6 +143,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 "calls",
                 "errors",
                 "in",
+                "of which cache r/w",
                 "out",
                 "cost",
                 "p50",
@@ -156,6 +157,9 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     number(m.calls),
                     number(m.errors),
                     number(m.input_tokens),
+                    f"{m.cache_read_tokens:,}/{m.cache_write_tokens:,}"
+                    if m.cache_read_tokens or m.cache_write_tokens
+                    else "-",
                     number(m.output_tokens),
                     usd_text(m.cost_usd),
                     ms(m.duration_p50_ms),
@@ -165,7 +169,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 ]
                 for m in found.per_model
             ],
-            right=set(range(1, 10)),
+            right=set(range(1, 11)),
         )
     if components:
         click.echo("")
