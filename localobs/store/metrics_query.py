@@ -22,19 +22,30 @@ from localobs.store.windows import Clock, window_since
 # these names): the client histograms of semconv up to 1.40 (`gen_ai.client.operation.*`,
 # `gen_ai.client.token.usage`) next to their renames in semantic-conventions-genai
 # (`gen_ai.client.inference.*`, per-direction token histograms), and the server's.
-GENAI_HISTOGRAMS = (
+# Per measure, older name first: code that reads one measure (TTFT from a metric name set as a
+# span attribute, say) takes its names from here.
+DURATION_METRICS = ("gen_ai.client.operation.duration", "gen_ai.client.inference.duration")
+TTFT_METRICS = (
+    "gen_ai.client.operation.time_to_first_chunk",
+    "gen_ai.client.inference.time_to_first_chunk",
+    "gen_ai.server.time_to_first_token",
+)
+TIME_PER_CHUNK_METRICS = (
+    "gen_ai.client.operation.time_per_output_chunk",
+    "gen_ai.client.inference.time_per_output_chunk",
+    "gen_ai.server.time_per_output_token",
+)
+TOKEN_HISTOGRAMS = (
     "gen_ai.client.token.usage",
     "gen_ai.client.inference.operation.input_tokens",
     "gen_ai.client.inference.operation.output_tokens",
-    "gen_ai.client.operation.duration",
-    "gen_ai.client.inference.duration",
-    "gen_ai.client.operation.time_to_first_chunk",
-    "gen_ai.client.inference.time_to_first_chunk",
-    "gen_ai.client.operation.time_per_output_chunk",
-    "gen_ai.client.inference.time_per_output_chunk",
+)
+GENAI_HISTOGRAMS = (
+    *TOKEN_HISTOGRAMS,
+    *DURATION_METRICS,
+    *TTFT_METRICS,
+    *TIME_PER_CHUNK_METRICS,
     "gen_ai.server.request.duration",
-    "gen_ai.server.time_to_first_token",
-    "gen_ai.server.time_per_output_token",
 )
 # The newer per-direction token counters: a running total each (no percentiles).
 GENAI_COUNTERS = (
@@ -44,7 +55,6 @@ GENAI_COUNTERS = (
     "gen_ai.client.inference.usage.cache_write.input_tokens",
     "gen_ai.client.inference.usage.reasoning.output_tokens",
 )
-GENAI_METRICS = GENAI_HISTOGRAMS + GENAI_COUNTERS
 _DELTA, _CUMULATIVE = 1, 2
 
 
