@@ -27,13 +27,15 @@ from localobs.store.conversations import context_change, get_conversation
 from localobs.store.export import ExportFilter
 from localobs.store.stats import totals
 from localobs.transfer.export import requests
+from localobs.tui.app import LocalobsApp
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
 from localobs.tui.refresh import ReaderPool
 from localobs.tui.screens.call_detail import facts_content
-from localobs.tui.screens.conversations import change_text
+from localobs.tui.screens.conversations import ConversationScreen, ConversationsScreen, change_text
 from localobs.tui.widgets.totals_bar import totals_content
 from tests.conftest import RunningReceiver
+from tests.test_tui_agents import SIZE, row_count, rows, text_of, until
 from tests.tui_sdk import chat_call, sdk_tracer
 
 
@@ -317,7 +319,7 @@ def _history(*turns: tuple[str, str]) -> str:
     return json.dumps([{"role": r, "parts": [{"type": "text", "content": t}]} for r, t in turns])
 
 
-def test_a_compacted_history_is_marked_not_reported_as_removed(receiver: RunningReceiver) -> None:
+def send_compacted_conversation() -> None:
     """Three calls of one conversation; the third was sent a summary in place of the first two
     exchanges (`gen_ai.conversation.compacted`, and a CompactionPart in its input)."""
     conversation = {"gen_ai.conversation.id": "conv-compact"}
@@ -350,6 +352,10 @@ def test_a_compacted_history_is_marked_not_reported_as_removed(receiver: Running
                 "gen_ai.conversation.compacted": True,
             },
         )
+
+
+def test_a_compacted_history_is_marked_not_reported_as_removed(receiver: RunningReceiver) -> None:
+    send_compacted_conversation()
     conn = receiver.store.reader()
     try:
         found = get_conversation(conn, "conv-compact")
@@ -474,3 +480,44 @@ def test_a_derived_stream_call_is_redacted_like_the_spans_it_came_from(
     assert detail is not None
     assert detail.output_messages[0].parts[0].content == "use [redacted:openai-key]"
     assert key not in stored
+
+
+async def test_the_conversation_screen_marks_the_compacted_turn(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    send_compacted_conversation()
+    app = LocalobsApp(receiver.store, endpoint_url=receiver.url, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
+        await until(pilot, lambda: row_count(app, "#conversations") == 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConversationScreen))
+        await until(pilot, lambda: row_count(app, "#turns") == 6)  # 3 turns, a call each
+        turns = rows(app, "#turns")
+        assert "compacted" not in " ".join(turns[:4])
+        assert "⇣ compacted" in turns[4] and "⇣ compacted" in turns[5]
+        await pilot.press("down", "down", "down", "down", "down")  # the third turn's call
+        await until(pilot, lambda: "history compacted" in text_of(app, "#context-change"))
+        assert "- user: q1" not in text_of(app, "#context-change")
+
+
+@pytest.mark.parametrize("marker", ["attribute", "compaction part"])
+def test_either_marker_says_the_history_was_compacted(
+    receiver: RunningReceiver, marker: str
+) -> None:
+    if marker == "attribute":
+        extra: dict[str, str | int | float] = {"gen_ai.conversation.compacted": True}
+    else:
+        summary = [{"role": "user", "parts": [{"type": "compaction", "content": "so far"}]}]
+        extra = {"gen_ai.input.messages": json.dumps(summary)}
+    with sdk_tracer() as tracer:
+        chat_call(tracer, "q", "a", attributes={"gen_ai.conversation.id": "c1", **extra})
+        chat_call(tracer, "q", "a", attributes={"gen_ai.conversation.id": "c2"})
+    conn = receiver.store.reader()
+    try:
+        marked, plain = get_conversation(conn, "c1"), get_conversation(conn, "c2")
+    finally:
+        conn.close()
+    assert marked is not None and plain is not None
+    assert (marked.turns[0].compacted, plain.turns[0].compacted) == (True, False)
