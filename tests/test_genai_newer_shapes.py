@@ -521,3 +521,19 @@ def test_either_marker_says_the_history_was_compacted(
         conn.close()
     assert marked is not None and plain is not None
     assert (marked.turns[0].compacted, plain.turns[0].compacted) == (True, False)
+
+
+@pytest.mark.parametrize("duration", [-5.0, 1e300, 0.0])
+def test_an_odd_stream_duration_loses_nothing(receiver: RunningReceiver, duration: float) -> None:
+    with sdk_tracer() as tracer:
+        log = tracer.start_span("streaming response", start_time=10**18)
+        log.set_attributes({**_LOGFIRE_STREAM, "duration": duration})
+        log.end(end_time=10**18)
+    conn = receiver.store.reader()
+    try:
+        (call,) = list_calls(conn)
+        spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+    finally:
+        conn.close()
+    assert spans == 2  # the log span as sent, and the call
+    assert 0 <= call.start_time_unix_nano <= 10**18 and call.duration_ms >= 0

@@ -93,7 +93,9 @@ def stream_call(
 ) -> tuple[Any, ...]:
     """The spans row of the call derived from a stream log span (`call`: its normalized columns;
     `envelope`: service name, scope name, resource and scope ids)."""
-    duration_ns = round((as_float(a.get("duration")) or 0.0) * 1e9)
+    # Untrusted: a negative, huge or odd duration must not move the start past the end or 0.
+    seconds = min(max(as_float(a.get("duration")) or 0.0, 0.0), end_unix_nano / 1e9)
+    duration_ns = round(seconds * 1e9)
     model = call[_RESPONSE_MODEL] or call[_REQUEST_MODEL]
     span = DerivedSpan(
         trace_id=trace_id,
