@@ -31,7 +31,7 @@ from localobs.tui.app import LocalobsApp
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import conversation
 from localobs.tui.refresh import ReaderPool
-from localobs.tui.screens.call_detail import facts_content
+from localobs.tui.screens.call_detail import evaluation_rows, facts_content
 from localobs.tui.screens.conversations import ConversationScreen, ConversationsScreen, change_text
 from localobs.tui.widgets.totals_bar import totals_content
 from tests.conftest import RunningReceiver
@@ -537,3 +537,29 @@ def test_an_odd_stream_duration_loses_nothing(receiver: RunningReceiver, duratio
         conn.close()
     assert spans == 2  # the log span as sent, and the call
     assert 0 <= call.start_time_unix_nano <= 10**18 and call.duration_ms >= 0
+
+
+def test_hostile_evaluation_values_are_shown_inert(receiver: RunningReceiver) -> None:
+    with sdk_tracer() as tracer, tracer.start_as_current_span("chat m") as span:
+        span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})
+        span.add_event(
+            "gen_ai.evaluation.result",
+            {
+                "gen_ai.evaluation.name": "evil\x1b]0;owned\x07",
+                "gen_ai.evaluation.score.value": "nan",
+                "gen_ai.evaluation.explanation": "[b]markup[/b]",
+            },
+        )
+    (row,) = json.loads(cli("calls", "--json"))  # still valid JSON: no NaN
+    (evaluation,) = row["evaluations"]
+    assert evaluation["score_value"] is None
+    assert evaluation["name"] == "evil\x1b]0;owned\x07"  # JSON escapes it
+    conn = receiver.store.reader()
+    try:
+        detail = get_call(conn, row["call_id"])
+    finally:
+        conn.close()
+    assert detail is not None
+    shown = "\n".join(line.plain for line in evaluation_rows(detail))
+    assert "\x1b" not in shown and "evil\\x1b]0;owned" in shown  # a visible escape
+    assert "[b]markup[/b]" in shown  # as typed, not parsed

@@ -8,6 +8,7 @@ run on another process's schedule) shows up as soon as the call does.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,19 @@ class Evaluation:
     source: str  # LOG or SPAN_EVENT: how it was sent
 
 
+def _score(value: Any) -> float | None:
+    """A finite number, also when sent as text (some evaluators do); None otherwise."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    score = float(value)
+    return score if math.isfinite(score) else None
+
+
 def _evaluation(attributes: Any, time: Any, source: str) -> Evaluation:
     a = attributes if isinstance(attributes, dict) else {}
 
@@ -35,17 +49,9 @@ def _evaluation(attributes: Any, time: Any, source: str) -> Evaluation:
         value = a.get(key)
         return value if isinstance(value, str) and value else None
 
-    score = a.get("gen_ai.evaluation.score.value")
-    if isinstance(score, str):  # sent as text by some evaluators
-        try:
-            score = float(score)
-        except ValueError:
-            score = None
     return Evaluation(
         name=text("gen_ai.evaluation.name"),
-        score_value=float(score)
-        if isinstance(score, int | float) and not isinstance(score, bool)
-        else None,
+        score_value=_score(a.get("gen_ai.evaluation.score.value")),
         score_label=text("gen_ai.evaluation.score.label"),
         explanation=text("gen_ai.evaluation.explanation"),
         time_unix_nano=time if isinstance(time, int) else None,
