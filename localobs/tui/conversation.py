@@ -41,10 +41,10 @@ _BINARY = re.compile(r"(data:[\w.+-]*/?[\w.+-]*;base64,)?[A-Za-z0-9+/_-]{200,}={
 
 def _no_binary(text: str) -> str:
     """`text` with each run of base64 replaced by a note of how many bytes it holds."""
-    return _BINARY.sub(lambda m: f"<{data_size_of(m.group(0))} of base64 not shown>", text)
+    return _BINARY.sub(lambda m: f"<{_data_size_of(m.group(0))} of base64 not shown>", text)
 
 
-def data_size_of(encoded: str) -> str:
+def _data_size_of(encoded: str) -> str:
     return fmt.data_size(base64_size(encoded.rsplit(",", 1)[-1]))
 
 
