@@ -563,3 +563,26 @@ def test_hostile_evaluation_values_are_shown_inert(receiver: RunningReceiver) ->
     shown = "\n".join(line.plain for line in evaluation_rows(detail))
     assert "\x1b" not in shown and "evil\\x1b]0;owned" in shown  # a visible escape
     assert "[b]markup[/b]" in shown  # as typed, not parsed
+
+
+def test_an_evaluation_without_span_context_finds_its_call_by_response_id(
+    receiver: RunningReceiver,
+) -> None:
+    logs = LoggerProvider(resource=Resource.create({"service.name": "judge"}))
+    logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter()))
+    for response_id, label in (("chatcmpl-42", "pass"), ("chatcmpl-other", "fail")):
+        logs.get_logger("evals").emit(
+            event_name="gen_ai.evaluation.result",
+            attributes={
+                "gen_ai.evaluation.name": "Groundedness",
+                "gen_ai.evaluation.score.label": label,
+                "gen_ai.response.id": response_id,
+            },
+        )
+    logs.shutdown()
+    with sdk_tracer() as tracer:
+        chat_call(tracer, "q", "a", attributes={"gen_ai.response.id": "chatcmpl-42"})
+        chat_call(tracer, "q2", "a2")
+    (row, other) = sorted(json.loads(cli("calls", "--json")), key=lambda r: r["preview"])
+    assert [(e["name"], e["score_label"]) for e in row["evaluations"]] == [("Groundedness", "pass")]
+    assert other["evaluations"] == []

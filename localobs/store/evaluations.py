@@ -1,9 +1,10 @@
 """Evaluation results of a model call: the GenAI conventions' `gen_ai.evaluation.result` events.
 
 An evaluator (an LLM judge, a rule, a person) reports its verdict on a call as that event, sent as
-a log record or as a span event, parented to the span it evaluates. Both are found here at read
-time by the evaluated span's ids, so an evaluation that arrives before its call (evaluators often
-run on another process's schedule) shows up as soon as the call does.
+a log record or as a span event, parented to the span it evaluates (or, where it has no span
+context, naming the call's `gen_ai.response.id`). All are found here at read time, so an
+evaluation that arrives before its call (evaluators often run on another process's schedule)
+shows up as soon as the call does.
 """
 
 from __future__ import annotations
@@ -68,23 +69,44 @@ def _loads(text: str | None) -> Any:
         return None
 
 
+# The response id a log record or span names (the index `evaluation_events_by_response` is on
+# this very expression).
+_RESPONSE_ID = (
+    "(CASE WHEN json_valid(attributes)"
+    " THEN json_extract(attributes, '$.\"gen_ai.response.id\"') END)"
+)
+_LOGS = (
+    "SELECT rowid, attributes, coalesce(nullif(time_unix_nano, 0), observed_time_unix_nano)"
+    " FROM logs INDEXED BY {index}"
+    f" WHERE event_name = '{EVALUATION_EVENT}' AND {{where}}"
+)
+
+
 def call_evaluations(
     conn: sqlite3.Connection, trace_id: str, span_id: str
 ) -> tuple[Evaluation, ...]:
-    """The evaluations of the span (trace_id, span_id), oldest first: its log events (through
-    the partial index `evaluation_events`) and its own span events."""
-    found = [
-        _evaluation(_loads(attributes), time, LOG)
-        for attributes, time in conn.execute(
-            "SELECT attributes, coalesce(nullif(time_unix_nano, 0), observed_time_unix_nano)"
-            " FROM logs INDEXED BY evaluation_events"
-            f" WHERE trace_id = ? AND span_id = ? AND event_name = '{EVALUATION_EVENT}'",
+    """The evaluations of the span (trace_id, span_id), oldest first: log events parented to it
+    or, naming no span, to its `gen_ai.response.id` (as the conventions allow), and its own
+    span events. Each lookup goes through a partial index of evaluation events only."""
+    row = conn.execute(
+        f"SELECT events, {_RESPONSE_ID} FROM spans WHERE trace_id = ? AND span_id = ?",
+        (trace_id, span_id),
+    ).fetchone()
+    logs = {
+        rowid: (attributes, time)
+        for rowid, attributes, time in conn.execute(
+            _LOGS.format(index="evaluation_events", where="trace_id = ? AND span_id = ?"),
             (trace_id, span_id),
         )
-    ]
-    row = conn.execute(
-        "SELECT events FROM spans WHERE trace_id = ? AND span_id = ?", (trace_id, span_id)
-    ).fetchone()
+    }
+    response_id = row[1] if row is not None and isinstance(row[1], str) and row[1] else None
+    if response_id is not None:
+        where = f"{_RESPONSE_ID} = ? AND coalesce(span_id, '') = ''"
+        for rowid, attributes, time in conn.execute(
+            _LOGS.format(index="evaluation_events_by_response", where=where), (response_id,)
+        ):
+            logs[rowid] = (attributes, time)
+    found = [_evaluation(_loads(attributes), time, LOG) for attributes, time in logs.values()]
     events = _loads(row[0]) if row and row[0] and EVALUATION_EVENT in row[0] else None
     for event in events if isinstance(events, list) else ():
         if isinstance(event, dict) and event.get("name") == EVALUATION_EVENT:

@@ -623,7 +623,7 @@ WHERE operation IS NOT NULL;
 # their attributes (the names receiver/genai/details.py reads); then lookups that stay cheap while
 # these are rare: the cache token sums of the totals read only calls that report a cache, and a
 # call's evaluation results (`gen_ai.evaluation.result` log events) are found by the span they
-# evaluate.
+# evaluate, or by its `gen_ai.response.id` when they name no span.
 _MIGRATION_11_CACHE_AND_EVALUATIONS = """
 UPDATE spans SET
     cache_read_tokens = (SELECT value FROM json_each(json_array(
@@ -654,6 +654,9 @@ CREATE INDEX llm_calls_cached ON spans (
 ) WHERE operation IS NOT NULL AND (cache_read_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL);
 CREATE INDEX evaluation_events ON logs (trace_id, span_id)
 WHERE event_name = 'gen_ai.evaluation.result';
+CREATE INDEX evaluation_events_by_response ON logs (
+    (CASE WHEN json_valid(attributes) THEN json_extract(attributes, '$."gen_ai.response.id"') END)
+) WHERE event_name = 'gen_ai.evaluation.result';
 """
 
 MIGRATIONS: tuple[str, ...] = (
