@@ -256,8 +256,8 @@ def test_totals_and_stats_price_each_model_and_count_the_unpriced(priced: Store)
     text = run("stats").splitlines()
     assert text[1].startswith("cost $0.00075, 1 of 4 calls unpriced (list prices as of ")
     rows = {line.split()[0]: line.split() for line in text[3:8]}
-    assert rows["model"][5] == "cost"
-    assert rows["acme-9000"][5] == "—" and rows["llama3.2"][5] == "$0"
+    assert rows["model"][6] == "cost"
+    assert rows["acme-9000"][6] == "—" and rows["llama3.2"][6] == "$0"
 
 
 def send_run(tracer: Tracer, conversation: str, models: list[str], tokens: int = 1000) -> str:

@@ -31,7 +31,7 @@ from localobs.receiver.genai import (
     semconv,
 )
 from localobs.receiver.pipeline import decode_body
-from localobs.store import Store, rollups
+from localobs.store import Store, call_text, rollups
 from localobs.store.batch import INT64_MAX
 from localobs.store.contents import MESSAGE_COLUMNS, expand_sql
 from localobs.store.database import connect
@@ -306,7 +306,13 @@ def test_a_fold_that_fails_pauses_rollups_instead_of_ending_the_writer(
     conn = connect(tmp_path / "fold.db")
     batch, _ = decode_body(
         "traces",
-        chat_span("fold", **{"gen_ai.request.model": "m"}).SerializeToString(),
+        chat_span(
+            "fold",
+            **{
+                "gen_ai.request.model": "m",
+                "gen_ai.input.messages": '[{"role": "user", "parts": [{"content": "hi"}]}]',
+            },
+        ).SerializeToString(),
         Format.PROTOBUF,
     )
     conn.execute("BEGIN")
@@ -316,7 +322,7 @@ def test_a_fold_that_fails_pauses_rollups_instead_of_ending_the_writer(
     def broken(*columns: object) -> str:
         raise RecursionError("a row nobody foresaw")
 
-    monkeypatch.setattr(rollups, "message_text", broken)
+    monkeypatch.setattr(call_text, "message_text", broken)  # what the fold reads text with
     now = [0.0]
     reported: list[str] = []
     jobs = IdleJobs(

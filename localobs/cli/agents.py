@@ -312,7 +312,10 @@ def conversation(db: Path, as_json: bool, conversation_id: str) -> None:
                     ms(call.duration_ms),
                     f"context {number(call.input_tokens)}",
                     number(call.output_tokens),
-                    f"ERROR {_plain(call.error, 40)}" if call.error else "",
+                    " ".join(
+                        ["history compacted"] * call.compacted
+                        + ([f"ERROR {_plain(call.error, 40)}"] if call.error else [])
+                    ),
                 ]
             )
     table(["turn", "start (UTC)", "", "duration", "in", "out", "question"], rows, {3, 4, 5})

@@ -15,6 +15,7 @@ from localobs.store.call_filter import CallFilter
 from localobs.store.calls import CallSummary, list_calls
 from localobs.store.coding_agents import coding_agent_totals, summary_text
 from localobs.store.cost import price_table, total_cost_text, usd_text
+from localobs.store.evaluations import call_evaluations
 from localobs.store.metrics_query import genai_metric_summary
 from localobs.store.stats import TTFT_FROM_CALLS, ModelStats, component_stats, totals
 from localobs.store.traces import get_trace
@@ -51,10 +52,20 @@ def calls(
     try:
         flt = CallFilter(model=model, service=service, text=search, errors_only=errors)
         found = list_calls(conn, flt, limit=limit)
+        evaluations = (
+            [call_evaluations(conn, call.trace_id, call.span_id) for call in found]
+            if as_json
+            else []
+        )
     finally:
         conn.close()
     if as_json:
-        echo_json([{**_fields(call), "model": call.model} for call in found])
+        echo_json(
+            [
+                {**_fields(call), "model": call.model, "evaluations": evaluated}
+                for call, evaluated in zip(found, evaluations, strict=True)
+            ]
+        )
         return
     if not found:
         click.echo("no model calls match")
@@ -117,9 +128,15 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         )
         return
     approx = "" if found.exact_percentiles else " (percentiles interpolated)"
+    cached = ""
+    if found.cache_read_tokens or found.cache_write_tokens:
+        cached = (
+            f" (input includes {found.cache_read_tokens:,} read from and"
+            f" {found.cache_write_tokens:,} written to a cache)"
+        )
     click.echo(
         f"{found.calls:,} calls, {found.errors:,} errors, {found.input_tokens:,} input and"
-        f" {found.output_tokens:,} output tokens{approx}"
+        f" {found.output_tokens:,} output tokens{cached}{approx}"
     )
     click.echo(
         f"cost {total_cost_text(found.cost_usd, found.unpriced_calls, found.calls)}"
@@ -135,6 +152,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 "calls",
                 "errors",
                 "in",
+                "cache(r/w)",
                 "out",
                 "cost",
                 "p50",
@@ -148,6 +166,9 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     number(m.calls),
                     number(m.errors),
                     number(m.input_tokens),
+                    f"{m.cache_read_tokens:,}/{m.cache_write_tokens:,}"
+                    if m.cache_read_tokens or m.cache_write_tokens
+                    else "-",
                     number(m.output_tokens),
                     usd_text(m.cost_usd),
                     ms(m.duration_p50_ms),
@@ -157,7 +178,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 ]
                 for m in found.per_model
             ],
-            right=set(range(1, 10)),
+            right=set(range(1, 11)),
         )
         for m in found.per_model:
             if _ttft_from_metric(m):
@@ -187,7 +208,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
     if metrics:
         click.echo("")
         table(
-            ["metric", "unit", "count", "p50", "p95"],
+            ["metric", "unit", "count", "p50", "p95", "total"],
             [
                 [
                     visible(m.name),
@@ -195,10 +216,11 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     number(m.count),
                     number(m.p50, 3),
                     number(m.p95, 3),
+                    number(m.total),
                 ]
                 for m in metrics
             ],
-            right={2, 3, 4},
+            right={2, 3, 4, 5},
         )
 
 

@@ -226,7 +226,7 @@ def decode_redacted(
         _redact_envelopes(request, counts)
     batch, rejections = decode(request, digest)
     if suspect:
-        for rows in (batch.rows, batch.genai):
+        for rows in (batch.rows, batch.genai, batch.derived):
             _redact_rows(rows, counts)
     batch.redactions = dict(counts)
     return batch, rejections

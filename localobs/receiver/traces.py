@@ -18,7 +18,7 @@ from localobs.receiver.envelope import (
     optional_hex,
     valid_id,
 )
-from localobs.receiver.genai import normalize_span
+from localobs.receiver.genai import logfire, normalize_span
 from localobs.receiver.genai.client_events import calls_from_events
 from localobs.store.batch import INT64_MAX, Batch, Row
 from localobs.store.schema import SPAN_COLUMNS
@@ -71,7 +71,10 @@ def _problem(span: Span) -> str | None:
     return None
 
 
-def _row(span: Span, service_name: str | None, scope_name: str | None, ids: tuple[int, int]) -> Row:
+def _row(
+    span: Span, service_name: str | None, scope_name: str | None, ids: tuple[int, int]
+) -> tuple[Row, Row | None]:
+    """The span's row, and the row of a call derived from it (Logfire's streamed calls)."""
     attrs = attributes(span.attributes)
     events = _events(span)
     # Moves message content out of attrs into the call columns: before dumps(attrs).
@@ -85,7 +88,22 @@ def _row(span: Span, service_name: str | None, scope_name: str | None, ids: tupl
             span.end_time_unix_nano,
             span.status.code,
         )
-    return (
+    derived = None
+    if call is not None and "logfire.span_type" in attrs:
+        if logfire.is_stream_response(attrs):
+            derived = logfire.stream_call(
+                span.trace_id.hex(),
+                span.span_id.hex(),
+                optional_hex(span.parent_span_id),
+                span.end_time_unix_nano,
+                (span.status.code, span.status.message or None),
+                attrs,
+                call,
+                (service_name, scope_name, ids),
+            )
+        if derived is not None or logfire.is_stream_request(attrs, call, span.status.code):
+            call = logfire.not_a_call(call)
+    row = (
         span.trace_id.hex(),
         span.span_id.hex(),
         optional_hex(span.parent_span_id),
@@ -108,12 +126,14 @@ def _row(span: Span, service_name: str | None, scope_name: str | None, ids: tupl
         span.dropped_links_count,
         *(call or _NO_GENAI),
     )
+    return row, derived
 
 
 def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batch, Rejections]:
     envelopes = Envelopes()
     rejections = Rejections()
     rows: list[Row] = []
+    derived: list[Row] = []
     for resource_spans in request.resource_spans:
         resource_id, service_name = envelopes.resource(
             resource_spans.resource, resource_spans.schema_url
@@ -125,7 +145,10 @@ def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batc
                 problem = _problem(span)
                 if problem is None:
                     try:
-                        rows.append(_row(span, service_name, scope_name, ids))
+                        row, call = _row(span, service_name, scope_name, ids)
+                        rows.append(row)
+                        if call is not None:
+                            derived.append(call)
                     except Exception as exc:
                         problem = item_failed(f"span {span.name!r}", exc)
                 if problem is not None:
@@ -136,5 +159,6 @@ def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batc
         rows,
         list(envelopes.resources.values()),
         list(envelopes.scopes.values()),
+        derived=derived,
     )
     return batch, rejections

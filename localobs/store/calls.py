@@ -6,7 +6,7 @@ A call is a span row with `operation` set; its `call_id` is the span's rowid.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
 from localobs.store.call_speed import REPORTED_SPLIT_SQL, call_speed, is_decode_speed
 from localobs.store.contents import attributes_sql, expand_sql
 from localobs.store.cost import COST_EXTRAS_SQL, row_cost
+from localobs.store.evaluations import Evaluation, call_evaluations
 from localobs.store.messages import (
     Message,
     Part,
@@ -78,6 +79,13 @@ class CallSummary:
     tool_calls: str  # the tools it asked for, `name(arguments)`; '' when none
     cost_usd: float | None  # None: unknown (see store/cost.py)
     cost_source: str | None  # a store/cost.py source: reported, price_table, local
+    # Usage details (None: not reported). Per the GenAI conventions the cache counts are part of
+    # input_tokens and the reasoning count part of output_tokens, not added to them.
+    _: KW_ONLY
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    reasoning_level: str | None = None  # the reasoning effort the request asked for
 
     @property
     def model(self) -> str | None:
@@ -113,6 +121,7 @@ class CallDetail(CallSummary):
     events: list[dict[str, Any]]
     resource_attributes: dict[str, Any]
     extra_timings: dict[str, float]
+    evaluations: tuple[Evaluation, ...] = ()  # gen_ai.evaluation.result events about this call
 
     @property
     def model(self) -> str | None:
@@ -130,8 +139,9 @@ _SUMMARY_SQL = f"""
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
     input_tokens, output_tokens, coalesce(status_code, 0), error_type,
     {expand_sql("input_messages")}, {expand_sql("output_messages")}, agent_name,
-    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}, ttft_source"""
-_SUMMARY_COLUMNS = 24
+    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}, ttft_source,
+    cache_read_tokens, cache_write_tokens, reasoning_tokens, reasoning_level"""
+_SUMMARY_COLUMNS = 28
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
@@ -140,6 +150,7 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
         error_type, input_messages, output_messages, agent_name,
         generation_rate, prompt_tokens, prompt_rate, cost_extras, ttft_source,
+        cache_read_tokens, cache_write_tokens, reasoning_tokens, reasoning_level,
     ) = row  # fmt: skip
     speed = call_speed(
         ttft_ms, ttft_source, tokens_per_s, generation_rate, prompt_tokens, prompt_rate
@@ -171,6 +182,10 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         tool_calls=tool_calls_preview(output_messages),
         cost_usd=cost.usd,
         cost_source=cost.source,
+        cache_read_tokens=cache_read_tokens,
+        cache_write_tokens=cache_write_tokens,
+        reasoning_tokens=reasoning_tokens,
+        reasoning_level=reasoning_level,
     )
 
 
@@ -279,4 +294,5 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
         events=_json(events, []),
         resource_attributes=_json(resource[0], {}) if resource else {},
         extra_timings=_extra_timings(attrs),
+        evaluations=call_evaluations(conn, summary.trace_id, summary.span_id),
     )

@@ -48,6 +48,7 @@ class TurnCall:
     error: str | None
     cost_usd: float | None = None  # store/cost.py; None: unknown
     cost_source: str | None = None
+    compacted: bool = False  # it was sent a compacted view of the history (see `_compacted`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Turn:
     calls: tuple[TurnCall, ...]
     cost_usd: float | None = None  # known costs of its calls summed; None: none known
     unpriced_calls: int = 0
+    compacted: bool = False  # the turn (or one of its calls) ran on a compacted history
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,9 @@ class ContextChange:
     added: tuple[Message, ...]
     removed: tuple[Message, ...]
     kept: int  # messages carried over unchanged
+    # The call says its history was compacted (summarised, trimmed): `removed` is then the part of
+    # the history the compaction replaced, not messages lost by accident.
+    compacted: bool = False
 
 
 def _sum(values: list[int | None]) -> int | None:
@@ -188,14 +193,11 @@ def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversa
     if not roots:
         return None
     call_rows = [_turn_calls(trace, root) for trace, root in roots]
-    previews = _previews(
-        conn,
-        [
-            row.key
-            for (_, root), calls in zip(roots, call_rows, strict=True)
-            for row in (root, *calls)
-        ],
-    )
+    keys = [
+        row.key for (_, root), calls in zip(roots, call_rows, strict=True) for row in (root, *calls)
+    ]
+    previews = _previews(conn, keys)
+    compacted = _compacted(conn, keys)
     turns = []
     for number, ((trace, root), calls) in enumerate(zip(roots, call_rows, strict=True), 1):
         cost = sum_costs([call.cost for call in calls])
@@ -215,15 +217,16 @@ def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversa
                 question=next(
                     (previews[row.key] for row in (root, *calls) if previews.get(row.key)), ""
                 ),
-                calls=tuple(_turn_call(trace, call) for call in calls),
+                calls=tuple(_turn_call(trace, call, call.key in compacted) for call in calls),
                 cost_usd=cost.usd,
                 unpriced_calls=cost.unpriced,
+                compacted=any(row.key in compacted for row in (root, *calls)),
             )
         )
     return Conversation(_summary(conversation_id, roots), tuple(turns))
 
 
-def _turn_call(trace: TraceSteps, row: StepRow) -> TurnCall:
+def _turn_call(trace: TraceSteps, row: StepRow, compacted: bool) -> TurnCall:
     cost = row.cost
     return TurnCall(
         call_id=row.key,
@@ -238,7 +241,33 @@ def _turn_call(trace: TraceSteps, row: StepRow) -> TurnCall:
         error=row.error,
         cost_usd=cost.usd,
         cost_source=cost.source,
+        compacted=compacted,
     )
+
+
+# A span that says its context is a compacted view of the conversation: the conventions'
+# `gen_ai.conversation.compacted` attribute (set only when true), or a `compaction` part in its
+# input (the conventions' CompactionPart: a summary standing in for the earlier history).
+_COMPACTED_SQL = (
+    "CASE WHEN json_valid(attributes)"
+    " THEN json_extract(attributes, '$.\"gen_ai.conversation.compacted\"') IN (1, 'true') END"
+    f" OR CASE WHEN instr({_INPUT}, '\"compaction\"') AND json_valid({_INPUT}) THEN EXISTS ("
+    f"SELECT 1 FROM json_each({_INPUT}) AS message, json_each(message.value, '$.parts') AS part"
+    " WHERE json_extract(part.value, '$.type') = 'compaction') END"
+)
+
+
+def _compacted(conn: sqlite3.Connection, rowids: list[int]) -> set[int]:
+    """Which of these spans ran on a compacted history."""
+    found: set[int] = set()
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT rowid FROM spans WHERE rowid IN ({marks}) AND ({_COMPACTED_SQL})", chunk
+        )
+        found.update(rowid for (rowid,) in rows)
+    return found
 
 
 def _previews(conn: sqlite3.Connection, rowids: list[int]) -> dict[int, str]:
@@ -323,9 +352,11 @@ def context_change(conn: sqlite3.Connection, call_id: int) -> ContextChange | No
     if row is None:
         return None
     current = _keyed(row[0])
+    compacted = bool(_compacted(conn, [call_id]))
     previous_id, scope = _previous_call(conn, call_id)
     if previous_id is None:
-        return ContextChange(call_id, None, "", tuple(m for _key, m in current), (), 0)
+        everything = tuple(m for _key, m in current)
+        return ContextChange(call_id, None, "", everything, (), 0, compacted)
     before_row = conn.execute(
         f"SELECT {_INPUT}, {_OUTPUT} FROM spans WHERE rowid = ?", (previous_id,)
     ).fetchone()
@@ -342,7 +373,7 @@ def context_change(conn: sqlite3.Connection, call_id: int) -> ContextChange | No
             continue
         removed.extend(message for _key, message in before[a0:a1])
         added.extend(message for _key, message in current[b0:b1])
-    return ContextChange(call_id, previous_id, scope, tuple(added), tuple(removed), kept)
+    return ContextChange(call_id, previous_id, scope, tuple(added), tuple(removed), kept, compacted)
 
 
 def _keyed(text: str | None) -> list[tuple[str, Message]]:

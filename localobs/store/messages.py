@@ -2,7 +2,9 @@
 
 The shape: `[{"role", "parts": [{"type": "text", "content"}, {"type": "tool_call", "id", "name",
 "arguments"}, {"type": "tool_call_response", "id", "response"}, ...], "finish_reason"?}]`.
-Anything else a part carries is kept as JSON text in `content`, so nothing is hidden.
+Anything else a part carries is kept as JSON text in `content`, so nothing is hidden. Binary
+data (a blob's base64, a `data:` URI) also gets its MIME type and decoded size, which screens show
+instead of the data.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Part:
     name: str | None = None
     id: str | None = None
     arguments: str | None = None  # JSON text, as the model produced it
+    mime_type: str | None = None  # blob, uri, file: the data's MIME type (or modality) if sent
+    size: int | None = None  # blob or data URI: bytes of the data it holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,32 @@ def _tool_response(raw: dict[str, Any]) -> Any:
     return None
 
 
+def base64_size(text: str) -> int:
+    """Bytes that base64 text decodes to (without decoding it)."""
+    text = text.strip()
+    return len(text) * 3 // 4 - (len(text) - len(text.rstrip("=")))
+
+
+def _kind_of_data(raw: dict[str, Any], sniffed: str | None = None) -> str | None:
+    """The data's MIME type as sent, else `sniffed` (from a data URI), else its modality."""
+    for key in ("mime_type", "mimeType", "media_type"):
+        if isinstance(raw.get(key), str) and raw[key]:
+            return str(raw[key])
+    modality = raw.get("modality")
+    return sniffed or (modality if isinstance(modality, str) and modality else None)
+
+
+def _uri(raw: dict[str, Any], kind: str) -> Part:
+    """A uri part; of a `data:` URI also the type and size of the data it holds."""
+    uri = raw["uri"]
+    sniffed = size = None
+    if uri.startswith("data:") and "," in uri[:200]:
+        head, data = uri.split(",", 1)
+        sniffed = head[5:].split(";")[0] or None
+        size = base64_size(data) if head.endswith(";base64") else len(data)
+    return Part(kind, uri, mime_type=_kind_of_data(raw, sniffed), size=size)
+
+
 def parse_part(raw: Any) -> Part:
     if not isinstance(raw, dict):
         return Part("text", _text(raw))
@@ -69,10 +99,28 @@ def parse_part(raw: Any) -> Part:
         )
     if kind == "tool_call_response":
         return Part(kind, _text(_tool_response(raw)), id=_str_or_none(raw.get("id")))
+    if kind == "blob":
+        data = raw.get("content")
+        size = base64_size(data) if isinstance(data, str) else None
+        return Part(kind, _text(data), mime_type=_kind_of_data(raw), size=size)
+    if kind == "file":
+        file_id = raw.get("file_id", raw.get("uri"))
+        return Part(kind, _str_or_none(file_id), mime_type=_kind_of_data(raw))
+    if kind == "server_tool_call":
+        details = raw.get("server_tool_call")
+        return Part(
+            kind,
+            name=_str_or_none(raw.get("name")),
+            id=_str_or_none(raw.get("id")),
+            arguments=_text(details),
+        )
+    if kind == "server_tool_call_response":
+        details = raw.get("server_tool_call_response")
+        return Part(kind, _text(details), id=_str_or_none(raw.get("id")))
+    if isinstance(raw.get("uri"), str):
+        return _uri(raw, kind)
     if "content" in raw:
         return Part(kind, _text(raw["content"]))
-    if isinstance(raw.get("uri"), str):
-        return Part(kind, raw["uri"])
     rest = {key: value for key, value in raw.items() if key != "type"}
     return Part(kind, _text(rest) if rest else None)
 
@@ -128,7 +176,7 @@ def preview(input_messages: str | None) -> str:
     """The start of the last user message, on one line; '' when there is none."""
     for message in reversed(parse_messages(input_messages)):
         if message.role == "user":
-            text = " ".join(part.content for part in message.parts if part.content)
+            text = " ".join(p.content for p in message.parts if p.type == "text" and p.content)
             return " ".join(text[: PREVIEW_CHARS * 4].split())[:PREVIEW_CHARS]
     return ""
 

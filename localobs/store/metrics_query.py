@@ -20,18 +20,42 @@ import orjson
 from localobs.store.histogram import exact_percentile, few_values
 from localobs.store.windows import Clock, window_since
 
-GENAI_METRICS = (
-    "gen_ai.client.token.usage",
-    "gen_ai.client.operation.duration",
-    "gen_ai.client.operation.time_to_first_chunk",
-    "gen_ai.server.time_to_first_token",
-    "gen_ai.server.time_per_output_token",
-)
-# The TTFT histograms of both convention generations (client side first), in seconds.
+# Every GenAI metric localobs reads, in both generations of the conventions (the one home of
+# these names): the client histograms of semconv up to 1.40 (`gen_ai.client.operation.*`,
+# `gen_ai.client.token.usage`) next to their renames in semantic-conventions-genai
+# (`gen_ai.client.inference.*`, per-direction token histograms), and the server's.
+# Per measure, older name first: code that reads one measure (TTFT from a metric name set as a
+# span attribute, say) takes its names from here.
+DURATION_METRICS = ("gen_ai.client.operation.duration", "gen_ai.client.inference.duration")
 TTFT_METRICS = (
     "gen_ai.client.operation.time_to_first_chunk",
     "gen_ai.client.inference.time_to_first_chunk",
     "gen_ai.server.time_to_first_token",
+)
+TIME_PER_CHUNK_METRICS = (
+    "gen_ai.client.operation.time_per_output_chunk",
+    "gen_ai.client.inference.time_per_output_chunk",
+    "gen_ai.server.time_per_output_token",
+)
+TOKEN_HISTOGRAMS = (
+    "gen_ai.client.token.usage",
+    "gen_ai.client.inference.operation.input_tokens",
+    "gen_ai.client.inference.operation.output_tokens",
+)
+GENAI_HISTOGRAMS = (
+    *TOKEN_HISTOGRAMS,
+    *DURATION_METRICS,
+    *TTFT_METRICS,
+    *TIME_PER_CHUNK_METRICS,
+    "gen_ai.server.request.duration",
+)
+# The newer per-direction token counters: a running total each (no percentiles).
+GENAI_COUNTERS = (
+    "gen_ai.client.inference.usage.input_tokens",
+    "gen_ai.client.inference.usage.output_tokens",
+    "gen_ai.client.inference.usage.cache_read.input_tokens",
+    "gen_ai.client.inference.usage.cache_write.input_tokens",
+    "gen_ai.client.inference.usage.reasoning.output_tokens",
 )
 _MODEL_ATTRIBUTES = ("gen_ai.response.model", "gen_ai.request.model")
 _DELTA, _CUMULATIVE = 1, 2
@@ -41,9 +65,10 @@ _DELTA, _CUMULATIVE = 1, 2
 class MetricSummary:
     name: str
     unit: str | None
-    count: int  # observations in the window
+    count: int  # observations in the window (histograms); points (counters)
     p50: float | None
     p95: float | None
+    total: float | None = None  # a counter's increase over the window; None for histograms
 
 
 def _number(value: Any) -> bool:
@@ -279,12 +304,68 @@ def metric_percentiles(
     return {q: merged.percentile(buckets, q) for q in quantiles}
 
 
+def _counter_total(
+    conn: sqlite3.Connection, name: str, since: int | None, now: int
+) -> tuple[int, float]:
+    """(points, increase) of a monotonic sum in the window: delta points added up; for each
+    cumulative series its latest value, less its last value before the window if any."""
+    window = "time_unix_nano <= ?" + (" AND time_unix_nano > ?" if since is not None else "")
+    params: list[Any] = [name, now] + ([since] if since is not None else [])
+    points, delta = conn.execute(
+        "SELECT count(*), coalesce(sum(value), 0) FROM metric_points INDEXED BY metric_points_delta"
+        f" WHERE name = ? AND aggregation_temporality = {_DELTA} AND type = 'sum' AND {window}",
+        params,
+    ).fetchone()
+    total = float(delta)
+    series = (
+        "SELECT resource_id, attributes, start_time_unix_nano, value, max(time_unix_nano)"
+        " FROM metric_points INDEXED BY metric_points_cumulative"
+        f" WHERE name = ? AND aggregation_temporality = {_CUMULATIVE} AND type = 'sum' AND {{}}"
+        " GROUP BY resource_id, attributes, start_time_unix_nano"
+    )
+    latest = {row[:3]: row[3] for row in conn.execute(series.format(window), params)}
+    before = {}
+    if since is not None:
+        rows = conn.execute(series.format("time_unix_nano <= ?"), (name, since))
+        before = {row[:3]: row[3] for row in rows}
+    for key, value in latest.items():
+        if isinstance(value, int | float):
+            base = before.get(key)
+            total += value - (base if isinstance(base, int | float) else 0)
+            points += 1
+    return points, total
+
+
 def genai_metric_summary(
     conn: sqlite3.Connection, clock: Clock, window_s: float | None
 ) -> tuple[MetricSummary, ...]:
-    """The GenAI semantic-convention histograms that were received, with count, p50 and p95."""
+    """The GenAI semantic-convention histograms that were received, with count, p50 and p95,
+    then the token counters received, with their total over the window."""
+    return _histogram_summary(conn, clock, window_s) + _counter_summary(conn, clock, window_s)
+
+
+def _counter_summary(
+    conn: sqlite3.Connection, clock: Clock, window_s: float | None
+) -> tuple[MetricSummary, ...]:
+    since, now = window_since(clock, window_s), clock()
+    found = []
+    for name in GENAI_COUNTERS:
+        row = conn.execute(
+            "SELECT unit FROM metric_points INDEXED BY metric_points_by_name"
+            " WHERE name = ? AND type = 'sum' LIMIT 1",
+            (name,),
+        ).fetchone()
+        if row is not None:
+            points, total = _counter_total(conn, name, since, now)
+            found.append(MetricSummary(name, row[0], points, None, None, total))
+    return tuple(found)
+
+
+def _histogram_summary(
+    conn: sqlite3.Connection, clock: Clock, window_s: float | None
+) -> tuple[MetricSummary, ...]:
     units = {}
-    for name in GENAI_METRICS:
+    for name in GENAI_HISTOGRAMS:
         row = conn.execute(
             "SELECT unit FROM metric_points INDEXED BY metric_points_by_name"
             " WHERE name = ? AND type = 'histogram' LIMIT 1",

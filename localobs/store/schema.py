@@ -619,6 +619,59 @@ FROM spans
 WHERE operation IS NOT NULL;
 """
 
+# The newer GenAI shapes. Calls stored before their cache and reasoning usage was read get it from
+# their attributes (the names receiver/genai/details.py reads), and their TTFT its source (before,
+# only the `gen_ai.response.time_to_first_chunk` attribute and first-chunk events were read); then
+# lookups that stay cheap while
+# these are rare: the cache token sums of the totals read only calls that report a cache, and a
+# call's evaluation results (`gen_ai.evaluation.result` log events) are found by the span they
+# evaluate, or by its `gen_ai.response.id` when they name no span.
+_MIGRATION_11_CACHE_AND_EVALUATIONS = """
+UPDATE spans SET
+    cache_read_tokens = (SELECT value FROM json_each(json_array(
+        json_extract(attributes, '$."gen_ai.usage.cache_read.input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cache_read_input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cached_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.details.cache_read_tokens"'),
+        json_extract(attributes, '$."llm.token_count.prompt_details.cache_read"')
+    )) WHERE type = 'integer' AND value >= 0 ORDER BY key LIMIT 1),
+    cache_write_tokens = (SELECT value FROM json_each(json_array(
+        json_extract(attributes, '$."gen_ai.usage.cache_creation.input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cache_write.input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.cache_creation_input_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.details.cache_write_tokens"'),
+        json_extract(attributes, '$."llm.token_count.prompt_details.cache_write"')
+    )) WHERE type = 'integer' AND value >= 0 ORDER BY key LIMIT 1),
+    reasoning_tokens = (SELECT value FROM json_each(json_array(
+        json_extract(attributes, '$."gen_ai.usage.reasoning.output_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.reasoning_tokens"'),
+        json_extract(attributes, '$."gen_ai.usage.details.reasoning_tokens"'),
+        json_extract(attributes, '$."llm.token_count.completion_details.reasoning"')
+    )) WHERE type = 'integer' AND value >= 0 ORDER BY key LIMIT 1)
+WHERE operation IS NOT NULL AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL
+    AND reasoning_tokens IS NULL AND json_valid(attributes)
+    AND (instr(attributes, 'cache') OR instr(attributes, 'reasoning'));
+UPDATE spans SET ttft_source = coalesce(
+    CASE WHEN json_type(attributes, '$."gen_ai.response.time_to_first_chunk"')
+        IN ('real', 'integer') THEN 'gen_ai.response.time_to_first_chunk' END,
+    (SELECT 'event ' || json_extract(event.value, '$.name') FROM json_each(spans.events) AS event
+        WHERE json_extract(event.value, '$.name') IN (
+            'First Token Stream Event', 'gen_ai.content.completion.chunk',
+            'llm.content.completion.chunk')
+        ORDER BY event.key LIMIT 1)
+)
+WHERE operation IS NOT NULL AND ttft_ms IS NOT NULL AND ttft_source IS NULL
+    AND json_valid(attributes) AND (events IS NULL OR json_valid(events));
+CREATE INDEX llm_calls_cached ON spans (
+    start_time_unix_nano, cache_read_tokens, cache_write_tokens
+) WHERE operation IS NOT NULL AND (cache_read_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL);
+CREATE INDEX evaluation_events ON logs (trace_id, span_id)
+WHERE event_name = 'gen_ai.evaluation.result';
+CREATE INDEX evaluation_events_by_response ON logs (
+    (CASE WHEN json_valid(attributes) THEN json_extract(attributes, '$."gen_ai.response.id"') END)
+) WHERE event_name = 'gen_ai.evaluation.result';
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -630,6 +683,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_8_RETENTION,
     _MIGRATION_9_CONTENTS,
     _MIGRATION_10_CALL_DETAILS,
+    _MIGRATION_11_CACHE_AND_EVALUATIONS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -73,6 +73,9 @@ class ModelStats:
     cost_usd: float | None = None  # the table's price of the token sums; None: unknown
     cost_source: str | None = None  # price_table or local (store/cost.py); None: unknown
     unpriced_calls: int = 0  # calls whose cost is unknown (no price, or no token counts)
+    # Of input_tokens, those read from and written to a provider's cache (where reported).
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     ttft_source: str | None = None
     """TTFT_FROM_CALLS: the calls' own TTFTs; else the TTFT histogram metric the figures came
     from, used only where none of the model's calls carries a TTFT; None: no TTFT."""
@@ -97,6 +100,9 @@ class Totals:
     exact_percentiles: bool = True  # False: interpolated from rollup buckets (within ~4 %)
     cost_usd: float | None = None  # the known per-model costs summed; None: none known
     unpriced_calls: int = 0
+    # Of input_tokens, those read from and written to a provider's cache (where reported).
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +304,22 @@ def _ttft_from_metrics(
     return filled
 
 
+def _cache_sums(
+    conn: sqlite3.Connection, flt: CallFilter, since: int | None
+) -> dict[str, tuple[int, int]]:
+    """Cache read and write tokens per model, from the calls that report any (a partial index
+    holds only those, so this costs nothing while no client sends cache usage)."""
+    where, params = row_conditions(conn, flt, since)
+    rows = conn.execute(
+        f"SELECT {MODEL_SQL}, sum(cache_read_tokens), sum(cache_write_tokens)"
+        " FROM spans INDEXED BY llm_calls_cached"
+        f" WHERE (cache_read_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL) AND {where}"
+        f" GROUP BY {MODEL_SQL}",
+        params,
+    )
+    return {model or UNKNOWN_MODEL: (read or 0, write or 0) for model, read, write in rows}
+
+
 def totals(
     conn: sqlite3.Connection,
     clock: Clock,
@@ -305,13 +327,19 @@ def totals(
     flt: CallFilter = ALL_CALLS,
 ) -> Totals:
     """Calls, errors, tokens and latency percentiles in the window, overall and per model."""
-    tallies, rolled = _tallies(conn, effective_since(flt, window_since(clock, window_s)), flt)
+    since = effective_since(flt, window_since(clock, window_s))
+    tallies, rolled = _tallies(conn, since, flt)
+    caches = _cache_sums(conn, flt, since)
     overall = _Tally()
     for tally in tallies.values():
         overall.merge(tally)
     per_model = sorted(
         (
-            tally.model_stats(model, _model_cost(conn, model, tally))
+            replace(
+                tally.model_stats(model, _model_cost(conn, model, tally)),
+                cache_read_tokens=caches.get(model, (0, 0))[0],
+                cache_write_tokens=caches.get(model, (0, 0))[1],
+            )
             for model, tally in tallies.items()
         ),
         key=lambda stats: (-stats.calls, stats.model),
@@ -335,6 +363,8 @@ def totals(
         exact_percentiles=not rolled,
         cost_usd=cost.usd,
         unpriced_calls=sum(stats.unpriced_calls for stats in per_model),
+        cache_read_tokens=sum(read for read, _ in caches.values()),
+        cache_write_tokens=sum(write for _, write in caches.values()),
     )
 
 

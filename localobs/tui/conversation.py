@@ -7,6 +7,7 @@ readable text here so no screen has to know the part schema.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import orjson
 from textual.content import Content
 
 from localobs.store.calls import CallDetail, Part
+from localobs.store.messages import base64_size
 from localobs.tui import format as fmt
 
 
@@ -33,19 +35,52 @@ def _as_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
 
 
+# Binary data inside a part's JSON (a long base64 run, a base64 `data:` URI): shown as its size.
+_BINARY = re.compile(r"(data:[\w.+-]*/?[\w.+-]*;base64,)?[A-Za-z0-9+/_-]{200,}={0,2}")
+
+
+def _no_binary(text: str) -> str:
+    """`text` with each run of base64 replaced by a note of how many bytes it holds."""
+    return _BINARY.sub(lambda m: f"<{_data_size_of(m.group(0))} of base64 not shown>", text)
+
+
+def _data_size_of(encoded: str) -> str:
+    return fmt.data_size(base64_size(encoded.rsplit(",", 1)[-1]))
+
+
+def _data(part: Part) -> str:
+    """What a binary or referenced part holds: its MIME type and size, never its bytes."""
+    facts = [part.mime_type or "type not sent"]
+    if part.size is not None:
+        facts.append(fmt.data_size(part.size))
+    return ", ".join(facts)
+
+
 def part_text(part: Part) -> str:
+    """One part as text, by its type (GenAI conventions' part types; others as sent)."""
     kind = part.type or "text"
+    call_id = f" [{part.id}]" if part.id else ""
     if kind == "text":
         return _as_text(part.content)
     if kind == "tool_call":
-        call_id = f" [{part.id}]" if part.id else ""
         return f"→ tool call {part.name or '?'}{call_id}\n{_as_text(part.arguments)}".rstrip()
     if kind == "tool_call_response":
-        call_id = f" [{part.id}]" if part.id else ""
-        return f"← tool result{call_id}\n{_as_text(part.content)}".rstrip()
+        return f"← tool result{call_id}\n{_no_binary(_as_text(part.content))}".rstrip()
+    if kind == "server_tool_call":
+        details = _no_binary(_as_text(part.arguments))
+        return f"→ server tool call {part.name or '?'}{call_id}\n{details}".rstrip()
+    if kind == "server_tool_call_response":
+        return f"← server tool result{call_id}\n{_no_binary(_as_text(part.content))}".rstrip()
     if kind == "reasoning":
         return f"(reasoning)\n{_as_text(part.content)}"
-    return f"({kind})\n{_as_text(part.content)}".rstrip()
+    if kind == "compaction":
+        return f"(compacted history)\n{_as_text(part.content)}".rstrip()
+    if kind == "blob":
+        return f"(blob: {_data(part)}; content not shown)"
+    if kind in ("uri", "file"):
+        where = f" {part.content}" if part.content and part.size is None else ""
+        return f"({kind}: {_data(part)}){where}"
+    return f"({kind})\n{_no_binary(_as_text(part.content))}".rstrip()
 
 
 def conversation(detail: CallDetail) -> list[Turn]:

@@ -47,6 +47,21 @@ def tokens_in_out(input_tokens: int | None, output_tokens: int | None) -> str:
     return f"{count(input_tokens)}→{count(output_tokens)}"
 
 
+def data_size(size: int) -> str:
+    """Bytes of data a message part held: 512 B, 12.3 KiB, 4.0 MiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def cached(read: int, write: int) -> str:
+    """Cache tokens after the input tokens that include them (empty when none were reported)."""
+    if not read and not write:
+        return ""
+    return f" (cache {count(read)} read, {count(write)} write)"
+
+
 def rate(tokens_per_s: float | None) -> str:
     if tokens_per_s is None:
         return MISSING

@@ -73,7 +73,7 @@ def span_row(
     unknown = span.genai.keys() - set(CALL_FIELDS)
     if unknown:
         raise ValueError(f"not call fields: {sorted(unknown)}")
-    genai = {**span.genai, "derived_from": DERIVED_FROM_LOGS}
+    genai = {"derived_from": DERIVED_FROM_LOGS, **span.genai}  # a genai value names another
     return (
         span.trace_id,
         span.span_id,

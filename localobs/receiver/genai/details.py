@@ -17,26 +17,40 @@ from localobs.store.schema import SPAN_COLUMNS
 DETAIL_FIELDS = SPAN_COLUMNS[SPAN_COLUMNS.index("ttft_source") :]
 NO_DETAILS: tuple[None, ...] = (None,) * len(DETAIL_FIELDS)
 
+# The GenAI conventions' names first (registry: `cache_read.input_tokens`,
+# `cache_creation.input_tokens`, `reasoning.output_tokens`; `cache_write` as the newer usage
+# metrics spell it), then the older and vendor spellings still sent: OpenLLMetry / Anthropic's
+# underscored names, Pydantic AI's `gen_ai.usage.details.*`, OpenInference's token-count details.
 _CACHE_READ = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
     "gen_ai.usage.cached_tokens",
     "ai.usage.inputTokenDetails.cacheReadTokens",  # the Vercel AI SDK 5+
     "ai.usage.cachedInputTokens",
+    "gen_ai.usage.details.cache_read_tokens",
+    "llm.token_count.prompt_details.cache_read",
 )
 _CACHE_WRITE = (
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.cache_write.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
     "ai.usage.inputTokenDetails.cacheWriteTokens",
+    "gen_ai.usage.details.cache_write_tokens",
+    "llm.token_count.prompt_details.cache_write",
 )
 _REASONING = (
     "gen_ai.usage.reasoning.output_tokens",
     "gen_ai.usage.reasoning_tokens",
     "ai.usage.outputTokenDetails.reasoningTokens",
     "ai.usage.reasoningTokens",
+    "gen_ai.usage.details.reasoning_tokens",
+    "llm.token_count.completion_details.reasoning",
 )
-_REASONING_LEVEL = ("gen_ai.request.reasoning.level", "gen_ai.request.reasoning_effort")
+_REASONING_LEVEL = (
+    "gen_ai.request.reasoning.level",
+    "gen_ai.request.reasoning_effort",
+    "gen_ai.openai.request.reasoning_effort",
+)
 
 
 def _first(a: dict[str, Any], keys: tuple[str, ...], read: Any) -> Any:

@@ -22,6 +22,7 @@ import orjson
 
 from localobs.receiver.faults import FAULTS
 from localobs.receiver.genai import semconv, ttft
+from localobs.receiver.genai.details import DETAIL_FIELDS, call_details
 from localobs.receiver.genai.messages import (
     from_openai_message,
     from_openai_messages,
@@ -119,6 +120,11 @@ def _details(a: dict[str, Any]) -> dict[str, Any]:
         "input_messages": _structured(a.get("gen_ai.input.messages"), "user"),
         "output_messages": _structured(a.get("gen_ai.output.messages"), "assistant"),
         "system_instructions": _system(a.get("gen_ai.system_instructions")),
+        **{
+            column: value
+            for column, value in zip(DETAIL_FIELDS, call_details(a), strict=True)
+            if value is not None
+        },
     }
 
 

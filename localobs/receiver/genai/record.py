@@ -70,10 +70,18 @@ def as_str(value: Any) -> str | None:
 
 
 def str_list(value: Any) -> str | None:
-    """A JSON list of strings (finish reasons) from a list or a single string."""
+    """A JSON list of strings (finish reasons) from a list, a single string, or a list sent as
+    one JSON string (Pydantic Logfire sends `'["stop"]'`, its attributes being JSON-encoded)."""
     if type(value) is list:
         items = [item for item in value if type(item) is str]
         return dumps(items) if items else None
     if type(value) is str and value:
+        if value[0] == "[" and value[-1] == "]":
+            try:
+                parsed = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if type(parsed) is list:
+                return str_list(parsed)
         return dumps([value])
     return None

@@ -91,6 +91,13 @@ def _source(text: str | None) -> Content:
     return Content.styled(f"  ({text})" if text else "", "$foreground-muted")
 
 
+def usage_detail_rows(value: object, label: str) -> list[Content]:
+    """A usage detail only where the call reports it: cache counts are part of the input
+    tokens above them and reasoning part of the output tokens (the GenAI conventions' rule), so
+    they are indented under them, not added."""
+    return [] if value is None else [_row(label, _value(value))]
+
+
 def speed_rows(detail: CallDetail) -> list[Content]:
     """TTFT and tokens per second, each saying where it came from; a figure over the whole
     duration is called throughput, never decode speed."""
@@ -136,9 +143,13 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
         _row("temperature", _value(detail.temperature)),
         _row("top_p", _value(detail.top_p)),
         _row("max tokens", _value(detail.max_tokens)),
+        *usage_detail_rows(detail.reasoning_level, "reasoning level"),
         Content.styled("Usage", "b $text-accent"),
         _row("input tokens", _value(detail.input_tokens)),
+        *usage_detail_rows(detail.cache_read_tokens, "  cache read"),
+        *usage_detail_rows(detail.cache_write_tokens, "  cache write"),
         _row("output tokens", _value(detail.output_tokens)),
+        *usage_detail_rows(detail.reasoning_tokens, "  reasoning"),
         _row("cost", cost_text(detail.cost_usd, detail.cost_source, detail.model)),
         Content.styled("Timings", "b $text-accent"),
         _row("start", fmt.timestamp(detail.start_time_unix_nano, ctx.tz)),
@@ -154,6 +165,7 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
     ]
     if detail.error_type:
         lines.append(_row("error", fmt.shown(detail.error_type, "$text-error")))
+    lines += evaluation_rows(detail)
     lines += [
         Content.styled("Identity", "b $text-accent"),
         _row("service", _value(detail.service_name)),
@@ -163,6 +175,25 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
         _row("format", _value(detail.dialect)),
     ]
     return Content("\n").join(lines)
+
+
+def evaluation_rows(detail: CallDetail) -> list[Content]:
+    """Each evaluator's verdict on the call: its metric, score and label, then its explanation."""
+    if not detail.evaluations:
+        return []
+    lines = [Content.styled("Evaluations", "b $text-accent")]
+    for found in detail.evaluations:
+        score = [] if found.score_value is None else [f"{found.score_value:g}"]
+        verdict = "  ".join([*score, *([found.score_label] if found.score_label else [])])
+        lines.append(
+            _row(
+                fmt.shown(found.name or "(unnamed)", width=_LABEL_WIDTH - 1),
+                fmt.shown(verdict or fmt.MISSING),
+            )
+        )
+        if found.explanation:
+            lines.append(_row("", fmt.shown(found.explanation, "$foreground-muted", newlines=True)))
+    return lines
 
 
 def raw_content(detail: CallDetail) -> Content:

@@ -140,6 +140,10 @@ class ConversationsScreen(ReloadingScreen):
             self.post_message(OpenConversation(summary.conversation_id))
 
 
+# Marks a turn or call whose history was compacted (gen_ai.conversation.compacted).
+_COMPACTED = "⇣ compacted  "
+
+
 def _message_text(message: ChatMessage) -> str:
     return "\n".join(part_text(part) for part in message.parts)
 
@@ -157,15 +161,25 @@ def change_text(change: ContextChange | None, call: TurnCall | None) -> Text:
     )
     if change is None:
         return Text.assemble(head, "\n", ("loading…", "dim"))
+    removed = change.removed
     if change.previous_call_id is None:
         since = "the first call: everything it was sent is new"
+    elif change.compacted:
+        since = (
+            f"since call {change.previous_call_id} (previous in this {change.scope}):"
+            f" {len(change.added)} added, {change.kept} kept; history compacted:"
+            f" {len(removed)} earlier messages replaced by a summary (not shown as removed)"
+        )
+        removed = ()
     else:
         since = (
             f"since call {change.previous_call_id} (previous in this {change.scope}):"
-            f" {len(change.added)} added, {len(change.removed)} removed, {change.kept} kept"
+            f" {len(change.added)} added, {len(removed)} removed, {change.kept} kept"
         )
     lines = [head, Text(since, style="dim")]
-    for sign, messages, style in (("+", change.added, "green"), ("-", change.removed, "red")):
+    if change.compacted and change.previous_call_id is None:
+        lines.append(Text("its history is a compacted view of the conversation", style="dim"))
+    for sign, messages, style in (("+", change.added, "green"), ("-", removed, "red")):
         for message in messages:
             lines.append(
                 Text.assemble(
@@ -240,7 +254,10 @@ class ConversationScreen(ReloadingScreen):
                 one_line(f"{turn.kind}: {turn.name}", 32, palette.accent),
                 Text(fmt.duration(turn.duration_ms), justify="right"),
                 Text(fmt.tokens_in_out(turn.input_tokens, turn.output_tokens), justify="right"),
-                one_line(turn.question, 60),
+                Text.assemble(
+                    (_COMPACTED if turn.compacted else "", palette.muted),
+                    one_line(turn.question, 60),
+                ),
             )
             for call in turn.calls:
                 self.rows.append((turn, call))
@@ -252,6 +269,7 @@ class ConversationScreen(ReloadingScreen):
                     Text(fmt.tokens_in_out(call.input_tokens, call.output_tokens), justify="right"),
                     Text(
                         f"context {fmt.count(call.input_tokens)}"
+                        + (f" {_COMPACTED.strip()}" if call.compacted else "")
                         + (f"  ✗ {call.error}" if call.error else ""),
                         style=palette.error if call.error else palette.muted,
                     ),
