@@ -175,7 +175,6 @@ def send_calls(tracer: Tracer) -> None:
 
 
 GPT_4O_MINI = (1000 * 0.15 + 500 * 0.6) / 1e6
-CLAUDE_BY_TABLE = (40 * 3 + 12 * 15) / 1e6
 
 
 @pytest.fixture
@@ -244,20 +243,21 @@ def test_totals_and_stats_price_each_model_and_count_the_unpriced(priced: Store)
         "acme-9000": (None, None, 1),
         # Local by its provider, though its name is in no list.
         "llama3.2": (0.0, LOCAL, 0),
-        # Totals price token sums from the table; the reported cost is the call's (see cost.py).
-        "claude-sonnet-4-5-20250929": (pytest.approx(CLAUDE_BY_TABLE), PRICE_TABLE, 0),
+        # The cost the client reported wins in totals too, never priced again from its tokens.
+        "claude-sonnet-4-5-20250929": (0.25, REPORTED, 0),
     }
-    assert found.cost_usd == pytest.approx(GPT_4O_MINI + CLAUDE_BY_TABLE)
+    assert found.cost_usd == pytest.approx(GPT_4O_MINI + 0.25)
     assert found.unpriced_calls == 1
     header = totals_content(found, "all").plain.splitlines()[0]
-    assert header.endswith("cost $0.00075, 1 of 4 calls unpriced")
+    assert header.endswith("cost $0.25, 1 of 4 calls unpriced")
     stats = json.loads(run("stats", "--json"))["totals"]
     assert (stats["cost_usd"], stats["unpriced_calls"]) == (pytest.approx(found.cost_usd), 1)
     text = run("stats").splitlines()
-    assert text[1].startswith("cost $0.00075, 1 of 4 calls unpriced (list prices as of ")
+    assert text[1].startswith("cost $0.25, 1 of 4 calls unpriced (list prices as of ")
     rows = {line.split()[0]: line.split() for line in text[3:8]}
-    assert rows["model"][5] == "cost"
-    assert rows["acme-9000"][5] == "—" and rows["llama3.2"][5] == "$0"
+    assert rows["model"][5:7] == ["estimated", "cost"]
+    assert rows["acme-9000"][6] == "—" and rows["llama3.2"][6] == "$0"
+    assert rows["claude-sonnet-4-5-20250929"][6] == "$0.25"
 
 
 def send_run(tracer: Tracer, conversation: str, models: list[str], tokens: int = 1000) -> str:

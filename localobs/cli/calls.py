@@ -16,6 +16,7 @@ from localobs.store.calls import CallSummary, list_calls
 from localobs.store.cost import price_table, total_cost_text, usd_text
 from localobs.store.metrics_query import genai_metric_summary
 from localobs.store.stats import component_stats, totals
+from localobs.store.token_estimate import estimated_calls_text
 from localobs.store.traces import get_trace
 
 _TOP_COMPONENTS = 15
@@ -53,7 +54,7 @@ def calls(
     finally:
         conn.close()
     if as_json:
-        echo_json([{**_fields(call), "model": call.model} for call in found])
+        echo_json([_call_json(call) for call in found])
         return
     if not found:
         click.echo("no model calls match")
@@ -66,8 +67,8 @@ def calls(
             visible(call.model or "-"),
             ms(call.duration_ms),
             ms(call.ttft_ms),
-            number(call.input_tokens),
-            number(call.output_tokens),
+            tokens(call.input_tokens, call.input_tokens_estimate),
+            tokens(call.output_tokens, call.output_tokens_estimate),
             usd_text(call.cost_usd),
             _status(call),
             visible(call.preview, width=80),
@@ -80,6 +81,32 @@ def calls(
 
 def _fields(value: Any) -> dict[str, Any]:
     return {name: getattr(value, name) for name in value.__dataclass_fields__}
+
+
+def _call_json(call: CallSummary) -> dict[str, Any]:
+    """A call's fields; a count nobody reported stays null, its estimate apart and flagged."""
+    return {
+        **_fields(call),
+        "model": call.model,
+        "input_tokens_estimated": call.input_tokens_estimated,
+        "output_tokens_estimated": call.output_tokens_estimated,
+    }
+
+
+def tokens(reported: int | None, estimate: int | None) -> str:
+    """A reported count, else its estimate marked `~` (store/token_estimate.py), else `-`."""
+    if reported is None and estimate is not None:
+        return f"~{estimate:,}"
+    return number(reported)
+
+
+def _estimated(estimated: int, calls: int, input_estimate: int, output_estimate: int) -> str:
+    if not estimated:
+        return ""
+    return (
+        f" (+~{input_estimate:,} input and ~{output_estimate:,} output tokens estimated:"
+        f" {estimated_calls_text(estimated, calls)})"
+    )
 
 
 @main.command()
@@ -110,9 +137,13 @@ def stats(db: Path, as_json: bool, window: str) -> None:
         )
         return
     approx = "" if found.exact_percentiles else " (percentiles interpolated)"
+    estimated = _estimated(
+        found.estimated_calls, found.calls, found.input_tokens_estimate,
+        found.output_tokens_estimate,
+    )  # fmt: skip
     click.echo(
         f"{found.calls:,} calls, {found.errors:,} errors, {found.input_tokens:,} input and"
-        f" {found.output_tokens:,} output tokens{approx}"
+        f" {found.output_tokens:,} output tokens{estimated}{approx}"
     )
     click.echo(
         f"cost {total_cost_text(found.cost_usd, found.unpriced_calls, found.calls)}"
@@ -127,6 +158,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 "errors",
                 "in",
                 "out",
+                "estimated",
                 "cost",
                 "p50",
                 "p95",
@@ -140,6 +172,12 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     number(m.errors),
                     number(m.input_tokens),
                     number(m.output_tokens),
+                    (
+                        f"~{m.input_tokens_estimate:,}→~{m.output_tokens_estimate:,}"
+                        f" ({m.estimated_calls:,} calls)"
+                        if m.estimated_calls
+                        else "-"
+                    ),
                     usd_text(m.cost_usd),
                     ms(m.duration_p50_ms),
                     ms(m.duration_p95_ms),
@@ -148,7 +186,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 ]
                 for m in found.per_model
             ],
-            right=set(range(1, 10)),
+            right=set(range(1, 11)),
         )
     if components:
         click.echo("")

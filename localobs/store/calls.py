@@ -77,6 +77,21 @@ class CallSummary:
     tool_calls: str  # the tools it asked for, `name(arguments)`; '' when none
     cost_usd: float | None  # None: unknown (see store/cost.py)
     cost_source: str | None  # a store/cost.py source: reported, price_table, local
+    # Where a count was not reported (input_tokens / output_tokens None), an estimate made from
+    # the stored text (store/token_estimate.py), kept apart: a script wanting a number either way
+    # takes `input_tokens ?? input_tokens_estimate` and knows which it got. Never set where a
+    # count was reported.
+    input_tokens_estimate: int | None
+    output_tokens_estimate: int | None
+    token_estimate_method: str | None  # how the estimates were made; None without any
+
+    @property
+    def input_tokens_estimated(self) -> bool:
+        return self.input_tokens_estimate is not None
+
+    @property
+    def output_tokens_estimated(self) -> bool:
+        return self.output_tokens_estimate is not None
 
     @property
     def model(self) -> str | None:
@@ -129,8 +144,10 @@ _SUMMARY_SQL = f"""
     start_time_unix_nano, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},
     input_tokens, output_tokens, coalesce(status_code, 0), error_type,
     {expand_sql("input_messages")}, {expand_sql("output_messages")}, agent_name,
-    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}"""
-_SUMMARY_COLUMNS = 23
+    {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL},
+    CASE WHEN input_tokens IS NULL THEN input_tokens_estimate END,
+    CASE WHEN output_tokens IS NULL THEN output_tokens_estimate END, token_estimate_method"""
+_SUMMARY_COLUMNS = 26
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
@@ -138,7 +155,8 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         call_id, trace_id, span_id, service, operation, provider, request_model, response_model,
         start, duration_ms, ttft_ms, tokens_per_s, input_tokens, output_tokens, status,
         error_type, input_messages, output_messages, agent_name,
-        generation_rate, prompt_tokens, prompt_rate, cost_extras,
+        generation_rate, prompt_tokens, prompt_rate, cost_extras, input_estimate,
+        output_estimate, estimate_method,
     ) = row  # fmt: skip
     speed = call_speed(ttft_ms, tokens_per_s, generation_rate, prompt_tokens, prompt_rate)
     cost = row_cost(
@@ -168,6 +186,11 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         tool_calls=tool_calls_preview(output_messages),
         cost_usd=cost.usd,
         cost_source=cost.source,
+        input_tokens_estimate=input_estimate,
+        output_tokens_estimate=output_estimate,
+        token_estimate_method=(
+            estimate_method if input_estimate is not None or output_estimate is not None else None
+        ),
     )
 
 

@@ -619,6 +619,37 @@ FROM spans
 WHERE operation IS NOT NULL;
 """
 
+# What totals need of each call beyond its reported usage (see store/call_amounts.py): the calls
+# whose token counts were estimated and the estimates used, and the parts of a call's cost (a cost
+# the client reported itself, or the token counts a price table prices: input read from no cache,
+# output, cache reads, cache writes). The list index covers those columns too, so exact totals
+# still read no table rows. Everything folded so far is folded again (the writer does it in its
+# idle time; readers use the raw rows meanwhile), so older calls get their estimates and cost
+# parts too.
+_MIGRATION_11_ESTIMATES_AND_COST_ROLLUPS = """
+ALTER TABLE call_rollup ADD COLUMN estimated_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN input_tokens_estimate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN output_tokens_estimate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN reported_cost_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN reported_cost_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN priced_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN priced_input_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN priced_output_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+DELETE FROM call_rollup;
+DELETE FROM span_rollup;
+INSERT INTO llm_call_text (llm_call_text) VALUES ('delete-all');
+DELETE FROM derived_state WHERE name = 'rollup_watermark';
+DROP INDEX llm_calls_list;
+CREATE INDEX llm_calls_list ON spans (
+    start_time_unix_nano, end_time_unix_nano, service_name, request_model, response_model,
+    operation, status_code, error_type, ttft_ms, input_tokens, output_tokens,
+    input_tokens_estimate, output_tokens_estimate, provider, reported_cost_usd, cache_read_tokens,
+    cache_write_tokens, derived_from
+) WHERE operation IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -630,6 +661,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_8_RETENTION,
     _MIGRATION_9_CONTENTS,
     _MIGRATION_10_CALL_DETAILS,
+    _MIGRATION_11_ESTIMATES_AND_COST_ROLLUPS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

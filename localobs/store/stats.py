@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from localobs.store.call_amounts import NO_AMOUNTS, CallAmounts, amounts_cost, call_amounts
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, MODEL_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import (
     ALL_CALLS,
@@ -21,10 +22,10 @@ from localobs.store.call_filter import (
 )
 from localobs.store.components import ComponentStats, component_stats
 from localobs.store.cost import (
-    PRICE_TABLE,
+    COST_COLUMNS_SQL,
     UNKNOWN,
     Cost,
-    call_cost,
+    column_extras,
     find_price,
     is_local,
     price_table,
@@ -68,9 +69,14 @@ class ModelStats:
     ttft_p95_ms: float | None
     tokens_per_s_p50: float | None
     calls_with_usage: int = 0
-    cost_usd: float | None = None  # the table's price of the token sums; None: unknown
-    cost_source: str | None = None  # price_table or local (store/cost.py); None: unknown
+    cost_usd: float | None = None  # reported costs plus the table's price of the others' tokens
+    cost_source: str | None = None  # store/cost.py: reported (every call reported its cost),
+    # price_table or local (how the other calls were priced); None: unknown
     unpriced_calls: int = 0  # calls whose cost is unknown (no price, or no token counts)
+    # Estimates for counts nobody reported (store/token_estimate.py), never added to the above.
+    estimated_calls: int = 0
+    input_tokens_estimate: int = 0
+    output_tokens_estimate: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,9 @@ class Totals:
     exact_percentiles: bool = True  # False: interpolated from rollup buckets (within ~4 %)
     cost_usd: float | None = None  # the known per-model costs summed; None: none known
     unpriced_calls: int = 0
+    estimated_calls: int = 0  # calls whose token counts nobody reported, estimated instead
+    input_tokens_estimate: int = 0
+    output_tokens_estimate: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +113,7 @@ class Activity:
 class _Tally:
     calls: int = 0
     errors: int = 0
-    usage: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    amounts: CallAmounts = NO_AMOUNTS
     duration: Distribution = field(default_factory=Distribution)
     ttft: Distribution = field(default_factory=Distribution)
     speed: Distribution = field(default_factory=Distribution)
@@ -114,9 +121,7 @@ class _Tally:
     def merge(self, other: _Tally) -> None:
         self.calls += other.calls
         self.errors += other.errors
-        self.usage += other.usage
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
+        self.amounts = self.amounts.plus(other.amounts)
         for mine, theirs in (
             (self.duration, other.duration),
             (self.ttft, other.ttft),
@@ -125,30 +130,28 @@ class _Tally:
             mine.extend(theirs.values)
             mine.add_buckets(theirs.buckets)
 
-    def model_stats(self, model: str, cost: Cost = UNKNOWN) -> ModelStats:
+    def model_stats(self, model: str, cost: Cost = UNKNOWN, unpriced: int = 0) -> ModelStats:
         duration_p50, duration_p95 = self.duration.percentiles(0.5, 0.95)
         ttft_p50, ttft_p95 = self.ttft.percentiles(0.5, 0.95)
-        if cost.usd is None:
-            unpriced = self.calls
-        elif cost.source == PRICE_TABLE:
-            unpriced = self.calls - self.usage  # priced from tokens: a call without them is not
-        else:
-            unpriced = 0
+        amounts = self.amounts
         return ModelStats(
             model=model,
             calls=self.calls,
             errors=self.errors,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
+            input_tokens=amounts.input_tokens,
+            output_tokens=amounts.output_tokens,
             duration_p50_ms=duration_p50,
             duration_p95_ms=duration_p95,
             ttft_p50_ms=ttft_p50,
             ttft_p95_ms=ttft_p95,
             tokens_per_s_p50=self.speed.percentiles(0.5)[0],
-            calls_with_usage=self.usage,
+            calls_with_usage=amounts.usage_calls,
             cost_usd=cost.usd,
             cost_source=cost.source,
             unpriced_calls=unpriced,
+            estimated_calls=amounts.estimated_calls,
+            input_tokens_estimate=amounts.input_tokens_estimate,
+            output_tokens_estimate=amounts.output_tokens_estimate,
         )
 
 
@@ -175,19 +178,19 @@ def _rolled_up(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> 
     window, window_params = rollup_range(since)
     keys, key_params = rollup_conditions(flt)
     rows = conn.execute(
-        "SELECT request_model, response_model, is_error, count, usage_calls, input_tokens,"
-        " output_tokens, duration_buckets, ttft_buckets, tokens_per_s_buckets FROM call_rollup"
+        f"SELECT request_model, response_model, is_error, count, {', '.join(CallAmounts._fields)},"
+        " duration_buckets, ttft_buckets, tokens_per_s_buckets FROM call_rollup"
         f" WHERE {window} AND {keys}",
         (*window_params, *key_params),
     )
     tallies: dict[str, _Tally] = {}
-    for request, response, error, count, usage, tokens_in, tokens_out, *buckets in rows:
+    amount_columns = len(CallAmounts._fields)
+    for request, response, error, count, *rest in rows:
         tally = _tally(tallies, response or request)
         tally.calls += count
         tally.errors += count if error else 0
-        tally.usage += usage
-        tally.input_tokens += tokens_in
-        tally.output_tokens += tokens_out
+        tally.amounts = tally.amounts.plus(CallAmounts._make(rest[:amount_columns]))
+        buckets = rest[amount_columns:]
         for measure, text in zip((tally.duration, tally.ttft, tally.speed), buckets, strict=True):
             measure.add_buckets(decode_buckets(text))
     return tallies
@@ -195,7 +198,8 @@ def _rolled_up(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> 
 
 _RAW_SQL = (
     f"{MODEL_SQL}, {IS_ERROR_SQL}, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},"
-    " input_tokens, output_tokens"
+    " input_tokens, output_tokens, input_tokens_estimate, output_tokens_estimate, provider,"
+    f" {COST_COLUMNS_SQL}"
 )
 
 
@@ -212,7 +216,7 @@ def _raw(
         params.insert(0, above_rowid)
     tallies: dict[str, _Tally] = {}
     rows = conn.execute(f"SELECT {_RAW_SQL} FROM {source} WHERE {where}", params)
-    for model, error, duration, ttft, speed, tokens_in, tokens_out in rows:
+    for model, error, duration, ttft, speed, tokens_in, tokens_out, *rest in rows:
         tally = tallies.get(model) or _tally(tallies, model)
         tally.calls += 1
         tally.errors += error
@@ -221,11 +225,12 @@ def _raw(
             tally.ttft.values.append(ttft)
         if speed is not None:
             tally.speed.values.append(speed)
-        if tokens_in is not None:
-            tally.input_tokens += tokens_in
-        if tokens_out is not None:
-            tally.output_tokens += tokens_out
-            tally.usage += 1
+        estimate_in, estimate_out, provider, *cost_columns = rest
+        amounts = call_amounts(
+            provider, tokens_in, tokens_out, estimate_in, estimate_out,
+            column_extras(*cost_columns),
+        )  # fmt: skip
+        tally.amounts = tally.amounts.plus(amounts)
     return tallies
 
 
@@ -255,16 +260,15 @@ def _provider(conn: sqlite3.Connection, model: str | None) -> str | None:
     return None if row is None else row[0]
 
 
-def _model_cost(conn: sqlite3.Connection, model: str, tally: _Tally) -> Cost:
-    """The table's price of a model's token sums (a cost a client reports is per call: see
-    calls.py; summing those would read every call's attributes, too slow for totals)."""
+def _model_stats(conn: sqlite3.Connection, model: str, tally: _Tally) -> ModelStats:
+    """A model's figures with its cost: the costs its calls reported plus the table's price of
+    the other calls' token sums (store/call_amounts.py)."""
     name = None if model == UNKNOWN_MODEL else model
     table = price_table()
     known = find_price(name, table) is not None or is_local(None, name, table)
     provider = None if known else _provider(conn, name)
-    if tally.usage == 0 and tally.input_tokens == 0:
-        return call_cost(provider, name, None, None, table=table)
-    return call_cost(provider, name, tally.input_tokens, tally.output_tokens, table=table)
+    cost, unpriced = amounts_cost(provider, name, tally.calls, tally.amounts, table)
+    return tally.model_stats(model, cost, unpriced)
 
 
 def totals(
@@ -279,10 +283,7 @@ def totals(
     for tally in tallies.values():
         overall.merge(tally)
     per_model = sorted(
-        (
-            tally.model_stats(model, _model_cost(conn, model, tally))
-            for model, tally in tallies.items()
-        ),
+        (_model_stats(conn, model, tally) for model, tally in tallies.items()),
         key=lambda stats: (-stats.calls, stats.model),
     )
     cost = sum_costs([Cost(stats.cost_usd, stats.cost_source) for stats in per_model])
@@ -302,6 +303,9 @@ def totals(
         exact_percentiles=not rolled,
         cost_usd=cost.usd,
         unpriced_calls=sum(stats.unpriced_calls for stats in per_model),
+        estimated_calls=everything.estimated_calls,
+        input_tokens_estimate=everything.input_tokens_estimate,
+        output_tokens_estimate=everything.output_tokens_estimate,
     )
 
 

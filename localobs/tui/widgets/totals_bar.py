@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from localobs.store.cost import total_cost_text, usd_text
 from localobs.store.stats import ModelStats, Totals
+from localobs.store.token_estimate import estimated_calls_text
 from localobs.tui import format as fmt
 
 _MAX_MODELS = 3
@@ -18,10 +19,21 @@ def _model_line(stats: ModelStats) -> Content:
         f"  {stats.calls} calls",
         (f" {stats.errors} err" if stats.errors else "", "$text-error"),
         f"  tok {fmt.tokens_in_out(stats.input_tokens, stats.output_tokens)}",
+        _estimates(stats),
         f" p50 {fmt.duration(stats.duration_p50_ms)}",
         f" {fmt.rate(stats.tokens_per_s_p50)} tok/s",
         f"  {usd_text(stats.cost_usd)}",
     )
+
+
+def _estimates(stats: ModelStats | Totals) -> str:
+    """Estimated counts beside the reported ones, never added to them (token_estimate.py)."""
+    if not stats.estimated_calls:
+        return ""
+    estimates = fmt.tokens_in_out(
+        None, None, stats.input_tokens_estimate or None, stats.output_tokens_estimate or None
+    )
+    return f" +{estimates} est. ({estimated_calls_text(stats.estimated_calls, stats.calls)})"
 
 
 def totals_content(totals: Totals | None, window_label: str) -> Content:
@@ -34,6 +46,7 @@ def totals_content(totals: Totals | None, window_label: str) -> Content:
             (f"{totals.calls} calls", "b"),
             (f" {totals.errors} err", errors_style),
             f"  tok {fmt.tokens_in_out(totals.input_tokens, totals.output_tokens)}",
+            _estimates(totals),
             f"  p50 {fmt.duration(totals.duration_p50_ms)}",
             f" p95 {fmt.duration(totals.duration_p95_ms)}",
             f"  ttft {fmt.duration(totals.ttft_p50_ms)}",
