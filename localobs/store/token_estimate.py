@@ -86,13 +86,19 @@ def estimate_tokens(
     output_messages: str | None,
     system_instructions: str | None,
 ) -> TokenEstimate:
-    """estimate_from_text of a call's message columns (JSON text)."""
+    """estimate_from_text of a call's message columns (JSON text), parsing only the columns of
+    a direction whose count was not reported."""
+    if input_tokens is not None and output_tokens is not None:
+        return NO_ESTIMATE  # most calls: nothing to read
     inputs: list[str] = []
-    messages = _column(input_messages, inputs)
     system: list[str] = []
-    messages += int(_column(system_instructions, system) > 0)
+    messages = 0
+    if input_tokens is None:
+        messages = _column(input_messages, inputs)
+        messages += int(_column(system_instructions, system) > 0)
     outputs: list[str] = []
-    _column(output_messages, outputs)
+    if output_tokens is None:
+        _column(output_messages, outputs)
     return estimate_from_text(
         input_tokens, output_tokens, "\n".join(system + inputs), messages, "\n".join(outputs)
     )
