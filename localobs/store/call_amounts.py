@@ -8,9 +8,10 @@ adds to a reported count, and a cost the client reported is never priced again.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from localobs.store.cost import (
+    COST_COLUMNS_SQL,
     LOCAL,
     PRICE_TABLE,
     REPORTED,
@@ -19,8 +20,21 @@ from localobs.store.cost import (
     CostExtras,
     CostParts,
     PriceTable,
+    column_extras,
     cost_parts,
     parts_cost,
+)
+
+# True for a plain call: no estimate, cache count or reported cost (see plain_amounts).
+_PLAIN_SQL = (
+    "coalesce(input_tokens_estimate, output_tokens_estimate, reported_cost_usd,"
+    " cache_read_tokens, cache_write_tokens) IS NULL"
+)
+# What totals read of a call row besides its token counts: NULL for a plain call, else what
+# row_amounts reads as a JSON array (few calls pay for building it).
+CALL_AMOUNTS_SQL = (
+    f"CASE WHEN NOT {_PLAIN_SQL} THEN json_array(provider, input_tokens, output_tokens,"
+    f" input_tokens_estimate, output_tokens_estimate, {COST_COLUMNS_SQL}) END"
 )
 
 
@@ -44,8 +58,49 @@ class CallAmounts(NamedTuple):
             mine + sign * theirs for mine, theirs in zip(self, other, strict=True)
         )
 
+    @staticmethod
+    def total(items: list[CallAmounts]) -> CallAmounts:
+        """The sum of many (one pass in C: exact totals sum up to 10 000 calls per question)."""
+        return CallAmounts._make(map(sum, zip(*items, strict=True))) if items else NO_AMOUNTS
+
 
 NO_AMOUNTS = CallAmounts()
+
+
+def row_amounts(
+    provider: str | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    input_estimate: int | None,
+    output_estimate: int | None,
+    reported_cost: Any,
+    cache_read: Any,
+    cache_write: Any,
+    derived_from: Any,
+) -> CallAmounts:
+    """call_amounts of a row's columns (CALL_AMOUNTS_SQL's array, in that order)."""
+    extras = column_extras(reported_cost, cache_read, cache_write, derived_from)
+    return call_amounts(
+        provider, input_tokens, output_tokens, input_estimate, output_estimate, extras
+    )
+
+
+def plain_amounts(counts: list[tuple[int | None, int | None]]) -> CallAmounts:
+    """The summed amounts of plain calls (PLAIN_SQL true: reported counts and nothing else),
+    (input_tokens, output_tokens) each: what call_amounts gives them, summed in C. Most calls
+    are plain, and exact totals read up to 10 000 of them per question."""
+    inputs = [count for count, _ in counts if count is not None]
+    outputs = [count for _, count in counts if count is not None]
+    with_tokens = len(counts) - counts.count((None, None))
+    tokens_in, tokens_out = sum(inputs), sum(outputs)
+    return CallAmounts(
+        usage_calls=len(outputs),
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        priced_calls=with_tokens,
+        priced_input_tokens=tokens_in,
+        priced_output_tokens=tokens_out,
+    )
 
 
 def call_amounts(

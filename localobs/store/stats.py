@@ -11,7 +11,16 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from localobs.store.call_amounts import NO_AMOUNTS, CallAmounts, amounts_cost, call_amounts
+import orjson
+
+from localobs.store.call_amounts import (
+    CALL_AMOUNTS_SQL,
+    NO_AMOUNTS,
+    CallAmounts,
+    amounts_cost,
+    plain_amounts,
+    row_amounts,
+)
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, MODEL_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import (
     ALL_CALLS,
@@ -22,10 +31,8 @@ from localobs.store.call_filter import (
 )
 from localobs.store.components import ComponentStats, component_stats
 from localobs.store.cost import (
-    COST_COLUMNS_SQL,
     UNKNOWN,
     Cost,
-    column_extras,
     find_price,
     is_local,
     price_table,
@@ -198,8 +205,7 @@ def _rolled_up(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> 
 
 _RAW_SQL = (
     f"{MODEL_SQL}, {IS_ERROR_SQL}, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},"
-    " input_tokens, output_tokens, input_tokens_estimate, output_tokens_estimate, provider,"
-    f" {COST_COLUMNS_SQL}"
+    f" input_tokens, output_tokens, {CALL_AMOUNTS_SQL}"
 )
 
 
@@ -215,8 +221,10 @@ def _raw(
         where = f"rowid > ? AND {where}"
         params.insert(0, above_rowid)
     tallies: dict[str, _Tally] = {}
+    plain: dict[str, list[tuple[int | None, int | None]]] = {}
+    other: dict[str, list[CallAmounts]] = {}
     rows = conn.execute(f"SELECT {_RAW_SQL} FROM {source} WHERE {where}", params)
-    for model, error, duration, ttft, speed, tokens_in, tokens_out, *rest in rows:
+    for model, error, duration, ttft, speed, tokens_in, tokens_out, columns in rows:
         tally = tallies.get(model) or _tally(tallies, model)
         tally.calls += 1
         tally.errors += error
@@ -225,12 +233,16 @@ def _raw(
             tally.ttft.values.append(ttft)
         if speed is not None:
             tally.speed.values.append(speed)
-        estimate_in, estimate_out, provider, *cost_columns = rest
-        amounts = call_amounts(
-            provider, tokens_in, tokens_out, estimate_in, estimate_out,
-            column_extras(*cost_columns),
-        )  # fmt: skip
-        tally.amounts = tally.amounts.plus(amounts)
+        if columns is None:
+            plain.setdefault(model, []).append((tokens_in, tokens_out))
+        else:
+            other.setdefault(model, []).append(row_amounts(*orjson.loads(columns)))
+    for model, counts in plain.items():
+        tally = _tally(tallies, model)
+        tally.amounts = tally.amounts.plus(plain_amounts(counts))
+    for model, items in other.items():
+        tally = _tally(tallies, model)
+        tally.amounts = tally.amounts.plus(CallAmounts.total(items))
     return tallies
 
 
