@@ -14,9 +14,13 @@ more for the answer it primes. Measured against llama.cpp's own counts for the 1
 (`python -m bench.token_estimate`): input within 7.5 % (mean 3.2 %), output within 15 % (mean
 4.3 %). Code, numbers and non-English text split differently: it is an estimate, and says so.
 
-Estimates are made by the writer while it folds settled rows into the rollups (rollups.py), from
-the same message text the search index reads, so messages joined from log events after the span
-are usually there; a join that patches a folded call estimates it again (`call_changed`).
+Where: the writer makes estimates while it folds settled rows into the rollups (rollups.py), not
+in a job of their own nor at query time. Totals over 100 k calls come from the rollups, so each
+estimate must be counted there exactly once, with the value its row holds; the fold already reads
+every call's message text once, about 2 s after it settled (messages joined from log events after
+the span are usually there), and already hears of every later patch of a folded call
+(`call_changed`), which estimates it again. A job of its own would need a second watermark and
+would have to correct the rollups after them. Until its fold a call shows "not reported" alone.
 """
 
 from __future__ import annotations
