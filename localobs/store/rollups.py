@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from localobs.store.batch import fits_int64
-from localobs.store.call_amounts import CallAmounts, call_amounts
+from localobs.store.call_amounts import NO_AMOUNTS, CallAmounts, call_amounts, plain_amounts
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
 from localobs.store.contents import MESSAGES_SQL
 from localobs.store.cost import COST_COLUMNS_SQL, column_extras
@@ -74,6 +74,14 @@ class CallFacts(NamedTuple):
     derived_from: str | None
 
     def amounts(self) -> CallAmounts:
+        if (
+            self.input_tokens_estimate is None
+            and self.output_tokens_estimate is None
+            and self.reported_cost_usd is None
+            and self.cache_read_tokens is None
+            and self.cache_write_tokens is None
+        ):
+            return plain_amounts([(self.input_tokens, self.output_tokens)])  # most calls
         extras = column_extras(
             self.reported_cost_usd, self.cache_read_tokens, self.cache_write_tokens,
             self.derived_from,
@@ -193,11 +201,11 @@ class _Accumulator:
             call.operation,
             int(call.is_error),
         )
-        amounts = call.amounts()
+        amounts = call.amounts() if sign == 1 else NO_AMOUNTS.plus(call.amounts(), -1)
         for grain, slot in _slots(call.start):
-            entry = self.calls.setdefault((grain, slot, *keys), [0, CallAmounts(), {}, {}, {}])
+            entry = self.calls.setdefault((grain, slot, *keys), [0, [], {}, {}, {}])
             entry[0] += sign
-            entry[1] = entry[1].plus(amounts, sign)
+            entry[1].append(amounts)  # summed once per slot when written
             for measure, value in zip(
                 entry[2:], (call.duration_ms, call.ttft_ms, call.tokens_per_s), strict=True
             ):
@@ -226,7 +234,8 @@ class _Accumulator:
                 "INSERT OR REPLACE INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (*key, count, total, self_ms, encode_buckets(buckets)),
             )
-        for key, (count, amounts, *measures) in self.calls.items():
+        for key, (count, added, *measures) in self.calls.items():
+            amounts = CallAmounts.total(added)
             stored = conn.execute(
                 f"SELECT count, {_AMOUNTS}, duration_buckets, ttft_buckets, tokens_per_s_buckets"
                 " FROM call_rollup WHERE grain_s = ? AND slot = ? AND request_model = ?"
