@@ -19,6 +19,7 @@ from localobs.store.database import connect
 from localobs.store.rollups import BEFORE_COLUMNS, call_changed
 from localobs.store.stats import Totals, totals
 from localobs.store.token_estimate import METHOD, estimate_tokens, text_tokens
+from localobs.tui import format as fmt
 from tests.query_rows import MS, T0, call, fold, messages, submit
 
 PROMPT = "What is the weather in Paris, today?"  # 9 words and marks
@@ -189,3 +190,10 @@ def test_estimated_tokens_are_never_priced_but_a_local_model_still_costs_nothing
     per_model = {m.model: (m.cost_usd, m.cost_source, m.unpriced_calls) for m in found.per_model}
     assert per_model == {"gpt-4o": (None, None, 1), "llama3.2": (0.0, LOCAL, 0)}
     assert PRICE_TABLE not in {source for _, source, _ in per_model.values()}
+
+
+def test_the_viewer_marks_an_estimate_with_a_tilde_and_never_mixes_it_with_a_count() -> None:
+    assert fmt.tokens_in_out(None, None, 28, 8) == "~28→~8"
+    assert fmt.tokens_in_out(40, None, 28, 8) == "40→~8"  # the reported count wins
+    assert fmt.tokens_in_out(None, None) == f"{fmt.MISSING}→{fmt.MISSING}"
+    assert fmt.count_or_estimate(None, 12_345) == "~12.3k"
