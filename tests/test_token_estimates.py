@@ -6,6 +6,7 @@ test_token_estimates_llama.py.)"""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -20,7 +21,10 @@ from localobs.store.rollups import BEFORE_COLUMNS, call_changed
 from localobs.store.stats import Totals, totals
 from localobs.store.token_estimate import METHOD, estimate_tokens, text_tokens
 from localobs.tui import format as fmt
+from localobs.tui.app import LocalobsApp
+from localobs.tui.widgets.calls_table import CallsTable
 from tests.query_rows import MS, T0, call, fold, messages, submit
+from tests.tui_pilot import wait_until
 
 PROMPT = "What is the weather in Paris, today?"  # 9 words and marks
 ANSWER = "Sunny, 21 C."  # 5
@@ -197,3 +201,27 @@ def test_the_viewer_marks_an_estimate_with_a_tilde_and_never_mixes_it_with_a_cou
     assert fmt.tokens_in_out(40, None, 28, 8) == "40→~8"  # the reported count wins
     assert fmt.tokens_in_out(None, None) == f"{fmt.MISSING}→{fmt.MISSING}"
     assert fmt.count_or_estimate(None, 12_345) == "~12.3k"
+
+
+async def test_the_calls_screen_shows_the_estimate_and_how_many_calls_have_one(
+    store: Store,
+) -> None:
+    submit(store, _calls())
+    fold(store)
+    app = LocalobsApp(store, clock=clock, tz=UTC)
+    async with app.run_test(size=(160, 30)) as pilot:
+        screen = app.screen
+        table = screen.query_one(CallsTable)
+        await wait_until(pilot, lambda: table.row_count == 4)
+        await wait_until(pilot, lambda: "4 calls" in str(screen.query_one("#totals").render()))
+        rows = [[str(cell) for cell in table.get_row_at(index)] for index in range(4)]
+        header = str(screen.query_one("#totals").render()).splitlines()[0]
+    tokens = [next(cell for cell in row if "→" in cell).strip() for row in rows]
+    # Newest first: no content, output only, nothing reported, both reported.
+    assert tokens == [
+        f"{fmt.MISSING}→{fmt.MISSING}",
+        "50→~5",
+        f"~{PROMPT_ESTIMATE}→~5",
+        "40→30",
+    ]
+    assert f"tok 90→30 +~{PROMPT_ESTIMATE}→~10 est. (2 of 4 calls estimated)" in header
