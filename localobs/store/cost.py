@@ -29,6 +29,7 @@ __all__ = [
     "LOCAL",
     "PRICE_TABLE",
     "REPORTED",
+    "REPORTED_COST_KEYS",
     "UNKNOWN",
     "Cost",
     "CostExtras",
@@ -74,7 +75,7 @@ _SUFFIXES = re.compile(r"(-\d{4}-\d{2}-\d{2}|[-@]\d{8}|-\d{4}|-latest)$")
 
 # Attributes a client may report a call's cost in (Claude Code's `cost_usd`; OpenLLMetry and
 # Langfuse-style `gen_ai.usage.cost`; `llm.usage.cost`), then cache read and cache write tokens.
-_REPORTED_KEYS = ("gen_ai.usage.cost", "llm.usage.cost", "cost_usd")
+REPORTED_COST_KEYS = ("gen_ai.usage.cost", "llm.usage.cost", "cost_usd")
 _CACHE_READ_KEYS = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
@@ -86,7 +87,7 @@ _CACHE_WRITE_KEYS = (
     "gen_ai.usage.cache_write.input_tokens",
     "cache_creation_tokens",
 )
-_EXTRA_KEYS = (*_REPORTED_KEYS, *_CACHE_READ_KEYS, *_CACHE_WRITE_KEYS)
+_EXTRA_KEYS = (*REPORTED_COST_KEYS, *_CACHE_READ_KEYS, *_CACHE_WRITE_KEYS)
 # Those attributes as one JSON array (one parse per row); rows that mention neither a cost nor a
 # cache, most of them, skip the parse. Rows stored before the call-detail columns existed
 # (migration 10) hold them only there.
@@ -171,9 +172,9 @@ def _number(value: Any) -> float | None:
 
 
 def reported_cost(attributes: dict[str, Any]) -> float | None:
-    """The cost a span's attributes report (the first valid key of _REPORTED_KEYS): read at
+    """The cost a span's attributes report (the first valid key of REPORTED_COST_KEYS): read at
     ingest into the `reported_cost_usd` column, where a coding agent's mapper puts its own."""
-    for key in _REPORTED_KEYS:
+    for key in REPORTED_COST_KEYS:
         value = _number(attributes.get(key))
         if value is not None:
             return value
@@ -340,9 +341,9 @@ def _tokens(value: Any) -> int | None:
 def _attribute_extras(values: Any) -> CostExtras:
     if not isinstance(values, list) or len(values) != len(_EXTRA_KEYS):
         return NO_EXTRAS
-    reported = values[: len(_REPORTED_KEYS)]
-    reads = values[len(_REPORTED_KEYS) : len(_REPORTED_KEYS) + len(_CACHE_READ_KEYS)]
-    writes = values[len(_REPORTED_KEYS) + len(_CACHE_READ_KEYS) :]
+    reported = values[: len(REPORTED_COST_KEYS)]
+    reads = values[len(REPORTED_COST_KEYS) : len(REPORTED_COST_KEYS) + len(_CACHE_READ_KEYS)]
+    writes = values[len(REPORTED_COST_KEYS) + len(_CACHE_READ_KEYS) :]
 
     def first(items: list[Any], convert: Any) -> Any:
         return next((v for v in map(convert, items) if v is not None), None)
