@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from opentelemetry.sdk.trace import Tracer
 
 from localobs.cli import main
+from localobs.store import stats
 from localobs.store.agents import get_run, list_runs
 from localobs.store.calls import get_call, list_calls
 from localobs.store.conversations import get_conversation
@@ -39,6 +40,7 @@ from localobs.tui.refresh import ReaderPool
 from localobs.tui.screens.call_detail import facts_content
 from localobs.tui.widgets.totals_bar import totals_content
 from tests.conftest import RunningReceiver
+from tests.query_rows import MS, T0, call, fold, span, submit
 from tests.tui_sdk import chat_call, sdk_tracer
 
 AS_OF = json.loads((Path(__file__).parent.parent / "localobs/store/prices.json").read_text())[
@@ -175,7 +177,6 @@ def send_calls(tracer: Tracer) -> None:
 
 
 GPT_4O_MINI = (1000 * 0.15 + 500 * 0.6) / 1e6
-CLAUDE_BY_TABLE = (40 * 3 + 12 * 15) / 1e6
 
 
 @pytest.fixture
@@ -244,20 +245,21 @@ def test_totals_and_stats_price_each_model_and_count_the_unpriced(priced: Store)
         "acme-9000": (None, None, 1),
         # Local by its provider, though its name is in no list.
         "llama3.2": (0.0, LOCAL, 0),
-        # Totals price token sums from the table; the reported cost is the call's (see cost.py).
-        "claude-sonnet-4-5-20250929": (pytest.approx(CLAUDE_BY_TABLE), PRICE_TABLE, 0),
+        # The cost the client reported wins in totals too, never priced again from its tokens.
+        "claude-sonnet-4-5-20250929": (0.25, REPORTED, 0),
     }
-    assert found.cost_usd == pytest.approx(GPT_4O_MINI + CLAUDE_BY_TABLE)
+    assert found.cost_usd == pytest.approx(GPT_4O_MINI + 0.25)
     assert found.unpriced_calls == 1
     header = totals_content(found, "all").plain.splitlines()[0]
-    assert header.endswith("cost $0.00075, 1 of 4 calls unpriced")
+    assert header.endswith("cost $0.25, 1 of 4 calls unpriced")
     stats = json.loads(run("stats", "--json"))["totals"]
     assert (stats["cost_usd"], stats["unpriced_calls"]) == (pytest.approx(found.cost_usd), 1)
     text = run("stats").splitlines()
-    assert text[1].startswith("cost $0.00075, 1 of 4 calls unpriced (list prices as of ")
+    assert text[1].startswith("cost $0.25, 1 of 4 calls unpriced (list prices as of ")
     rows = {line.split()[0]: line.split() for line in text[3:8]}
-    assert rows["model"][6] == "cost"
-    assert rows["acme-9000"][6] == "—" and rows["llama3.2"][6] == "$0"
+    assert rows["model"][4:8] == ["cache(r/w)", "out", "estimated", "cost"]
+    assert rows["acme-9000"][7] == "—" and rows["llama3.2"][7] == "$0"
+    assert rows["claude-sonnet-4-5-20250929"][7] == "$0.25"
 
 
 def send_run(tracer: Tracer, conversation: str, models: list[str], tokens: int = 1000) -> str:
@@ -386,3 +388,122 @@ def test_no_calls_cost_nothing_rather_than_an_unknown(store: Store) -> None:
         found = totals(conn, time.time_ns, None)
     assert (found.cost_usd, found.unpriced_calls) == (0, 0)
     assert totals_content(found, "all").plain.splitlines()[0].endswith("cost $0")
+
+
+def test_cache_tokens_are_counted_apart_per_source() -> None:
+    """Inside the input count by the GenAI conventions (and OpenAI's, Gemini's, Codex's own
+    reports); apart in Anthropic's own usage report, which a call built from Claude Code's
+    events keeps; apart whatever the source when they exceed the input count."""
+    inside = call_cost("anthropic", "claude-sonnet-4-5", 6000, 0, cache_read=5000)
+    assert inside == pytest.approx(((1000 * 3 + 5000 * 0.3) / 1e6, PRICE_TABLE))
+    apart = call_cost("anthropic", "claude-sonnet-4-5", 6000, 0, cache_read=5000, derived=True)
+    assert apart == pytest.approx(((6000 * 3 + 5000 * 0.3) / 1e6, PRICE_TABLE))
+    # An OpenAI call derived from Codex's events: its input count includes its cache reads.
+    codex = call_cost("openai", "gpt-4o", 6000, 0, cache_read=5000, derived=True)
+    assert codex == pytest.approx(((1000 * 2.5 + 5000 * 1.25) / 1e6, PRICE_TABLE))
+
+
+def _cost_rows() -> list[tuple[Any, ...]]:
+    return [
+        # A coding agent's call: the cost it reported, tokens counted apart (Anthropic's report).
+        call(1, 1, 0, 100, model="claude-sonnet-4-5", provider="anthropic", input_tokens=10,
+             output_tokens=200, cache_read_tokens=40_000, cache_write_tokens=2000,
+             reported_cost_usd=0.0123, derived_from="logs"),
+        # The same model from a span without a reported cost: priced, cache reads included.
+        call(2, 2, 10, 100, model="claude-sonnet-4-5", provider="anthropic", input_tokens=50_000,
+             output_tokens=1000, cache_read_tokens=40_000),
+        call(3, 3, 20, 100, model="gpt-4o", input_tokens=1_000_000, output_tokens=0,
+             cache_read_tokens=600_000),
+    ]  # fmt: skip
+
+
+SONNET_PRICED = (10_000 * 3 + 1000 * 15 + 40_000 * 0.3) / 1e6
+GPT_4O_CACHED = (400_000 * 2.5 + 600_000 * 1.25) / 1e6
+
+
+def test_totals_sum_reported_costs_and_price_cache_tokens_from_rows_and_rollups(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit(store, _cost_rows())
+    fold(store)
+    with store.reader() as conn:
+        calls = {c.span_id[-1]: (c.cost_usd, c.cost_source) for c in list_calls(conn)}
+        exact = totals(conn, time.time_ns, None)
+        monkeypatch.setattr(stats, "EXACT_LIMIT", 1)
+        rolled = totals(conn, time.time_ns, None)
+    assert calls == {
+        "1": (0.0123, REPORTED),
+        "2": (pytest.approx(SONNET_PRICED), PRICE_TABLE),
+        "3": (pytest.approx(GPT_4O_CACHED), PRICE_TABLE),
+    }
+    assert not rolled.exact_percentiles
+    for found in (exact, rolled):
+        per_model = {
+            m.model: (m.cost_usd, m.cost_source, m.unpriced_calls) for m in found.per_model
+        }
+        assert per_model == {
+            # A reported cost plus the table's price of the other call: priced by the table.
+            "claude-sonnet-4-5": (pytest.approx(0.0123 + SONNET_PRICED), PRICE_TABLE, 0),
+            "gpt-4o": (pytest.approx(GPT_4O_CACHED), PRICE_TABLE, 0),
+        }
+        assert found.cost_usd == pytest.approx(0.0123 + SONNET_PRICED + GPT_4O_CACHED)
+
+
+def test_a_model_whose_every_call_reported_its_cost_is_labelled_reported(store: Store) -> None:
+    """Even a model with no price in the table: the client's own figure is the cost."""
+    submit(
+        store,
+        [
+            call(1, 1, 0, 100, model="claude-next"),
+            call(2, 2, 10, 100, model="claude-next", reported_cost_usd=0.5, derived_from="logs"),
+            call(3, 3, 20, 100, model="claude-next", reported_cost_usd=0.25, derived_from="logs"),
+        ],
+    )
+    with store.reader() as conn:
+        found = totals(conn, time.time_ns, None)
+        only_reported = totals(conn, lambda: T0 + 25 * MS, 0.02)  # the last two
+    (model,) = found.per_model
+    assert (model.cost_usd, model.cost_source, model.unpriced_calls) == (0.75, REPORTED, 1)
+    assert found.cost_usd == 0.75 and found.unpriced_calls == 1
+    (model,) = only_reported.per_model
+    assert (model.calls, model.cost_usd, model.cost_source, model.unpriced_calls) == (
+        2,
+        0.75,
+        REPORTED,
+        0,
+    )
+
+
+def test_agent_runs_and_conversations_count_a_reported_cost_column(store: Store) -> None:
+    """A coding agent's calls carry the cost it reported in their row (its event mapper fills
+    `reported_cost_usd`): runs and conversations sum it beside the table's prices."""
+    run = span(
+        9,
+        100,
+        "invoke_agent coder",
+        0,
+        1000,
+        span_role="agent",
+        agent_name="coder",
+        conversation_id="c-9",
+    )
+    submit(
+        store,
+        [
+            run,
+            call(9, 101, 10, 100, parent=100, model="claude-next", conversation_id="c-9",
+                 reported_cost_usd=0.5, derived_from="logs"),
+            call(9, 102, 200, 100, parent=100, model="gpt-4o", conversation_id="c-9",
+                 input_tokens=1000, output_tokens=1000),
+        ],
+    )  # fmt: skip
+    gpt_4o = 1000 * (2.5 + 10) / 1e6
+    with store.reader() as conn:
+        runs = list_runs(conn)
+        conversation = get_conversation(conn, "c-9")
+    assert [(r.cost_usd, r.unpriced_calls) for r in runs] == [(pytest.approx(0.5 + gpt_4o), 0)]
+    assert conversation is not None
+    assert (conversation.summary.cost_usd, conversation.summary.unpriced_calls) == (
+        pytest.approx(0.5 + gpt_4o),
+        0,
+    )

@@ -12,7 +12,7 @@ from localobs.store.components import component_stats
 from localobs.store.contents import MESSAGES_SQL
 from localobs.store.database import connect
 from localobs.store.histogram import BUCKETS_PER_DOUBLING, bucket_percentile, exact_percentile
-from localobs.store.rollups import IdleRollups, call_changed, watermark
+from localobs.store.rollups import BEFORE_COLUMNS, IdleRollups, call_changed, watermark
 from localobs.store.stats import activity, totals
 from tests.query_rows import MS, T0, call, fold, messages, span, submit
 
@@ -205,12 +205,9 @@ def test_a_call_whose_content_arrives_after_folding_is_refolded(store: Store) ->
     (rowid,) = writer.execute("SELECT rowid FROM spans").fetchone()
     before = dict(
         zip(
-            ("operation", "request_model", "response_model", "error_type", "ttft_ms",
-             "input_tokens", "output_tokens", "input_messages", "output_messages",
-             "system_instructions"),
+            (*BEFORE_COLUMNS, "input_messages", "output_messages", "system_instructions"),
             writer.execute(
-                "SELECT operation, request_model, response_model, error_type, ttft_ms,"
-                f" input_tokens, output_tokens, {MESSAGES_SQL} FROM spans"
+                f"SELECT {', '.join(BEFORE_COLUMNS)}, {MESSAGES_SQL} FROM spans"
             ).fetchone(),
             strict=True,
         )

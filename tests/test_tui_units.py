@@ -67,6 +67,9 @@ def call(call_id: int, start: int) -> CallSummary:
         tool_calls="",
         cost_usd=None,
         cost_source=None,
+        input_tokens_estimate=None,
+        output_tokens_estimate=None,
+        token_estimate_method=None,
     )
 
 

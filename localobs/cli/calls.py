@@ -18,6 +18,7 @@ from localobs.store.cost import price_table, total_cost_text, usd_text
 from localobs.store.evaluations import call_evaluations
 from localobs.store.metrics_query import genai_metric_summary
 from localobs.store.stats import TTFT_FROM_CALLS, ModelStats, component_stats, totals
+from localobs.store.token_estimate import estimated_calls_text
 from localobs.store.traces import get_trace
 
 _TOP_COMPONENTS = 15
@@ -62,7 +63,7 @@ def calls(
     if as_json:
         echo_json(
             [
-                {**_fields(call), "model": call.model, "evaluations": evaluated}
+                {**_call_json(call), "evaluations": evaluated}
                 for call, evaluated in zip(found, evaluations, strict=True)
             ]
         )
@@ -78,8 +79,8 @@ def calls(
             visible(call.model or "-"),
             ms(call.duration_ms),
             ms(call.ttft_ms),
-            number(call.input_tokens),
-            number(call.output_tokens),
+            tokens(call.input_tokens, call.input_tokens_estimate),
+            tokens(call.output_tokens, call.output_tokens_estimate),
             usd_text(call.cost_usd),
             _status(call),
             visible(call.preview, width=80),
@@ -96,6 +97,32 @@ def _fields(value: Any) -> dict[str, Any]:
 
 def _ttft_from_metric(stats: ModelStats) -> bool:
     return stats.ttft_source not in (None, TTFT_FROM_CALLS)
+
+
+def _call_json(call: CallSummary) -> dict[str, Any]:
+    """A call's fields; a count nobody reported stays null, its estimate apart and flagged."""
+    return {
+        **_fields(call),
+        "model": call.model,
+        "input_tokens_estimated": call.input_tokens_estimated,
+        "output_tokens_estimated": call.output_tokens_estimated,
+    }
+
+
+def tokens(reported: int | None, estimate: int | None) -> str:
+    """A reported count, else its estimate marked `~` (store/token_estimate.py), else `-`."""
+    if reported is None and estimate is not None:
+        return f"~{estimate:,}"
+    return number(reported)
+
+
+def _estimated(estimated: int, calls: int, input_estimate: int, output_estimate: int) -> str:
+    if not estimated:
+        return ""
+    return (
+        f" (+~{input_estimate:,} input and ~{output_estimate:,} output tokens estimated:"
+        f" {estimated_calls_text(estimated, calls)})"
+    )
 
 
 @main.command()
@@ -134,9 +161,13 @@ def stats(db: Path, as_json: bool, window: str) -> None:
             f" (input includes {found.cache_read_tokens:,} read from and"
             f" {found.cache_write_tokens:,} written to a cache)"
         )
+    estimated = _estimated(
+        found.estimated_calls, found.calls, found.input_tokens_estimate,
+        found.output_tokens_estimate,
+    )  # fmt: skip
     click.echo(
         f"{found.calls:,} calls, {found.errors:,} errors, {found.input_tokens:,} input and"
-        f" {found.output_tokens:,} output tokens{cached}{approx}"
+        f" {found.output_tokens:,} output tokens{cached}{estimated}{approx}"
     )
     click.echo(
         f"cost {total_cost_text(found.cost_usd, found.unpriced_calls, found.calls)}"
@@ -154,6 +185,7 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                 "in",
                 "cache(r/w)",
                 "out",
+                "estimated",
                 "cost",
                 "p50",
                 "p95",
@@ -170,6 +202,12 @@ def stats(db: Path, as_json: bool, window: str) -> None:
                     if m.cache_read_tokens or m.cache_write_tokens
                     else "-",
                     number(m.output_tokens),
+                    (
+                        f"~{m.input_tokens_estimate:,}→~{m.output_tokens_estimate:,}"
+                        f" ({m.estimated_calls:,} calls)"
+                        if m.estimated_calls
+                        else "-"
+                    ),
                     usd_text(m.cost_usd),
                     ms(m.duration_p50_ms),
                     ms(m.duration_p95_ms),

@@ -79,6 +79,14 @@ class CallSummary:
     tool_calls: str  # the tools it asked for, `name(arguments)`; '' when none
     cost_usd: float | None  # None: unknown (see store/cost.py)
     cost_source: str | None  # a store/cost.py source: reported, price_table, local
+    # Where a count was not reported (input_tokens / output_tokens None), an estimate made from
+    # the stored text (store/token_estimate.py), kept apart: a script wanting a number either way
+    # takes `input_tokens ?? input_tokens_estimate` and knows which it got. Never set where a
+    # count was reported.
+    input_tokens_estimate: int | None
+    output_tokens_estimate: int | None
+    token_estimate_method: str | None  # how the estimates were made; None without any
+
     # Usage details (None: not reported). Per the GenAI conventions the cache counts are part of
     # input_tokens and the reasoning count part of output_tokens, not added to them.
     _: KW_ONLY
@@ -86,6 +94,14 @@ class CallSummary:
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     reasoning_level: str | None = None  # the reasoning effort the request asked for
+
+    @property
+    def input_tokens_estimated(self) -> bool:
+        return self.input_tokens_estimate is not None
+
+    @property
+    def output_tokens_estimated(self) -> bool:
+        return self.output_tokens_estimate is not None
 
     @property
     def model(self) -> str | None:
@@ -140,8 +156,10 @@ _SUMMARY_SQL = f"""
     input_tokens, output_tokens, coalesce(status_code, 0), error_type,
     {expand_sql("input_messages")}, {expand_sql("output_messages")}, agent_name,
     {REPORTED_SPLIT_SQL}, {COST_EXTRAS_SQL}, ttft_source,
-    cache_read_tokens, cache_write_tokens, reasoning_tokens, reasoning_level"""
-_SUMMARY_COLUMNS = 28
+    cache_read_tokens, cache_write_tokens, reasoning_tokens, reasoning_level,
+    CASE WHEN input_tokens IS NULL THEN input_tokens_estimate END,
+    CASE WHEN output_tokens IS NULL THEN output_tokens_estimate END, token_estimate_method"""
+_SUMMARY_COLUMNS = 31
 
 
 def _summary(row: tuple[Any, ...]) -> CallSummary:
@@ -151,6 +169,7 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         error_type, input_messages, output_messages, agent_name,
         generation_rate, prompt_tokens, prompt_rate, cost_extras, ttft_source,
         cache_read_tokens, cache_write_tokens, reasoning_tokens, reasoning_level,
+        input_estimate, output_estimate, estimate_method,
     ) = row  # fmt: skip
     speed = call_speed(
         ttft_ms, ttft_source, tokens_per_s, generation_rate, prompt_tokens, prompt_rate
@@ -182,6 +201,11 @@ def _summary(row: tuple[Any, ...]) -> CallSummary:
         tool_calls=tool_calls_preview(output_messages),
         cost_usd=cost.usd,
         cost_source=cost.source,
+        input_tokens_estimate=input_estimate,
+        output_tokens_estimate=output_estimate,
+        token_estimate_method=(
+            estimate_method if input_estimate is not None or output_estimate is not None else None
+        ),
         cache_read_tokens=cache_read_tokens,
         cache_write_tokens=cache_write_tokens,
         reasoning_tokens=reasoning_tokens,

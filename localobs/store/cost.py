@@ -4,7 +4,9 @@ A cost the client reports itself wins (source `reported`); a local model costs 0
 cloud model found in the price table is priced from its tokens (`price_table`); anything else is
 unknown (None): never guessed. The table is a dated data file in the package (list prices as of
 its `as_of`), which a `prices.json` in the user's config directory overrides or extends. Nothing
-is ever fetched from the network. Costs are computed at query time; the schema holds none.
+is ever fetched from the network. Costs are computed at query time; the schema holds none (the
+rollups keep only a cost's parts, CostParts: token counts and reported costs, so a changed price
+file applies to all history).
 """
 
 from __future__ import annotations
@@ -22,24 +24,32 @@ import orjson
 import platformdirs
 
 __all__ = [
+    "COST_COLUMNS_SQL",
     "COST_EXTRAS_SQL",
     "LOCAL",
     "PRICE_TABLE",
     "REPORTED",
+    "REPORTED_COST_KEYS",
     "UNKNOWN",
     "Cost",
     "CostExtras",
+    "CostParts",
     "CostSum",
     "Price",
     "PriceTable",
+    "cache_counted_apart",
     "call_cost",
+    "column_extras",
     "cost_extras",
+    "cost_parts",
     "cost_text",
     "find_price",
     "is_local",
     "override_path",
     "partial_usd_text",
+    "parts_cost",
     "price_table",
+    "reported_cost",
     "row_cost",
     "sum_costs",
     "total_cost_text",
@@ -65,7 +75,7 @@ _SUFFIXES = re.compile(r"(-\d{4}-\d{2}-\d{2}|[-@]\d{8}|-\d{4}|-latest)$")
 
 # Attributes a client may report a call's cost in (Claude Code's `cost_usd`; OpenLLMetry and
 # Langfuse-style `gen_ai.usage.cost`; `llm.usage.cost`), then cache read and cache write tokens.
-_REPORTED_KEYS = ("gen_ai.usage.cost", "llm.usage.cost", "cost_usd")
+REPORTED_COST_KEYS = ("gen_ai.usage.cost", "llm.usage.cost", "cost_usd")
 _CACHE_READ_KEYS = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
@@ -77,13 +87,25 @@ _CACHE_WRITE_KEYS = (
     "gen_ai.usage.cache_write.input_tokens",
     "cache_creation_tokens",
 )
-_EXTRA_KEYS = (*_REPORTED_KEYS, *_CACHE_READ_KEYS, *_CACHE_WRITE_KEYS)
+_EXTRA_KEYS = (*REPORTED_COST_KEYS, *_CACHE_READ_KEYS, *_CACHE_WRITE_KEYS)
 # Those attributes as one JSON array (one parse per row); rows that mention neither a cost nor a
-# cache, most of them, skip the parse.
-COST_EXTRAS_SQL = (
+# cache, most of them, skip the parse. Rows stored before the call-detail columns existed
+# (migration 10) hold them only there.
+_ATTRIBUTE_EXTRAS_SQL = (
     "CASE WHEN instr(attributes, 'cost') OR instr(attributes, 'cache')"
     " THEN json_extract(attributes, " + ", ".join(f"'$.\"{key}\"'" for key in _EXTRA_KEYS) + ") END"
 )
+# What a call's row adds to its token counts for pricing: the columns (a cost the client reported,
+# cache reads and writes, the signal the call was derived from). Totals and rollups read these
+# (the list index covers them); a single call's cost also reads the attributes.
+COST_COLUMNS_SQL = "reported_cost_usd, cache_read_tokens, cache_write_tokens, derived_from"
+COST_EXTRAS_SQL = (
+    f"CASE WHEN coalesce({COST_COLUMNS_SQL}) IS NOT NULL"
+    " OR instr(attributes, 'cost') OR instr(attributes, 'cache')"
+    f" THEN json_array({COST_COLUMNS_SQL}, json({_ATTRIBUTE_EXTRAS_SQL})) END"
+)
+# Providers whose own usage reports count cache reads and writes apart from input tokens.
+_CACHE_APART_PROVIDERS = frozenset({"anthropic", "aws.bedrock", "gcp.vertex_ai"})
 
 
 class Cost(NamedTuple):
@@ -92,11 +114,24 @@ class Cost(NamedTuple):
 
 
 class CostExtras(NamedTuple):
-    """What a call's attributes add to its columns for pricing."""
+    """What a call's row adds to its token counts for pricing."""
 
     reported: float | None
     cache_read: int | None
     cache_write: int | None
+    derived: bool = False  # built from a client's log events (its own usage report), not a span
+
+
+class CostParts(NamedTuple):
+    """A call's cost before prices: the cost it reported, else the token counts a price table
+    prices (input read from no cache, output, cache reads, cache writes). Totals sum these."""
+
+    reported: float | None
+    fresh_input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    has_tokens: bool  # False: no token counts, so no price table can price it
 
 
 NO_EXTRAS = CostExtras(None, None, None)
@@ -134,6 +169,16 @@ def _number(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) and number >= 0 else None
+
+
+def reported_cost(attributes: dict[str, Any]) -> float | None:
+    """The cost a span's attributes report (the first valid key of REPORTED_COST_KEYS): read at
+    ingest into the `reported_cost_usd` column, where a coding agent's mapper puts its own."""
+    for key in REPORTED_COST_KEYS:
+        value = _number(attributes.get(key))
+        if value is not None:
+            return value
+    return None
 
 
 def _price(name: str, entry: Any, as_of: str) -> Price:
@@ -217,6 +262,59 @@ def is_local(provider: str | None, model: str | None, table: PriceTable) -> bool
     )
 
 
+def cache_counted_apart(
+    provider: str | None, derived: bool, input_tokens: int | None, read: int, write: int
+) -> bool:
+    """Whether a call's cache reads and writes come on top of its input tokens, not inside them.
+
+    The GenAI conventions count them inside (`gen_ai.usage.input_tokens` includes cached tokens),
+    and so do OpenAI's, Gemini's and Codex's own reports. Anthropic's API reports them apart
+    (`input_tokens` is only the uncached part), and a call built from a client's own usage
+    report (Claude Code's `api_request` event) keeps that: apart. Whatever the source, cache
+    counts larger than the input count cannot be a part of it: apart."""
+    if derived and provider is not None and provider.lower() in _CACHE_APART_PROVIDERS:
+        return True
+    return read + write > (input_tokens or 0)
+
+
+def cost_parts(
+    provider: str | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    extras: CostExtras = NO_EXTRAS,
+) -> CostParts:
+    """What a price table prices of a call (or the cost it reported, which wins)."""
+    if extras.reported is not None:
+        return CostParts(extras.reported, 0, 0, 0, 0, False)
+    read, write = extras.cache_read or 0, extras.cache_write or 0
+    fresh = input_tokens or 0
+    if not cache_counted_apart(provider, extras.derived, input_tokens, read, write):
+        fresh -= read + write
+    has_tokens = input_tokens is not None or output_tokens is not None
+    return CostParts(None, fresh, output_tokens or 0, read, write, has_tokens)
+
+
+def parts_cost(
+    provider: str | None, model: str | None, parts: CostParts, table: PriceTable | None = None
+) -> Cost:
+    """The cost of a call's (or a sum of calls') parts: reported, local, priced or unknown."""
+    if parts.reported is not None:
+        return Cost(parts.reported, REPORTED)
+    table = table or price_table()
+    if is_local(provider, model, table):
+        return Cost(0.0, LOCAL)
+    price = find_price(model, table)
+    if price is None or not parts.has_tokens:
+        return UNKNOWN
+    usd = (
+        parts.fresh_input * price.input
+        + parts.output * price.output
+        + parts.cache_read * price.cache_read
+        + parts.cache_write * price.cache_write
+    ) / 1e6
+    return Cost(usd, PRICE_TABLE)
+
+
 def call_cost(
     provider: str | None,
     model: str | None,
@@ -226,29 +324,13 @@ def call_cost(
     cache_write: int | None = None,
     reported: float | None = None,
     table: PriceTable | None = None,
+    derived: bool = False,
 ) -> Cost:
-    """A call's cost in USD and where it came from. Input tokens are taken to include the cache
-    reads and writes, as the GenAI conventions say, unless those exceed them (then they are taken
-    as counted apart, as Anthropic's API counts them)."""
-    if reported is not None:
-        return Cost(reported, REPORTED)
-    table = table or price_table()
-    if is_local(provider, model, table):
-        return Cost(0.0, LOCAL)
-    price = find_price(model, table)
-    if price is None or (input_tokens is None and output_tokens is None):
-        return UNKNOWN
-    read, write = cache_read or 0, cache_write or 0
-    fresh = input_tokens or 0
-    if read + write <= fresh:
-        fresh -= read + write
-    usd = (
-        fresh * price.input
-        + (output_tokens or 0) * price.output
-        + read * price.cache_read
-        + write * price.cache_write
-    ) / 1e6
-    return Cost(usd, PRICE_TABLE)
+    """A call's cost in USD and where it came from (cache tokens: see cache_counted_apart)."""
+    extras = CostExtras(reported, cache_read, cache_write, derived)
+    return parts_cost(
+        provider, model, cost_parts(provider, input_tokens, output_tokens, extras), table
+    )
 
 
 def _tokens(value: Any) -> int | None:
@@ -256,25 +338,47 @@ def _tokens(value: Any) -> int | None:
     return int(number) if number is not None else None
 
 
+def _attribute_extras(values: Any) -> CostExtras:
+    if not isinstance(values, list) or len(values) != len(_EXTRA_KEYS):
+        return NO_EXTRAS
+    reported = values[: len(REPORTED_COST_KEYS)]
+    reads = values[len(REPORTED_COST_KEYS) : len(REPORTED_COST_KEYS) + len(_CACHE_READ_KEYS)]
+    writes = values[len(REPORTED_COST_KEYS) + len(_CACHE_READ_KEYS) :]
+
+    def first(items: list[Any], convert: Any) -> Any:
+        return next((v for v in map(convert, items) if v is not None), None)
+
+    return CostExtras(first(reported, _number), first(reads, _tokens), first(writes, _tokens))
+
+
+def column_extras(
+    reported: Any, cache_read: Any, cache_write: Any, derived_from: Any
+) -> CostExtras:
+    """CostExtras of the values COST_COLUMNS_SQL reads (bad values ignored: untrusted)."""
+    return CostExtras(
+        _number(reported), _tokens(cache_read), _tokens(cache_write), derived_from is not None
+    )
+
+
 def cost_extras(text: str | None) -> CostExtras:
-    """The reported cost and cache token counts from COST_EXTRAS_SQL's value (the first key
-    present of each kind)."""
+    """The reported cost, cache token counts and origin from COST_EXTRAS_SQL's value: each
+    column, else the first attribute present of its kind."""
     if not text:
         return NO_EXTRAS
     try:
         values = orjson.loads(text)
     except orjson.JSONDecodeError:
         return NO_EXTRAS
-    if not isinstance(values, list) or len(values) != len(_EXTRA_KEYS):
+    if not isinstance(values, list) or len(values) != 5:
         return NO_EXTRAS
-    reported = values[: len(_REPORTED_KEYS)]
-    reads = values[len(_REPORTED_KEYS) : len(_REPORTED_KEYS) + len(_CACHE_READ_KEYS)]
-    writes = values[len(_REPORTED_KEYS) + len(_CACHE_READ_KEYS) :]
-
-    def first(items: list[Any], convert: Any) -> Any:
-        return next((v for v in map(convert, items) if v is not None), None)
-
-    return CostExtras(first(reported, _number), first(reads, _tokens), first(writes, _tokens))
+    columns = column_extras(*values[:4])
+    fallback = _attribute_extras(values[4])
+    return CostExtras(
+        fallback.reported if columns.reported is None else columns.reported,
+        fallback.cache_read if columns.cache_read is None else columns.cache_read,
+        fallback.cache_write if columns.cache_write is None else columns.cache_write,
+        columns.derived,
+    )
 
 
 def row_cost(
@@ -285,11 +389,8 @@ def row_cost(
     extras_text: str | None,
 ) -> Cost:
     """call_cost of a row read with COST_EXTRAS_SQL."""
-    extras = cost_extras(extras_text)
-    return call_cost(
-        provider, model, input_tokens, output_tokens, extras.cache_read, extras.cache_write,
-        extras.reported,
-    )  # fmt: skip
+    parts = cost_parts(provider, input_tokens, output_tokens, cost_extras(extras_text))
+    return parts_cost(provider, model, parts)
 
 
 class CostSum(NamedTuple):

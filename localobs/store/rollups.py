@@ -22,13 +22,16 @@ from typing import Any, NamedTuple
 import orjson
 
 from localobs.store.batch import fits_int64
+from localobs.store.call_amounts import NO_AMOUNTS, CallAmounts, call_amounts, plain_amounts
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_text import CallTexts
 from localobs.store.contents import MESSAGE_COLUMNS, MESSAGES_SQL
+from localobs.store.cost import COST_COLUMNS_SQL, column_extras
 from localobs.store.histogram import add_buckets, bucket_index, decode_buckets, encode_buckets
 from localobs.store.replays import REPLAY_SERVICE
 from localobs.store.span_time import self_time_changes
 from localobs.store.text_search import message_text
+from localobs.store.token_estimate import estimate_tokens
 
 WATERMARK_KEY = "rollup_watermark"
 GRAINS_S = (60, 3600)
@@ -63,12 +66,73 @@ class CallFacts(NamedTuple):
     tokens_per_s: float | None
     input_tokens: int | None
     output_tokens: int | None
+    input_tokens_estimate: int | None
+    output_tokens_estimate: int | None
+    provider: str | None
+    reported_cost_usd: float | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    derived_from: str | None
+
+    def amounts(self) -> CallAmounts:
+        if (
+            self.input_tokens_estimate is None
+            and self.output_tokens_estimate is None
+            and self.reported_cost_usd is None
+            and self.cache_read_tokens is None
+            and self.cache_write_tokens is None
+        ):
+            return plain_amounts([(self.input_tokens, self.output_tokens)])  # most calls
+        extras = column_extras(
+            self.reported_cost_usd, self.cache_read_tokens, self.cache_write_tokens,
+            self.derived_from,
+        )  # fmt: skip
+        return call_amounts(
+            self.provider, self.input_tokens, self.output_tokens, self.input_tokens_estimate,
+            self.output_tokens_estimate, extras,
+        )  # fmt: skip
 
 
 CALL_FACTS_SQL = (
     "start_time_unix_nano, request_model, response_model, service_name, operation,"
-    f" {IS_ERROR_SQL}, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL}, input_tokens, output_tokens"
+    f" {IS_ERROR_SQL}, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL}, input_tokens, output_tokens,"
+    f" input_tokens_estimate, output_tokens_estimate, provider, {COST_COLUMNS_SQL}"
 )
+_CALL_FACTS_COLUMNS = len(CallFacts._fields)
+_ESTIMATE_SQL = (
+    "UPDATE spans SET input_tokens_estimate = ?, output_tokens_estimate = ?,"
+    " token_estimate_method = ? WHERE rowid = ?"
+)
+
+
+# A call's message columns as text (input, output, system), for its token estimates.
+_MESSAGES_OF = f"SELECT {MESSAGES_SQL} FROM spans WHERE rowid = ?"
+
+
+def estimated(
+    conn: sqlite3.Connection,
+    rowid: int,
+    call: CallFacts,
+    input_messages: str | None,
+    output_messages: str | None,
+    system_instructions: str | None,
+) -> CallFacts:
+    """The call with token estimates where its counts were not reported (store/token_estimate.py),
+    written to its row when they changed: folding (and a join that patches a folded call) is
+    where estimates are made, so the rollups always count what the row says."""
+    estimate = estimate_tokens(
+        call.input_tokens, call.output_tokens, input_messages, output_messages,
+        system_instructions,
+    )  # fmt: skip
+    if (estimate.input, estimate.output) == (
+        call.input_tokens_estimate,
+        call.output_tokens_estimate,
+    ):
+        return call
+    conn.execute(_ESTIMATE_SQL, (estimate.input, estimate.output, estimate.method, rowid))
+    return call._replace(
+        input_tokens_estimate=estimate.input, output_tokens_estimate=estimate.output
+    )
 
 
 def watermark(conn: sqlite3.Connection) -> int:
@@ -142,14 +206,13 @@ class _Accumulator:
             call.operation,
             int(call.is_error),
         )
+        amounts = call.amounts() if sign == 1 else NO_AMOUNTS.plus(call.amounts(), -1)
         for grain, slot in _slots(call.start):
-            entry = self.calls.setdefault((grain, slot, *keys), [0, 0, 0, 0, {}, {}, {}])
+            entry = self.calls.setdefault((grain, slot, *keys), [0, [], {}, {}, {}])
             entry[0] += sign
-            entry[1] += sign * (call.output_tokens is not None)
-            entry[2] += sign * (call.input_tokens or 0)
-            entry[3] += sign * (call.output_tokens or 0)
+            entry[1].append(amounts)  # summed once per slot when written
             for measure, value in zip(
-                entry[4:], (call.duration_ms, call.ttft_ms, call.tokens_per_s), strict=True
+                entry[2:], (call.duration_ms, call.ttft_ms, call.tokens_per_s), strict=True
             ):
                 if value is not None:
                     index = bucket_index(value)
@@ -176,20 +239,18 @@ class _Accumulator:
                 "INSERT OR REPLACE INTO span_rollup VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (*key, count, total, self_ms, encode_buckets(buckets)),
             )
-        for key, (count, usage, tokens_in, tokens_out, *measures) in self.calls.items():
+        for key, (count, added, *measures) in self.calls.items():
+            amounts = CallAmounts.total(added)
             stored = conn.execute(
-                "SELECT count, usage_calls, input_tokens, output_tokens, duration_buckets,"
-                " ttft_buckets, tokens_per_s_buckets FROM call_rollup WHERE grain_s = ?"
-                " AND slot = ? AND request_model = ? AND response_model = ? AND service = ?"
-                " AND operation = ? AND is_error = ?",
+                f"SELECT count, {_AMOUNTS}, duration_buckets, ttft_buckets, tokens_per_s_buckets"
+                " FROM call_rollup WHERE grain_s = ? AND slot = ? AND request_model = ?"
+                " AND response_model = ? AND service = ? AND operation = ? AND is_error = ?",
                 key,
             ).fetchone()
             if stored:
                 count += stored[0]
-                usage += stored[1]
-                tokens_in += stored[2]
-                tokens_out += stored[3]
-                for measure, text in zip(measures, stored[4:], strict=True):
+                amounts = amounts.plus(CallAmounts._make(stored[1 : 1 + len(CallAmounts._fields)]))
+                for measure, text in zip(measures, stored[-3:], strict=True):
                     add_buckets(measure, decode_buckets(text))
             if count <= 0:  # every call of the slot was deleted
                 conn.execute(
@@ -199,16 +260,17 @@ class _Accumulator:
                 )
                 continue
             conn.execute(
-                f"INSERT OR REPLACE INTO call_rollup VALUES ({', '.join('?' * 14)})",
-                (
-                    *key,
-                    count,
-                    usage,
-                    _storable(tokens_in),
-                    _storable(tokens_out),
-                    *map(encode_buckets, measures),
-                ),
+                _WRITE_CALL_SQL,
+                (*key, count, *map(_storable, amounts), *map(encode_buckets, measures)),
             )
+
+
+_AMOUNTS = ", ".join(CallAmounts._fields)
+_WRITE_CALL_SQL = (
+    "INSERT OR REPLACE INTO call_rollup (grain_s, slot, request_model, response_model, service,"
+    f" operation, is_error, count, {_AMOUNTS}, duration_buckets, ttft_buckets,"
+    f" tokens_per_s_buckets) VALUES ({', '.join('?' * (11 + len(CallAmounts._fields)))})"
+)
 
 
 def _storable(total: int | float) -> int | float:
@@ -263,7 +325,12 @@ def roll_up(
         for row in rows:
             if row[7] is None:
                 continue
-            accumulator.call(CallFacts._make(row[11:]))
+            call = CallFacts._make(row[11:])
+            if call.input_tokens is None or call.output_tokens is None:  # rare: read its text
+                call = estimated(
+                    conn, row[0], call, *conn.execute(_MESSAGES_OF, (row[0],)).fetchone()
+                )
+            accumulator.call(call)
             text = calls_text.text(row[10], row[8], row[9])
             if text:
                 indexed.append((row[0], text))
@@ -295,10 +362,12 @@ _CHANGED_SQL = f"SELECT {CALL_FACTS_SQL}, {MESSAGES_SQL} FROM spans WHERE rowid 
 _BEFORE_SQL = (
     f"SELECT {CALL_FACTS_SQL} FROM (SELECT s.start_time_unix_nano, s.end_time_unix_nano,"
     " s.service_name, s.status_code, ? AS operation, ? AS request_model, ? AS response_model,"
-    " ? AS error_type, ? AS ttft_ms, ? AS input_tokens, ? AS output_tokens"
+    " ? AS error_type, ? AS ttft_ms, ? AS input_tokens, ? AS output_tokens,"
+    " ? AS input_tokens_estimate, ? AS output_tokens_estimate, ? AS provider,"
+    " ? AS reported_cost_usd, ? AS cache_read_tokens, ? AS cache_write_tokens, ? AS derived_from"
     " FROM spans AS s WHERE s.rowid = ?)"
 )
-_BEFORE_COLUMNS = (
+BEFORE_COLUMNS = (
     "operation",
     "request_model",
     "response_model",
@@ -306,19 +375,26 @@ _BEFORE_COLUMNS = (
     "ttft_ms",
     "input_tokens",
     "output_tokens",
+    "input_tokens_estimate",
+    "output_tokens_estimate",
+    "provider",
+    "reported_cost_usd",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "derived_from",
 )
 
 
 def call_changed(conn: sqlite3.Connection, rowid: int, before: Mapping[str, Any]) -> None:
-    """Keep rollups and the text index right when the GenAI columns of a stored span row are
-    rewritten (log events joined after the row was folded). Call it after the UPDATE, in the
-    same transaction, with the columns' previous values (`before` maps each name in
-    _BEFORE_COLUMNS and the three message columns to its old value)."""
+    """Keep rollups, token estimates and the text index right when the GenAI columns of a stored
+    span row are rewritten (log events joined after the row was folded). Call it after the
+    UPDATE, in the same transaction, with the columns' previous values (`before` maps each name
+    in BEFORE_COLUMNS and the three message columns to its old value)."""
     if rowid > watermark(conn):
         return  # not folded yet: the next chunk sees the new values
     accumulator = _Accumulator()
     if before.get("operation") is not None:
-        old = conn.execute(_BEFORE_SQL, (*(before[c] for c in _BEFORE_COLUMNS), rowid)).fetchone()
+        old = conn.execute(_BEFORE_SQL, (*(before[c] for c in BEFORE_COLUMNS), rowid)).fetchone()
         accumulator.call(CallFacts._make(old), sign=-1)
         text = message_text(
             before["system_instructions"], before["input_messages"], before["output_messages"]
@@ -330,8 +406,10 @@ def call_changed(conn: sqlite3.Connection, rowid: int, before: Mapping[str, Any]
             )
     row = conn.execute(_CHANGED_SQL, (rowid,)).fetchone()
     if row is not None and row[4] is not None:
-        accumulator.call(CallFacts._make(row[:11]))
-        text = message_text(row[13], row[11], row[12])
+        n = _CALL_FACTS_COLUMNS
+        call = CallFacts._make(row[:n])
+        accumulator.call(estimated(conn, rowid, call, row[n], row[n + 1], row[n + 2]))
+        text = message_text(row[n + 2], row[n], row[n + 1])
         if text:
             conn.execute("INSERT INTO llm_call_text (rowid, text) VALUES (?, ?)", (rowid, text))
     accumulator.write(conn)

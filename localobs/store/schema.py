@@ -622,10 +622,9 @@ WHERE operation IS NOT NULL;
 # The newer GenAI shapes. Calls stored before their cache and reasoning usage was read get it from
 # their attributes (the names receiver/genai/details.py reads), and their TTFT its source (before,
 # only the `gen_ai.response.time_to_first_chunk` attribute and first-chunk events were read); then
-# lookups that stay cheap while
-# these are rare: the cache token sums of the totals read only calls that report a cache, and a
-# call's evaluation results (`gen_ai.evaluation.result` log events) are found by the span they
-# evaluate, or by its `gen_ai.response.id` when they name no span.
+# lookups that stay cheap while these are rare: the cache token sums of the totals read only calls
+# that report a cache, and a call's evaluation results (`gen_ai.evaluation.result` log events) are
+# found by the span they evaluate, or by its `gen_ai.response.id` when they name no span.
 _MIGRATION_11_CACHE_AND_EVALUATIONS = """
 UPDATE spans SET
     cache_read_tokens = (SELECT value FROM json_each(json_array(
@@ -672,6 +671,37 @@ CREATE INDEX evaluation_events_by_response ON logs (
 ) WHERE event_name = 'gen_ai.evaluation.result';
 """
 
+# What totals need of each call beyond its reported usage (see store/call_amounts.py): the calls
+# whose token counts were estimated and the estimates used, and the parts of a call's cost (a cost
+# the client reported itself, or the token counts a price table prices: input read from no cache,
+# output, cache reads, cache writes). The list index covers those columns too, so exact totals
+# still read no table rows. Everything folded so far is folded again (the writer does it in its
+# idle time; readers use the raw rows meanwhile), so older calls get their estimates and cost
+# parts too.
+_MIGRATION_12_ESTIMATES_AND_COST_ROLLUPS = """
+ALTER TABLE call_rollup ADD COLUMN estimated_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN input_tokens_estimate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN output_tokens_estimate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN reported_cost_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN reported_cost_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN priced_calls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN priced_input_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN priced_output_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_rollup ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+DELETE FROM call_rollup;
+DELETE FROM span_rollup;
+INSERT INTO llm_call_text (llm_call_text) VALUES ('delete-all');
+DELETE FROM derived_state WHERE name = 'rollup_watermark';
+DROP INDEX llm_calls_list;
+CREATE INDEX llm_calls_list ON spans (
+    start_time_unix_nano, end_time_unix_nano, service_name, request_model, response_model,
+    operation, status_code, error_type, ttft_ms, input_tokens, output_tokens,
+    input_tokens_estimate, output_tokens_estimate, provider, reported_cost_usd, cache_read_tokens,
+    cache_write_tokens, derived_from
+) WHERE operation IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -684,6 +714,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_9_CONTENTS,
     _MIGRATION_10_CALL_DETAILS,
     _MIGRATION_11_CACHE_AND_EVALUATIONS,
+    _MIGRATION_12_ESTIMATES_AND_COST_ROLLUPS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

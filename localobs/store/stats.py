@@ -11,6 +11,16 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field, replace
 
+import orjson
+
+from localobs.store.call_amounts import (
+    CALL_AMOUNTS_SQL,
+    NO_AMOUNTS,
+    CallAmounts,
+    amounts_cost,
+    plain_amounts,
+    row_amounts,
+)
 from localobs.store.call_columns import DURATION_MS_SQL, IS_ERROR_SQL, MODEL_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import (
     ALL_CALLS,
@@ -21,10 +31,8 @@ from localobs.store.call_filter import (
 )
 from localobs.store.components import ComponentStats, component_stats
 from localobs.store.cost import (
-    PRICE_TABLE,
     UNKNOWN,
     Cost,
-    call_cost,
     find_price,
     is_local,
     price_table,
@@ -70,9 +78,14 @@ class ModelStats:
     ttft_p95_ms: float | None
     tokens_per_s_p50: float | None
     calls_with_usage: int = 0
-    cost_usd: float | None = None  # the table's price of the token sums; None: unknown
-    cost_source: str | None = None  # price_table or local (store/cost.py); None: unknown
+    cost_usd: float | None = None  # reported costs plus the table's price of the others' tokens
+    cost_source: str | None = None  # store/cost.py: reported (every call reported its cost),
+    # price_table or local (how the other calls were priced); None: unknown
     unpriced_calls: int = 0  # calls whose cost is unknown (no price, or no token counts)
+    # Estimates for counts nobody reported (store/token_estimate.py), never added to the above.
+    estimated_calls: int = 0
+    input_tokens_estimate: int = 0
+    output_tokens_estimate: int = 0
     # Of input_tokens, those read from and written to a provider's cache (where reported).
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
@@ -103,6 +116,9 @@ class Totals:
     # Of input_tokens, those read from and written to a provider's cache (where reported).
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    estimated_calls: int = 0  # calls whose token counts nobody reported, estimated instead
+    input_tokens_estimate: int = 0
+    output_tokens_estimate: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +134,7 @@ class Activity:
 class _Tally:
     calls: int = 0
     errors: int = 0
-    usage: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    amounts: CallAmounts = NO_AMOUNTS
     duration: Distribution = field(default_factory=Distribution)
     ttft: Distribution = field(default_factory=Distribution)
     speed: Distribution = field(default_factory=Distribution)
@@ -128,9 +142,7 @@ class _Tally:
     def merge(self, other: _Tally) -> None:
         self.calls += other.calls
         self.errors += other.errors
-        self.usage += other.usage
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
+        self.amounts = self.amounts.plus(other.amounts)
         for mine, theirs in (
             (self.duration, other.duration),
             (self.ttft, other.ttft),
@@ -139,31 +151,29 @@ class _Tally:
             mine.extend(theirs.values)
             mine.add_buckets(theirs.buckets)
 
-    def model_stats(self, model: str, cost: Cost = UNKNOWN) -> ModelStats:
+    def model_stats(self, model: str, cost: Cost = UNKNOWN, unpriced: int = 0) -> ModelStats:
         duration_p50, duration_p95 = self.duration.percentiles(0.5, 0.95)
         ttft_p50, ttft_p95 = self.ttft.percentiles(0.5, 0.95)
-        if cost.usd is None:
-            unpriced = self.calls
-        elif cost.source == PRICE_TABLE:
-            unpriced = self.calls - self.usage  # priced from tokens: a call without them is not
-        else:
-            unpriced = 0
+        amounts = self.amounts
         return ModelStats(
             model=model,
             calls=self.calls,
             errors=self.errors,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
+            input_tokens=amounts.input_tokens,
+            output_tokens=amounts.output_tokens,
             duration_p50_ms=duration_p50,
             duration_p95_ms=duration_p95,
             ttft_p50_ms=ttft_p50,
             ttft_p95_ms=ttft_p95,
             ttft_source=None if ttft_p50 is None else TTFT_FROM_CALLS,
             tokens_per_s_p50=self.speed.percentiles(0.5)[0],
-            calls_with_usage=self.usage,
+            calls_with_usage=amounts.usage_calls,
             cost_usd=cost.usd,
             cost_source=cost.source,
             unpriced_calls=unpriced,
+            estimated_calls=amounts.estimated_calls,
+            input_tokens_estimate=amounts.input_tokens_estimate,
+            output_tokens_estimate=amounts.output_tokens_estimate,
         )
 
 
@@ -190,19 +200,19 @@ def _rolled_up(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> 
     window, window_params = rollup_range(since)
     keys, key_params = rollup_conditions(flt)
     rows = conn.execute(
-        "SELECT request_model, response_model, is_error, count, usage_calls, input_tokens,"
-        " output_tokens, duration_buckets, ttft_buckets, tokens_per_s_buckets FROM call_rollup"
+        f"SELECT request_model, response_model, is_error, count, {', '.join(CallAmounts._fields)},"
+        " duration_buckets, ttft_buckets, tokens_per_s_buckets FROM call_rollup"
         f" WHERE {window} AND {keys}",
         (*window_params, *key_params),
     )
     tallies: dict[str, _Tally] = {}
-    for request, response, error, count, usage, tokens_in, tokens_out, *buckets in rows:
+    amount_columns = len(CallAmounts._fields)
+    for request, response, error, count, *rest in rows:
         tally = _tally(tallies, response or request)
         tally.calls += count
         tally.errors += count if error else 0
-        tally.usage += usage
-        tally.input_tokens += tokens_in
-        tally.output_tokens += tokens_out
+        tally.amounts = tally.amounts.plus(CallAmounts._make(rest[:amount_columns]))
+        buckets = rest[amount_columns:]
         for measure, text in zip((tally.duration, tally.ttft, tally.speed), buckets, strict=True):
             measure.add_buckets(decode_buckets(text))
     return tallies
@@ -210,7 +220,7 @@ def _rolled_up(conn: sqlite3.Connection, since: int | None, flt: CallFilter) -> 
 
 _RAW_SQL = (
     f"{MODEL_SQL}, {IS_ERROR_SQL}, {DURATION_MS_SQL}, ttft_ms, {TOKENS_PER_S_SQL},"
-    " input_tokens, output_tokens"
+    f" input_tokens, output_tokens, {CALL_AMOUNTS_SQL}"
 )
 
 
@@ -226,8 +236,10 @@ def _raw(
         where = f"rowid > ? AND {where}"
         params.insert(0, above_rowid)
     tallies: dict[str, _Tally] = {}
+    plain: dict[str, list[tuple[int | None, int | None]]] = {}
+    other: dict[str, list[CallAmounts]] = {}
     rows = conn.execute(f"SELECT {_RAW_SQL} FROM {source} WHERE {where}", params)
-    for model, error, duration, ttft, speed, tokens_in, tokens_out in rows:
+    for model, error, duration, ttft, speed, tokens_in, tokens_out, columns in rows:
         tally = tallies.get(model) or _tally(tallies, model)
         tally.calls += 1
         tally.errors += error
@@ -236,11 +248,16 @@ def _raw(
             tally.ttft.values.append(ttft)
         if speed is not None:
             tally.speed.values.append(speed)
-        if tokens_in is not None:
-            tally.input_tokens += tokens_in
-        if tokens_out is not None:
-            tally.output_tokens += tokens_out
-            tally.usage += 1
+        if columns is None:
+            plain.setdefault(model, []).append((tokens_in, tokens_out))
+        else:
+            other.setdefault(model, []).append(row_amounts(*orjson.loads(columns)))
+    for model, counts in plain.items():
+        tally = _tally(tallies, model)
+        tally.amounts = tally.amounts.plus(plain_amounts(counts))
+    for model, items in other.items():
+        tally = _tally(tallies, model)
+        tally.amounts = tally.amounts.plus(CallAmounts.total(items))
     return tallies
 
 
@@ -270,16 +287,15 @@ def _provider(conn: sqlite3.Connection, model: str | None) -> str | None:
     return None if row is None else row[0]
 
 
-def _model_cost(conn: sqlite3.Connection, model: str, tally: _Tally) -> Cost:
-    """The table's price of a model's token sums (a cost a client reports is per call: see
-    calls.py; summing those would read every call's attributes, too slow for totals)."""
+def _model_stats(conn: sqlite3.Connection, model: str, tally: _Tally) -> ModelStats:
+    """A model's figures with its cost: the costs its calls reported plus the table's price of
+    the other calls' token sums (store/call_amounts.py)."""
     name = None if model == UNKNOWN_MODEL else model
     table = price_table()
     known = find_price(name, table) is not None or is_local(None, name, table)
     provider = None if known else _provider(conn, name)
-    if tally.usage == 0 and tally.input_tokens == 0:
-        return call_cost(provider, name, None, None, table=table)
-    return call_cost(provider, name, tally.input_tokens, tally.output_tokens, table=table)
+    cost, unpriced = amounts_cost(provider, name, tally.calls, tally.amounts, table)
+    return tally.model_stats(model, cost, unpriced)
 
 
 def _ttft_from_metrics(
@@ -336,7 +352,7 @@ def totals(
     per_model = sorted(
         (
             replace(
-                tally.model_stats(model, _model_cost(conn, model, tally)),
+                _model_stats(conn, model, tally),
                 cache_read_tokens=caches.get(model, (0, 0))[0],
                 cache_write_tokens=caches.get(model, (0, 0))[1],
             )
@@ -365,6 +381,9 @@ def totals(
         unpriced_calls=sum(stats.unpriced_calls for stats in per_model),
         cache_read_tokens=sum(read for read, _ in caches.values()),
         cache_write_tokens=sum(write for _, write in caches.values()),
+        estimated_calls=everything.estimated_calls,
+        input_tokens_estimate=everything.input_tokens_estimate,
+        output_tokens_estimate=everything.output_tokens_estimate,
     )
 
 

@@ -65,15 +65,25 @@ def _strings(document: Any, out: list[str]) -> None:
             )
 
 
+def column_strings(column: str | None, out: list[str]) -> Any:
+    """Append every content string of one message column (JSON; text that is not JSON counts
+    as one string) to `out`; returns the parsed document (None when absent or not JSON)."""
+    if not column:
+        return None
+    try:
+        document = orjson.loads(column)
+    except orjson.JSONDecodeError:
+        out.append(column)
+        return None
+    _strings(document, out)
+    return document
+
+
 def message_text(*columns: str | None) -> str:
     """The searchable text of a call: every content string of its message columns (JSON)."""
     out: list[str] = []
     for column in columns:
-        if column:
-            try:
-                _strings(orjson.loads(column), out)
-            except orjson.JSONDecodeError:
-                out.append(column)
+        column_strings(column, out)
     return "\n".join(out)
 
 

@@ -43,8 +43,24 @@ def count(n: int | None) -> str:
     return f"{n / 1_000_000:.2f}M"
 
 
-def tokens_in_out(input_tokens: int | None, output_tokens: int | None) -> str:
-    return f"{count(input_tokens)}→{count(output_tokens)}"
+def count_or_estimate(reported: int | None, estimate: int | None = None) -> str:
+    """A reported count, else an estimate marked `~` (store/token_estimate.py), else MISSING."""
+    if reported is None and estimate is not None:
+        return f"~{count(estimate)}"
+    return count(reported)
+
+
+def tokens_in_out(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    input_estimate: int | None = None,
+    output_estimate: int | None = None,
+) -> str:
+    """`120→48`; a count nobody reported shows its estimate as `~48`."""
+    return (
+        f"{count_or_estimate(input_tokens, input_estimate)}"
+        f"→{count_or_estimate(output_tokens, output_estimate)}"
+    )
 
 
 def data_size(size: int) -> str:

@@ -1,9 +1,9 @@
 """The call-details part of a span row: cache and reasoning usage and the reasoning level asked for.
 
 These are read the same way in every dialect that sends them (the GenAI conventions' names, and
-the older or vendor spellings still in use), so one function serves all. The TTFT source, a cost
-the client reported and `derived_from` are filled by the code that knows them (see dispatch and
-the coding-agent event mappers); they default to None here.
+the older or vendor spellings still in use), so one function serves all; so is a cost the span
+reports (store/cost.py reads its keys). The TTFT source and `derived_from` are filled by the code
+that knows them (see dispatch and the coding-agent event mappers); they default to None here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from localobs.receiver.genai.record import as_count, as_str
+from localobs.store.cost import REPORTED_COST_KEYS, reported_cost
 from localobs.store.schema import SPAN_COLUMNS
 
 # The tail of the span row after the agent fields, in the order of the store's columns.
@@ -61,7 +62,9 @@ def _first(a: dict[str, Any], keys: tuple[str, ...], read: Any) -> Any:
     return None
 
 
-_KEYS = frozenset((*_CACHE_READ, *_CACHE_WRITE, *_REASONING, *_REASONING_LEVEL))
+_KEYS = frozenset(
+    (*_CACHE_READ, *_CACHE_WRITE, *_REASONING, *_REASONING_LEVEL, *REPORTED_COST_KEYS)
+)
 
 
 def call_details(a: dict[str, Any], ttft_source: str | None = None) -> tuple[Any, ...]:
@@ -74,7 +77,7 @@ def call_details(a: dict[str, Any], ttft_source: str | None = None) -> tuple[Any
         _first(a, _CACHE_WRITE, as_count),
         _first(a, _REASONING, as_count),
         _first(a, _REASONING_LEVEL, as_str),
-        None,  # reported_cost_usd: set by the mappers of clients that report one
+        reported_cost(a),  # or set by the mappers of clients that report one in log events
         None,  # derived_from: set only for calls built from another signal
         None,  # input_tokens_estimate .. token_estimate_method: where usage is missing
         None,

@@ -87,6 +87,26 @@ def _value(value: object) -> Content:
     return fmt.shown(str(value))
 
 
+def _tokens(reported: int | None, estimate: int | None, detail: CallDetail) -> Content:
+    """A reported count as is; else "not reported", with the estimate and its method if any."""
+    if reported is not None:
+        return _value(reported)
+    if estimate is None:
+        return Content.styled("not reported", "$foreground-muted")
+    return Content.assemble(
+        ("not reported", "$foreground-muted"),
+        f"  ~{estimate:,} estimated",
+        _source(detail.token_estimate_method),
+    )
+
+
+def _tokens_in_out(detail: CallDetail) -> str:
+    return fmt.tokens_in_out(
+        detail.input_tokens, detail.output_tokens,
+        detail.input_tokens_estimate, detail.output_tokens_estimate,
+    )  # fmt: skip
+
+
 def _source(text: str | None) -> Content:
     return Content.styled(f"  ({text})" if text else "", "$foreground-muted")
 
@@ -145,10 +165,10 @@ def facts_content(detail: CallDetail, ctx: ViewerContext) -> Content:
         _row("max tokens", _value(detail.max_tokens)),
         *usage_detail_rows(detail.reasoning_level, "reasoning level"),
         Content.styled("Usage", "b $text-accent"),
-        _row("input tokens", _value(detail.input_tokens)),
+        _row("input tokens", _tokens(detail.input_tokens, detail.input_tokens_estimate, detail)),
         *usage_detail_rows(detail.cache_read_tokens, "  cache read"),
         *usage_detail_rows(detail.cache_write_tokens, "  cache write"),
-        _row("output tokens", _value(detail.output_tokens)),
+        _row("output tokens", _tokens(detail.output_tokens, detail.output_tokens_estimate, detail)),
         *usage_detail_rows(detail.reasoning_tokens, "  reasoning"),
         _row("cost", cost_text(detail.cost_usd, detail.cost_source, detail.model)),
         Content.styled("Timings", "b $text-accent"),
@@ -314,7 +334,7 @@ class CallDetailScreen(Screen[None]):
                 " · ",
                 fmt.timestamp(detail.start_time_unix_nano, self.ctx.tz),
                 f" · {fmt.duration(detail.duration_ms)}",
-                f" · {fmt.tokens_in_out(detail.input_tokens, detail.output_tokens)} tok",
+                f" · {_tokens_in_out(detail)} tok",
                 ("  ERROR" if errored else "", "b $text-error"),
             )
         )

@@ -174,7 +174,13 @@ class CallsTable(DataTable[Text]):
             "duration": Text(fmt.duration(call.duration_ms), justify="right"),
             "ttft": Text(fmt.duration(call.ttft_ms), justify="right"),
             "tokens": Text(
-                fmt.tokens_in_out(call.input_tokens, call.output_tokens), justify="right"
+                fmt.tokens_in_out(
+                    call.input_tokens,
+                    call.output_tokens,
+                    call.input_tokens_estimate,
+                    call.output_tokens_estimate,
+                ),
+                justify="right",
             ),
             "rate": Text(
                 fmt.speed(call.output_tokens_per_s, call.is_decode_speed), justify="right"

@@ -8,6 +8,7 @@ from textual.widgets import Static
 from localobs.store.coding_agents import CodingAgentTotals, summary_text
 from localobs.store.cost import total_cost_text, usd_text
 from localobs.store.stats import ModelStats, Totals
+from localobs.store.token_estimate import estimated_calls_text
 from localobs.tui import format as fmt
 
 _MAX_MODELS = 3
@@ -20,10 +21,21 @@ def _model_line(stats: ModelStats) -> Content:
         (f" {stats.errors} err" if stats.errors else "", "$text-error"),
         f"  tok {fmt.tokens_in_out(stats.input_tokens, stats.output_tokens)}",
         fmt.cached(stats.cache_read_tokens, stats.cache_write_tokens),
+        _estimates(stats),
         f" p50 {fmt.duration(stats.duration_p50_ms)}",
         f" {fmt.rate(stats.tokens_per_s_p50)} tok/s",
         f"  {usd_text(stats.cost_usd)}",
     )
+
+
+def _estimates(stats: ModelStats | Totals) -> str:
+    """Estimated counts beside the reported ones, never added to them (token_estimate.py)."""
+    if not stats.estimated_calls:
+        return ""
+    estimates = fmt.tokens_in_out(
+        None, None, stats.input_tokens_estimate or None, stats.output_tokens_estimate or None
+    )
+    return f" +{estimates} est. ({estimated_calls_text(stats.estimated_calls, stats.calls)})"
 
 
 def totals_content(
@@ -39,6 +51,7 @@ def totals_content(
             (f" {totals.errors} err", errors_style),
             f"  tok {fmt.tokens_in_out(totals.input_tokens, totals.output_tokens)}",
             fmt.cached(totals.cache_read_tokens, totals.cache_write_tokens),
+            _estimates(totals),
             f"  p50 {fmt.duration(totals.duration_p50_ms)}",
             f" p95 {fmt.duration(totals.duration_p95_ms)}",
             f"  ttft {fmt.duration(totals.ttft_p50_ms)}",
