@@ -329,7 +329,7 @@ def test_a_denied_tool_is_a_failed_step_and_a_result_takes_its_decision() -> Non
 
 def test_a_redacted_prompt_is_not_shown_as_the_users_words() -> None:
     (run,) = _map(codex.CodexMapper(), [_event("codex.user_prompt", 1, prompt="[REDACTED]")])
-    assert "input_messages" not in run.genai
+    assert run.genai["input_messages"] is None
 
 
 def test_state_stays_bounded() -> None:

@@ -35,10 +35,11 @@ from localobs.receiver.genai.derived import (
     SPAN_KIND_INTERNAL,
     DerivedSpan,
     LogEvent,
+    agent_run,
     derived_id,
+    prompt_message,
 )
-from localobs.receiver.genai.messages import text_part
-from localobs.receiver.genai.record import as_count, dumps
+from localobs.receiver.genai.record import as_count
 
 AGENT_NAME = "Claude Code"
 DIALECT = "claude_code"
@@ -127,24 +128,16 @@ class _Turn:
     def root(
         self, event: LogEvent, start: int, end: int, messages: str | None = None
     ) -> DerivedSpan:
-        return DerivedSpan(
-            trace_id=self.trace_id,
-            span_id=self.span_id,
-            parent_span_id=None,
-            name=f"invoke_agent {AGENT_NAME}",
-            kind=SPAN_KIND_INTERNAL,
-            start_unix_nano=start,
-            end_unix_nano=end,
-            status_code=0,
-            status_message=None,
+        return agent_run(
+            self.trace_id,
+            self.span_id,
+            agent_name=AGENT_NAME,
+            dialect=DIALECT,
+            conversation_id=self.session,
+            start=start,
+            end=end,
             attributes={"session.id": self.session, "prompt.id": self.prompt},
-            genai={
-                "span_role": "agent",
-                "agent_name": AGENT_NAME,
-                "conversation_id": self.session,
-                "input_messages": messages,
-                "dialect": DIALECT,
-            },
+            input_messages=messages,
         )
 
     def step(
@@ -182,7 +175,7 @@ def user_prompt(event: LogEvent) -> list[DerivedSpan]:
     prompt = event.attributes.get("prompt")
     messages = None
     if type(prompt) is str and prompt and prompt != _REDACTED:
-        messages = dumps([{"role": "user", "parts": [text_part(prompt)]}])
+        messages = prompt_message(prompt)
     time = event.time_unix_nano
     return [turn.root(event, time, time, messages)]
 

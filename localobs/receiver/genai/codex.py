@@ -47,10 +47,12 @@ from localobs.receiver.genai.derived import (
     SPAN_KIND_INTERNAL,
     DerivedSpan,
     LogEvent,
+    agent_run,
     derived_id,
+    prompt_message,
 )
 from localobs.receiver.genai.dispatch import STATUS_ERROR
-from localobs.receiver.genai.record import as_count, as_str, dumps
+from localobs.receiver.genai.record import as_count, as_str
 
 DIALECT = "codex"
 AGENT_NAME = "Codex"
@@ -168,31 +170,16 @@ class _Context:
     def run(self, turn: str | None, start: int, end: int, prompt: str | None = None) -> DerivedSpan:
         """The turn's agent-run span, covering [start, end] (the writer widens it per event)."""
         trace_id, span_id = self.ids(turn)
-        genai: dict[str, Any] = {
-            "span_role": "agent",
-            "agent_name": AGENT_NAME,
-            "conversation_id": self.conversation_id,
-            "dialect": DIALECT,
-        }
-        if prompt is not None:
-            genai["input_messages"] = dumps(
-                [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
-            )
-        attributes = {"codex.trace_id": turn} if turn else {}
-        if self.conversation_id is not None:
-            attributes["conversation.id"] = self.conversation_id
-        return DerivedSpan(
-            trace_id=trace_id,
-            span_id=span_id,
-            parent_span_id=None,
-            name=f"invoke_agent {AGENT_NAME}",
-            kind=SPAN_KIND_INTERNAL,
-            start_unix_nano=start,
-            end_unix_nano=end,
-            status_code=0,
-            status_message=None,
-            attributes=attributes,
-            genai=genai,
+        return agent_run(
+            trace_id,
+            span_id,
+            agent_name=AGENT_NAME,
+            dialect=DIALECT,
+            conversation_id=self.conversation_id,
+            start=start,
+            end=end,
+            attributes={"codex.trace_id": turn or None, "conversation.id": self.conversation_id},
+            input_messages=prompt_message(prompt) if prompt is not None else None,
         )
 
     def child(

@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from localobs.receiver.genai.messages import text_part
 from localobs.receiver.genai.record import CALL_FIELDS, dumps
 
 DERIVED_FROM_LOGS = "logs"
@@ -64,6 +65,48 @@ def derived_id(*parts: object, size: int = 8) -> str:
     same event sent twice derives the same rows."""
     text = "\x1f".join("" if part is None else str(part) for part in parts)
     return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
+
+
+def prompt_message(text: str) -> str:
+    """A turn's prompt as the message columns store it: one user message of text."""
+    return dumps([{"role": "user", "parts": [text_part(text)]}])
+
+
+def agent_run(
+    trace_id: str,
+    span_id: str,
+    *,
+    agent_name: str,
+    dialect: str,
+    conversation_id: str | None,
+    start: int,
+    end: int,
+    attributes: dict[str, Any],
+    input_messages: str | None = None,
+) -> DerivedSpan:
+    """The root of a coding agent's turn: an agent run in its session's conversation, so the
+    agents and conversations screens show it like any framework's run. The writer stretches it
+    over the turn's events and fills its prompt when that comes later."""
+    genai: dict[str, Any] = {
+        "span_role": "agent",
+        "agent_name": agent_name,
+        "conversation_id": conversation_id,
+        "dialect": dialect,
+        "input_messages": input_messages,
+    }
+    return DerivedSpan(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=None,
+        name=f"invoke_agent {agent_name}",
+        kind=SPAN_KIND_INTERNAL,
+        start_unix_nano=start,
+        end_unix_nano=end,
+        status_code=0,
+        status_message=None,
+        attributes={key: value for key, value in attributes.items() if value is not None},
+        genai=genai,
+    )
 
 
 def span_row(

@@ -26,10 +26,11 @@ from localobs.receiver.genai.derived import (
     SPAN_KIND_INTERNAL,
     DerivedSpan,
     LogEvent,
+    agent_run,
     derived_id,
+    prompt_message,
 )
 from localobs.receiver.genai.gemini_content import from_contents, from_stream, parse_json_text
-from localobs.receiver.genai.messages import text_part
 from localobs.receiver.genai.record import (
     TooDeep,
     as_count,
@@ -143,27 +144,16 @@ class _Turn:
     def row(self, start: int, end: int, input_messages: str | None = None) -> DerivedSpan:
         """The turn's root span, covering [start, end] (the writer stretches it over all the
         turn's events)."""
-        genai: dict[str, Any] = {
-            "span_role": "agent",
-            "agent_name": AGENT_NAME,
-            "conversation_id": self.session,
-            "dialect": DIALECT,
-        }
-        if input_messages is not None:
-            genai["input_messages"] = input_messages
-        attributes = {"session.id": self.session, "prompt_id": self.prompt}
-        return DerivedSpan(
+        return agent_run(
             self.trace_id,
             self.span_id,
-            None,
-            f"invoke_agent {AGENT_NAME}",
-            SPAN_KIND_INTERNAL,
-            start,
-            end,
-            STATUS_OK,
-            None,
-            {key: value for key, value in attributes.items() if value is not None},
-            genai,
+            agent_name=AGENT_NAME,
+            dialect=DIALECT,
+            conversation_id=self.session,
+            start=start,
+            end=end,
+            attributes={"session.id": self.session, "prompt_id": self.prompt},
+            input_messages=input_messages,
         )
 
     def child(
@@ -319,6 +309,6 @@ def user_prompt(event: LogEvent) -> list[DerivedSpan]:
     prompt = event.attributes.get("prompt")
     message = None
     if type(prompt) is str:
-        message = _json([{"role": "user", "parts": [text_part(prompt)]}])
+        message = prompt_message(prompt)
     time = event.time_unix_nano
     return [_Turn(event).row(time, time, message)]
