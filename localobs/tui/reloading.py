@@ -13,7 +13,9 @@ RELOAD_INTERVAL_S = 1.0
 
 class ReloadingScreen(Screen[None]):
     """Subclasses implement `_query`, run on a worker thread, which posts its result; the
-    result's handler calls `_loaded()`."""
+    result's handler calls `_loaded()`. Textual calls each class's `on_mount` itself, the
+    subclass's first: a subclass's `on_mount` (adding its columns) must not call this one too,
+    or every load and timer would run twice."""
 
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__()

@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from localobs.store.agents import AgentRun, RunDetail, RunStep, get_run, list_runs
 from localobs.store.cost import partial_usd_text, total_cost_text
@@ -25,6 +25,7 @@ from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.reloading import ReloadingScreen
 from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 
 _LIST_LIMIT = 200
 _TEXT = 400  # characters of an argument or result shown in the step detail
@@ -68,7 +69,7 @@ class AgentsScreen(ReloadingScreen):
     def compose(self) -> ComposeResult:
         yield Static(Text("Agents · loading…"), id="agents-title")
         yield DataTable(id="runs", cursor_type="row")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#runs", DataTable)
@@ -84,7 +85,6 @@ class AgentsScreen(ReloadingScreen):
             ("errors", "errors"),
         ):
             table.add_column(label, key=key)
-        super().on_mount()
 
     def _query(self) -> None:
         try:
@@ -234,7 +234,7 @@ class RunScreen(ReloadingScreen):
         yield Static(id="step-detail")
         yield DataTable(id="tool-stats", cursor_type="none")
         yield DataTable(id="transitions", cursor_type="none")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         columns = {
@@ -246,7 +246,6 @@ class RunScreen(ReloadingScreen):
             table = self.query_one(selector, DataTable)
             for label in labels:
                 table.add_column(label)
-        super().on_mount()
 
     def _query(self) -> None:
         try:

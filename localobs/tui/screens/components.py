@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 from textual_plotext import PlotextPlot
 
 from localobs.store.calls import CallFilter
@@ -37,6 +37,7 @@ from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import RefreshGate, StoreChanged
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 from localobs.tui.widgets.plots import latency_bars, show_bars, show_series
 
 WINDOWS: tuple[tuple[str, float | None], ...] = (("5 min", 300), ("1 h", 3600), ("all", None))
@@ -108,7 +109,7 @@ class ComponentsScreen(Screen[None]):
             with Horizontal(classes="plot-row"):
                 yield PlotextPlot(id="plot-calls")
                 yield PlotextPlot(id="plot-tokens")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         components = self.query_one("#components", DataTable)

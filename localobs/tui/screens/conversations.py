@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from localobs.store.conversations import (
     ContextChange,
@@ -35,6 +35,7 @@ from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.reloading import ReloadingScreen
 from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 
 _LIST_LIMIT = 200
 _MESSAGE_CHARS = 600
@@ -69,7 +70,7 @@ class ConversationsScreen(ReloadingScreen):
     def compose(self) -> ComposeResult:
         yield Static(Text("Conversations · loading…"), id="conversations-title")
         yield DataTable(id="conversations", cursor_type="row")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#conversations", DataTable)
@@ -77,7 +78,6 @@ class ConversationsScreen(ReloadingScreen):
             "last seen", "conversation", "turns", "calls", "in→out tok", "cost", "first seen"
         ):  # fmt: skip
             table.add_column(label)
-        super().on_mount()
 
     def _query(self) -> None:
         try:
@@ -193,13 +193,12 @@ class ConversationScreen(ReloadingScreen):
         yield DataTable(id="turns", cursor_type="row")
         with VerticalScroll(id="change-box"):
             yield Static(id="context-change")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#turns", DataTable)
         for label in ("turn", "start", "step", "duration", "in→out tok", "question / context"):
             table.add_column(label)
-        super().on_mount()
 
     def _query(self) -> None:
         try:
