@@ -1,0 +1,76 @@
+"""The viewer's update path costs the event loop only what changed: a footer is rebuilt only when
+its keys change, and a screen reads its data once when opened (issue 14: keys under a flood)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from textual.widgets._footer import FooterKey
+
+from localobs.tui.app import LocalobsApp
+from localobs.tui.screens.agents import AgentsScreen
+from localobs.tui.screens.calls import CallsScreen
+from localobs.tui.widgets.calls_table import CallsTable
+from tests.conftest import RunningReceiver
+from tests.test_tui_agents import row_count, text_of, until, viewer
+
+SIZE = (140, 44)
+
+
+def footer_keys(app: LocalobsApp) -> dict[str, FooterKey]:
+    return {key.action: key for key in app.screen.query(FooterKey)}
+
+
+def enabled(app: LocalobsApp, action: str) -> bool:
+    """The footer shows `action`'s key, not dimmed."""
+    key = footer_keys(app).get(action)
+    return key is not None and not key.has_class("-disabled")
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    app = viewer(receiver, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query_one(CallsTable).row_count > 0)
+        await until(pilot, lambda: enabled(app, "open_detail"))
+        await pilot.pause(0.2)
+        before = footer_keys(app)
+        assert before["compare"].has_class("-disabled")  # nothing marked yet
+        # Another screen in front and back, and bindings refreshed with nothing changed: the
+        # footer's key widgets stay the ones already shown (Textual's Footer rebuilt them all).
+        await pilot.press("g")
+        await until(pilot, lambda: row_count(app, "#runs") > 0)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, CallsScreen))
+        app.screen.refresh_bindings()
+        app.screen.refresh_bindings()
+        await pilot.pause(0.2)
+        after = footer_keys(app)
+        assert all(after[action] is key for action, key in before.items())
+        # A key that changes is shown changed: marking a call enables Compare.
+        await pilot.press("m")
+        await until(pilot, lambda: enabled(app, "compare"))
+
+
+async def test_the_agents_screen_reads_its_runs_once_when_opened(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    statements: list[str] = []
+
+    def reader() -> sqlite3.Connection:
+        conn = receiver.store.reader()
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    viewer(receiver, tmp_path)  # stores the agent payload
+    app = LocalobsApp(reader, endpoint_url=receiver.url, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query_one(CallsTable).row_count > 0)
+        statements.clear()
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, AgentsScreen))
+        await until(pilot, lambda: "runs, newest first" in text_of(app, "#agents-title"))
+        await pilot.pause(0.3)  # within the screen's reload interval: a second read is a double
+        assert sum("agent_runs_by_start" in sql for sql in statements) == 1
