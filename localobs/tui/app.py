@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
@@ -27,7 +26,7 @@ from localobs.store import Store
 from localobs.tui.commands import BindingCommands
 from localobs.tui.context import ViewerContext
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
-from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
+from localobs.tui.refresh import CommitPoller, ConnectionFactory, ReaderPool, StoreChanged
 from localobs.tui.screens.call_detail import ReplayRequested
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.screens.help import KeySection
@@ -76,7 +75,6 @@ class LocalobsApp(App[None]):
     ) -> None:
         super().__init__()
         factory = source.reader if isinstance(source, Store) else source
-        self._factory: Callable[[], sqlite3.Connection] = factory
         self.ctx = ViewerContext(
             readers=ReaderPool(factory),
             clock=clock,
@@ -94,7 +92,10 @@ class LocalobsApp(App[None]):
         self._sigterm_before_mount = False
         if owns_process:
             signal.signal(signal.SIGTERM, self._note_early_sigterm)
-        self._watcher: StoreWatcher | None = None
+        # Its thread posts to the app (post_message is thread-safe); `on_store_changed` hands it on.
+        self._poller = CommitPoller(
+            factory, poll_interval_s, lambda: self.post_message(StoreChanged())
+        )
         self._board: Conditions | None = source.conditions if isinstance(source, Store) else None
         self._board_version = -1
         self._board_screen: Screen[object] | None = None
@@ -107,8 +108,9 @@ class LocalobsApp(App[None]):
         return CallsScreen(self.ctx)
 
     def on_mount(self) -> None:
-        self._watcher = StoreWatcher(self._factory())
-        self.set_interval(self._poll_interval_s, self._check_store)
+        self._poller.start()
+        self.set_interval(self._poll_interval_s, self._check_conditions)
+        self.set_interval(self._poll_interval_s, self.ctx.readers.interrupt_cancelled)
         if self._owns_process:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
             if self._sigterm_before_mount:
@@ -127,22 +129,13 @@ class LocalobsApp(App[None]):
     def on_unmount(self) -> None:
         if self._owns_process:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
-        if self._watcher is not None:
-            self._watcher.close()
+        self._poller.stop()
         self.ctx.readers.close()
 
-    def _check_store(self) -> None:
-        """The cheap poll: one PRAGMA; screens only query when it reports a commit."""
-        self._check_conditions()
-        if self._watcher is None:
-            return
-        try:
-            changed = self._watcher.changed()
-        except sqlite3.Error:
-            return
-        if changed:
-            # Only the screen in front: the others catch up when they are shown again.
-            self.screen.post_message(StoreChanged())
+    def on_store_changed(self, _: StoreChanged) -> None:
+        """From the poller: screens only query when it reports a commit."""
+        # Only the screen in front: the others catch up when they are shown again.
+        self.screen.post_message(StoreChanged())
 
     def _check_conditions(self) -> None:
         """The board's cheap poll: its version number. Each screen shown gets a ConditionsBar."""
