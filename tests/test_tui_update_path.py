@@ -1,19 +1,25 @@
 """The viewer's update path costs the event loop only what changed: a footer is rebuilt only when
-its keys change, and a screen reads its data once when opened (issue 14: keys under a flood)."""
+its keys change, a screen reads its data once when opened, and a query nobody waits for any more
+is stopped (issue 14: keys under a flood)."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+from textual import work
+from textual.app import App
 from textual.widgets._footer import FooterKey
 
+from localobs.store import Store
 from localobs.tui.app import LocalobsApp
+from localobs.tui.refresh import QueryCancelled, ReaderPool
 from localobs.tui.screens.agents import AgentsScreen
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.widgets.calls_table import CallsTable
 from tests.conftest import RunningReceiver
 from tests.test_tui_agents import row_count, text_of, until, viewer
+from tests.tui_pilot import wait_until
 
 SIZE = (140, 44)
 
@@ -74,3 +80,52 @@ async def test_the_agents_screen_reads_its_runs_once_when_opened(
         await until(pilot, lambda: "runs, newest first" in text_of(app, "#agents-title"))
         await pilot.pause(0.3)  # within the screen's reload interval: a second read is a double
         assert sum("agent_runs_by_start" in sql for sql in statements) == 1
+
+
+_LONG_QUERY = (
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000000)"
+    " SELECT count(*) FROM n"
+)
+
+
+class _Host(App[None]):
+    """A Textual app whose thread workers read through a reader pool, as the screens do."""
+
+    def __init__(self, pool: ReaderPool) -> None:
+        super().__init__()
+        self.pool = pool
+        self.outcomes: list[str] = []
+
+    @work(thread=True)
+    def read(self, sql: str) -> None:
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(sql).fetchone()
+        except QueryCancelled:
+            self.outcomes.append("cancelled")
+            raise
+        self.outcomes.append("done")
+
+
+async def test_a_cancelled_workers_query_is_interrupted_and_its_connection_dropped(
+    store: Store,
+) -> None:
+    opened: list[sqlite3.Connection] = []
+
+    def reader() -> sqlite3.Connection:
+        opened.append(store.reader())
+        return opened[-1]
+
+    app = _Host(ReaderPool(reader))
+    async with app.run_test() as pilot:
+        long = app.read(_LONG_QUERY)  # seconds of work when left alone
+        await wait_until(pilot, lambda: len(opened) == 1)
+        app.pool.interrupt_cancelled()  # not cancelled: left running
+        await pilot.pause(0.2)
+        assert app.outcomes == []
+        long.cancel()  # as Textual does when the screen is closed or a newer query replaces it
+        app.pool.interrupt_cancelled()
+        await wait_until(pilot, lambda: app.outcomes == ["cancelled"], timeout=5)
+        app.read("SELECT 1")  # the next borrower gets a fresh connection, not interrupted
+        await wait_until(pilot, lambda: app.outcomes == ["cancelled", "done"], timeout=5)
+        assert len(opened) == 2
