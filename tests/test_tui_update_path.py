@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import httpx
 from textual import work
 from textual.app import App
 from textual.widgets._footer import FooterKey
@@ -14,9 +15,10 @@ from textual.widgets._footer import FooterKey
 from localobs.store import Store
 from localobs.tui.app import LocalobsApp
 from localobs.tui.refresh import QueryCancelled, ReaderPool
-from localobs.tui.screens.agents import AgentsScreen
+from localobs.tui.screens.agents import AgentsScreen, RunScreen
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.widgets.calls_table import CallsTable
+from tests.agent_payloads import openinference_conversation
 from tests.conftest import RunningReceiver
 from tests.test_tui_agents import row_count, text_of, until, viewer
 from tests.tui_pilot import wait_until
@@ -129,3 +131,33 @@ async def test_a_cancelled_workers_query_is_interrupted_and_its_connection_dropp
         app.read("SELECT 1")  # the next borrower gets a fresh connection, not interrupted
         await wait_until(pilot, lambda: app.outcomes == ["cancelled", "done"], timeout=5)
         assert len(opened) == 2
+
+
+async def test_the_agents_list_is_kept_and_read_anew_when_opened_again(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    app = viewer(receiver, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await until(pilot, lambda: row_count(app, "#runs") == 2)
+        first = app.screen
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, CallsScreen))
+        response = httpx.post(  # two more runs while it is not shown
+            f"{receiver.url}/v1/traces",
+            content=openinference_conversation(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 200
+        await pilot.press("g")
+        await until(pilot, lambda: app.screen is first)  # the same screen, not composed again
+        await until(pilot, lambda: row_count(app, "#runs") == 4)
+        assert "4 runs" in text_of(app, "#agents-title")
+        # From a run opened in it, `g` shows a list again (another, as this one is underneath).
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, AgentsScreen) and app.screen is not first)
+        await until(pilot, lambda: row_count(app, "#runs") == 4)
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: app.screen is first)

@@ -86,6 +86,9 @@ class AgentsScreen(ReloadingScreen):
         ):
             table.add_column(label, key=key)
 
+    def _show_loading(self) -> None:
+        self.query_one("#agents-title", Static).update(Text("Agents · loading…"))
+
     def _query(self) -> None:
         try:
             with self.ctx.readers.connection() as conn:

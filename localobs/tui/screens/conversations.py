@@ -79,6 +79,9 @@ class ConversationsScreen(ReloadingScreen):
         ):  # fmt: skip
             table.add_column(label)
 
+    def _show_loading(self) -> None:
+        self.query_one("#conversations-title", Static).update(Text("Conversations · loading…"))
+
     def _query(self) -> None:
         try:
             with self.ctx.readers.connection() as conn:
