@@ -185,7 +185,7 @@ class LocalobsApp(App[None]):
         self._push_kept("conversations", lambda: ConversationsScreen(self.ctx))
 
     def _push_kept(self, name: str, make: Callable[[], Screen[None]]) -> None:
-        """Lists opened from anywhere are made once and kept: opening one again shows the same
+        """Views opened from anywhere are made once and kept: opening one again shows the same
         screen, which reads its data anew, instead of composing new widgets each time. (Under an
         ingest flood each closed screen's widgets and their render caches were cyclic garbage,
         tens of thousands of objects, and the full collections they caused took 100-250 ms.)
@@ -215,7 +215,7 @@ class LocalobsApp(App[None]):
     def action_components(self) -> None:
         from localobs.tui.screens.components import ComponentsScreen
 
-        self.push_screen(ComponentsScreen(self.ctx))
+        self._push_kept("components", lambda: ComponentsScreen(self.ctx))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own "Screenshot" saves to the working directory: `s` (in the palette as

@@ -135,8 +135,12 @@ class ComponentsScreen(Screen[None]):
         ):
             models.add_column(label, key=key)
         self._show_plots(self.ctx.components_plots)
-        self._show_window()
         self.set_interval(_RELOAD_INTERVAL_S, self._pump)
+
+    def on_screen_resume(self) -> None:
+        """Shown (pushed, or again: the app keeps this screen): changes are only reported to the
+        screen in front, so catch up now."""
+        self._show_window()
 
     def _show_plots(self, shown: bool) -> None:
         """Plots take the place of the span table and the sparklines (same data, drawn)."""
@@ -175,7 +179,7 @@ class ComponentsScreen(Screen[None]):
             self._load(self.window_index)
 
     def _pump(self) -> None:
-        if self._gate.pump():
+        if self.is_active and self._gate.pump():
             self._load(self.window_index)
 
     def on_store_changed(self, _: StoreChanged) -> None:
