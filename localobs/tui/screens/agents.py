@@ -27,7 +27,7 @@ from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
 from localobs.tui.widgets.keys_footer import KeysFooter
 
-_LIST_LIMIT = 200
+_LIST_LIMIT = 100  # newest runs: what bench/query.py times (list_runs' default)
 _TEXT = 400  # characters of an argument or result shown in the step detail
 
 
