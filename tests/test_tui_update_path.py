@@ -14,7 +14,7 @@ from textual.widgets._footer import FooterKey
 
 from localobs.store import Store
 from localobs.tui.app import LocalobsApp
-from localobs.tui.refresh import QueryCancelled, ReaderPool
+from localobs.tui.refresh import QueryCancelled, ReaderPool, RefreshGate
 from localobs.tui.screens.agents import AgentsScreen, RunScreen
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.widgets.calls_table import CallsTable
@@ -161,3 +161,12 @@ async def test_the_agents_list_is_kept_and_read_anew_when_opened_again(
         await until(pilot, lambda: row_count(app, "#runs") == 4)
         await pilot.press("escape", "escape")
         await until(pilot, lambda: app.screen is first)
+
+
+def test_a_gate_whose_query_was_abandoned_starts_the_next_one() -> None:
+    """A hidden screen cancels its read: the gate must not wait for a result that never comes."""
+    gate = RefreshGate()
+    assert gate.request()
+    assert not gate.request()  # one in flight: held back
+    gate.abandon()
+    assert gate.pump()  # shown again: it reads at once

@@ -202,6 +202,12 @@ class RefreshGate:
         self._work_spacing = took_s / self._max_share
         return self.pump()
 
+    def abandon(self) -> None:
+        """The query in flight will not report (its worker was cancelled): whatever asks next
+        starts one, as if something had changed."""
+        self._running = False
+        self._dirty = True
+
     def pump(self) -> bool:
         now = self._monotonic()
         spacing = max(self.min_interval_s, self._work_spacing)

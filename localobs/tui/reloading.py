@@ -9,6 +9,7 @@ from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import RefreshGate, StoreChanged
 
 RELOAD_INTERVAL_S = 1.0
+_GROUP = "reload"
 
 
 class ReloadingScreen(Screen[None]):
@@ -33,6 +34,13 @@ class ReloadingScreen(Screen[None]):
         if self._gate.request(skip_interval=True):
             self._load()
 
+    def on_screen_suspend(self) -> None:
+        """Hidden (closed, or another screen in front): a read in flight is for nobody now, and
+        the reader pool interrupts a cancelled worker's statement. Shown again, it reads anew."""
+        if self._gate.running:
+            self.workers.cancel_group(self, _GROUP)
+            self._gate.abandon()
+
     def _show_loading(self) -> None:
         """Say that the rows shown are being read anew (a kept list shows last time's)."""
 
@@ -49,7 +57,7 @@ class ReloadingScreen(Screen[None]):
             self._load()
 
     def _load(self) -> None:
-        self.run_worker(self._query, thread=True, exclusive=True, group="reload")
+        self.run_worker(self._query, thread=True, exclusive=True, group=_GROUP)
 
     def _query(self) -> None:
         raise NotImplementedError("a ReloadingScreen defines its own query")

@@ -42,6 +42,7 @@ from localobs.tui.widgets.plots import latency_bars, show_bars, show_series
 
 WINDOWS: tuple[tuple[str, float | None], ...] = (("5 min", 300), ("1 h", 3600), ("all", None))
 _RELOAD_INTERVAL_S = 2.0
+_GROUP = "components"
 _BUCKETS = 60
 _SHARE_BAR = 10
 
@@ -142,6 +143,13 @@ class ComponentsScreen(Screen[None]):
         screen in front, so catch up now."""
         self._show_window()
 
+    def on_screen_suspend(self) -> None:
+        """Hidden: its aggregates, the slowest reads (most of a second under an ingest flood),
+        are for nobody now; the reader pool interrupts a cancelled worker's statement."""
+        if self._gate.running:
+            self.workers.cancel_group(self, _GROUP)
+            self._gate.abandon()
+
     def _show_plots(self, shown: bool) -> None:
         """Plots take the place of the span table and the sparklines (same data, drawn)."""
         self.query_one("#plots").display = shown
@@ -185,7 +193,7 @@ class ComponentsScreen(Screen[None]):
     def on_store_changed(self, _: StoreChanged) -> None:
         self._request()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group=_GROUP)
     def _load(self, window_index: int) -> None:
         clock = self.ctx.clock
         window_s = WINDOWS[window_index][1]
