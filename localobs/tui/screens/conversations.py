@@ -37,7 +37,7 @@ from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
 from localobs.tui.widgets.keys_footer import KeysFooter
 
-_LIST_LIMIT = 100  # what bench/query.py times; on its 1 M spans 200 took ~40 % longer to open
+_LIST_LIMIT = 100  # what bench/query.py times; on its 1 M spans 200 took ~1.5x as long to open
 _MESSAGE_CHARS = 600
 
 
