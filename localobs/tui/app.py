@@ -137,7 +137,7 @@ class LocalobsApp(App[None]):
         try:
             screen = self.screen
         except ScreenStackError:
-            return  # one that arrives while the app is closing
+            return  # the app is closing
         # Only the screen in front: the others catch up when they are shown again.
         screen.post_message(StoreChanged())
 
@@ -148,7 +148,10 @@ class LocalobsApp(App[None]):
         if self._board.version != self._board_version:
             self._board_version = self._board.version
             self.conditions = self._board.snapshot()
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # the app is closing: its screens are gone, its timers not yet
         if screen is not self._board_screen:
             self._board_screen = screen
             if not isinstance(screen, ModalScreen) and not screen.query(ConditionsBar):
