@@ -20,7 +20,7 @@ from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.widgets.calls_table import CallsTable
 from tests.agent_payloads import openinference_conversation
 from tests.conftest import RunningReceiver
-from tests.test_tui_agents import row_count, text_of, until, viewer
+from tests.test_tui_agents import row_count, table, text_of, until, viewer
 from tests.tui_pilot import wait_until
 
 SIZE = (140, 44)
@@ -170,3 +170,17 @@ def test_a_gate_whose_query_was_abandoned_starts_the_next_one() -> None:
     assert not gate.request()  # one in flight: held back
     gate.abandon()
     assert gate.pump()  # shown again: it reads at once
+
+
+async def test_a_read_that_finds_the_same_runs_leaves_the_table_as_it_is(
+    receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    app = viewer(receiver, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await until(pilot, lambda: row_count(app, "#runs") == 2)
+        rows = list(table(app, "#runs").rows.values())
+        await pilot.press("escape", "g")  # shown again: read anew, the same two runs found
+        await until(pilot, lambda: isinstance(app.screen, AgentsScreen))
+        await until(pilot, lambda: "2 runs" in text_of(app, "#agents-title"))
+        assert all(a is b for a, b in zip(table(app, "#runs").rows.values(), rows, strict=True))

@@ -65,6 +65,7 @@ class AgentsScreen(ReloadingScreen):
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__(ctx)
         self.runs: list[AgentRun] = []
+        self._palette: Palette | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Agents · loading…"), id="agents-title")
@@ -103,9 +104,23 @@ class AgentsScreen(ReloadingScreen):
             title.update(Text(f"Agents · reading failed: {message.error}", style="bold red"))
             return
         palette = Palette.of(self.app)
+        if (message.runs, palette) != (self.runs, self._palette):
+            self._show_runs(message.runs, palette)
+        runs = len(self.runs)
+        empty = (
+            "  no agent runs yet: spans with invoke_agent, AGENT or agent kinds" if not runs else ""
+        )
+        title.update(
+            Text.assemble(("Agents", "bold"), f" · {runs} runs, newest first", (empty, "dim"))
+        )
+        self.refresh_bindings()
+
+    def _show_runs(self, runs: list[AgentRun], palette: Palette) -> None:
+        """Rebuild the table: only when a read found something new (under a flood most reads
+        find the same runs, and 100 rows cost the event loop ~10 ms, more under a flood)."""
         table = self.query_one("#runs", DataTable)
         selected = self.selected_run()
-        self.runs = message.runs
+        self.runs, self._palette = runs, palette
         table.clear()
         for run in self.runs:
             table.add_row(
@@ -122,14 +137,6 @@ class AgentsScreen(ReloadingScreen):
             )
         if selected is not None and selected.run_id in {run.run_id for run in self.runs}:
             table.move_cursor(row=table.get_row_index(selected.run_id))
-        runs = len(self.runs)
-        empty = (
-            "  no agent runs yet: spans with invoke_agent, AGENT or agent kinds" if not runs else ""
-        )
-        title.update(
-            Text.assemble(("Agents", "bold"), f" · {runs} runs, newest first", (empty, "dim"))
-        )
-        self.refresh_bindings()
 
     def selected_run(self) -> AgentRun | None:
         table = self.query_one("#runs", DataTable)

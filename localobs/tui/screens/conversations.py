@@ -66,6 +66,7 @@ class ConversationsScreen(ReloadingScreen):
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__(ctx)
         self.conversations: list[ConversationSummary] = []
+        self._palette: Palette | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Conversations · loading…"), id="conversations-title")
@@ -97,9 +98,25 @@ class ConversationsScreen(ReloadingScreen):
             title.update(Text(f"Conversations · reading failed: {message.error}", "bold red"))
             return
         palette = Palette.of(self.app)
+        if (message.conversations, palette) != (self.conversations, self._palette):
+            self._show_conversations(message.conversations, palette)
+        count = len(self.conversations)
+        hint = "  none yet: spans carry gen_ai.conversation.id or session.id" if not count else ""
+        title.update(
+            Text.assemble(
+                ("Conversations", "bold"), f" · {count}, most recent first", (hint, "dim")
+            )
+        )
+        self.refresh_bindings()
+
+    def _show_conversations(
+        self, conversations: list[ConversationSummary], palette: Palette
+    ) -> None:
+        """Rebuild the table: only when a read found something new (under a flood most reads
+        find the same conversations, and each rebuild costs the event loop)."""
         table = self.query_one("#conversations", DataTable)
         row = table.cursor_row
-        self.conversations = message.conversations
+        self.conversations, self._palette = conversations, palette
         table.clear()
         for summary in self.conversations:
             table.add_row(
@@ -115,14 +132,6 @@ class ConversationsScreen(ReloadingScreen):
             )
         if 0 <= row < len(self.conversations):
             table.move_cursor(row=row)
-        count = len(self.conversations)
-        hint = "  none yet: spans carry gen_ai.conversation.id or session.id" if not count else ""
-        title.update(
-            Text.assemble(
-                ("Conversations", "bold"), f" · {count}, most recent first", (hint, "dim")
-            )
-        )
-        self.refresh_bindings()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
