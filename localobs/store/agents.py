@@ -174,14 +174,16 @@ def list_runs(
     """Top-level agent runs started at or after `since_unix_nano`, newest first."""
     cache = TraceCache(conn)
     runs: list[AgentRun] = []
-    for trace_id, span_id in conn.execute(_RUN_CANDIDATES, (since_unix_nano,)):
-        trace = cache.get(trace_id)
-        row = trace.by_id.get(span_id)
-        if row is None or trace.is_nested_run(row):
-            continue
-        runs.append(run_summary(trace, row))
-        if len(runs) >= limit:
-            break
+    candidates = conn.execute(_RUN_CANDIDATES, (since_unix_nano,))
+    # Candidates a batch at a time, their traces read together: a query per run cost the viewer
+    # a GIL hand-over each, slow behind an ingest flood. Each candidate makes one run at most.
+    while len(runs) < limit and (batch := candidates.fetchmany(limit - len(runs))):
+        cache.preload([trace_id for trace_id, _span_id in batch])
+        for trace_id, span_id in batch:
+            trace = cache.get(trace_id)
+            row = trace.by_id.get(span_id)
+            if row is not None and not trace.is_nested_run(row):
+                runs.append(run_summary(trace, row))
     return runs
 
 

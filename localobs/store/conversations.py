@@ -27,6 +27,11 @@ _TAGGED = (
     "SELECT trace_id, span_id FROM spans INDEXED BY conversation_spans"
     " WHERE conversation_id = ? ORDER BY start_time_unix_nano"
 )
+_TAGGED_MANY = (
+    "SELECT conversation_id, trace_id, span_id FROM spans INDEXED BY conversation_spans"
+    " WHERE conversation_id IN ({marks})"
+)
+_CHUNK = 500  # conversation ids per query
 
 # Message columns may hold references to `contents`: read their text back.
 _INPUT, _OUTPUT = expand_sql("input_messages"), expand_sql("output_messages")
@@ -126,9 +131,17 @@ def _sum(values: list[int | None]) -> int | None:
 def _turn_roots(
     conn: sqlite3.Connection, cache: TraceCache, conversation_id: str
 ) -> list[tuple[TraceSteps, StepRow]]:
-    roots = []
     tagged = conn.execute(_TAGGED, (conversation_id,)).fetchall()
     cache.preload([trace_id for trace_id, _span_id in tagged])
+    return _roots(cache, conversation_id, tagged)
+
+
+def _roots(
+    cache: TraceCache, conversation_id: str, tagged: list[tuple[str, str]]
+) -> list[tuple[TraceSteps, StepRow]]:
+    """The conversation's turns: its tagged spans (trace and span ids, their traces in `cache`)
+    that no tagged span of the same conversation contains, in order."""
+    roots = []
     for trace_id, span_id in tagged:
         trace = cache.get(trace_id)
         row = trace.by_id.get(span_id)
@@ -177,10 +190,19 @@ def list_conversations(
             seen.append(conversation_id)
             if len(seen) >= limit:
                 break
+    # Their spans and traces read together: a query per conversation cost the viewer a GIL
+    # hand-over each, slow behind an ingest flood.
+    tagged: dict[str, list[tuple[str, str]]] = {conversation_id: [] for conversation_id in seen}
+    for start in range(0, len(seen), _CHUNK):
+        chunk = seen[start : start + _CHUNK]
+        sql = _TAGGED_MANY.format(marks=", ".join("?" * len(chunk)))
+        for conversation_id, trace_id, span_id in conn.execute(sql, chunk):
+            tagged[conversation_id].append((trace_id, span_id))
     cache = TraceCache(conn)
+    cache.preload([trace_id for rows in tagged.values() for trace_id, _span_id in rows])
     summaries = []
     for conversation_id in seen:
-        roots = _turn_roots(conn, cache, conversation_id)
+        roots = _roots(cache, conversation_id, tagged[conversation_id])
         if roots:
             summaries.append(_summary(conversation_id, roots))
     return summaries

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
@@ -17,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, ClassVar
 
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
@@ -27,7 +26,7 @@ from localobs.store import Store
 from localobs.tui.commands import BindingCommands
 from localobs.tui.context import ViewerContext
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
-from localobs.tui.refresh import ConnectionFactory, ReaderPool, StoreChanged, StoreWatcher
+from localobs.tui.refresh import CommitPoller, ConnectionFactory, ReaderPool, StoreChanged
 from localobs.tui.screens.call_detail import ReplayRequested
 from localobs.tui.screens.calls import CallsScreen
 from localobs.tui.screens.help import KeySection
@@ -76,7 +75,6 @@ class LocalobsApp(App[None]):
     ) -> None:
         super().__init__()
         factory = source.reader if isinstance(source, Store) else source
-        self._factory: Callable[[], sqlite3.Connection] = factory
         self.ctx = ViewerContext(
             readers=ReaderPool(factory),
             clock=clock,
@@ -94,7 +92,10 @@ class LocalobsApp(App[None]):
         self._sigterm_before_mount = False
         if owns_process:
             signal.signal(signal.SIGTERM, self._note_early_sigterm)
-        self._watcher: StoreWatcher | None = None
+        # Its thread posts to the app (post_message is thread-safe); `on_store_changed` hands it on.
+        self._poller = CommitPoller(
+            factory, poll_interval_s, lambda: self.post_message(StoreChanged())
+        )
         self._board: Conditions | None = source.conditions if isinstance(source, Store) else None
         self._board_version = -1
         self._board_screen: Screen[object] | None = None
@@ -107,8 +108,9 @@ class LocalobsApp(App[None]):
         return CallsScreen(self.ctx)
 
     def on_mount(self) -> None:
-        self._watcher = StoreWatcher(self._factory())
-        self.set_interval(self._poll_interval_s, self._check_store)
+        self._poller.start()
+        self.set_interval(self._poll_interval_s, self._check_conditions)
+        self.set_interval(self._poll_interval_s, self.ctx.readers.interrupt_cancelled)
         if self._owns_process:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
             if self._sigterm_before_mount:
@@ -127,22 +129,17 @@ class LocalobsApp(App[None]):
     def on_unmount(self) -> None:
         if self._owns_process:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
-        if self._watcher is not None:
-            self._watcher.close()
+        self._poller.stop()
         self.ctx.readers.close()
 
-    def _check_store(self) -> None:
-        """The cheap poll: one PRAGMA; screens only query when it reports a commit."""
-        self._check_conditions()
-        if self._watcher is None:
-            return
+    def on_store_changed(self, _: StoreChanged) -> None:
+        """From the poller: screens only query when it reports a commit."""
         try:
-            changed = self._watcher.changed()
-        except sqlite3.Error:
-            return
-        if changed:
-            # Only the screen in front: the others catch up when they are shown again.
-            self.screen.post_message(StoreChanged())
+            screen = self.screen
+        except ScreenStackError:
+            return  # the app is closing
+        # Only the screen in front: the others catch up when they are shown again.
+        screen.post_message(StoreChanged())
 
     def _check_conditions(self) -> None:
         """The board's cheap poll: its version number. Each screen shown gets a ConditionsBar."""
@@ -151,38 +148,57 @@ class LocalobsApp(App[None]):
         if self._board.version != self._board_version:
             self._board_version = self._board.version
             self.conditions = self._board.snapshot()
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # the app is closing: its screens are gone, its timers not yet
         if screen is not self._board_screen:
             self._board_screen = screen
             if not isinstance(screen, ModalScreen) and not screen.query(ConditionsBar):
                 screen.mount(ConditionsBar())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A footer may still ask while the app closes, its stack already empty.
+        stack = self.screen_stack
+        front = stack[-1] if stack else None
         if action == "back":
-            return len(self.screen_stack) > 1
+            return len(stack) > 1
         if action == "components":
             from localobs.tui.screens.components import ComponentsScreen
 
-            return not isinstance(self.screen, ComponentsScreen)
+            return not isinstance(front, ComponentsScreen)
         if action == "agents":
             from localobs.tui.screens.agents import AgentsScreen
 
-            return not isinstance(self.screen, AgentsScreen)
+            return not isinstance(front, AgentsScreen)
         if action == "conversations":
             from localobs.tui.screens.conversations import ConversationsScreen
 
-            return not isinstance(self.screen, ConversationsScreen)
+            return not isinstance(front, ConversationsScreen)
         return True
 
     def action_agents(self) -> None:
         from localobs.tui.screens.agents import AgentsScreen
 
-        self.push_screen(AgentsScreen(self.ctx))
+        self._push_kept("agents", lambda: AgentsScreen(self.ctx))
 
     def action_conversations(self) -> None:
         from localobs.tui.screens.conversations import ConversationsScreen
 
-        self.push_screen(ConversationsScreen(self.ctx))
+        self._push_kept("conversations", lambda: ConversationsScreen(self.ctx))
+
+    def _push_kept(self, name: str, make: Callable[[], Screen[None]]) -> None:
+        """Views opened from anywhere are made once and kept: opening one again shows the same
+        screen, which reads its data anew, instead of composing new widgets each time. (Under an
+        ingest flood each closed screen's widgets and their render caches were cyclic garbage,
+        tens of thousands of objects, and the full collections they caused took 100-250 ms.)
+        Already in the stack (a run opened from it, and `g` again): a new one, for this time."""
+        if not self.is_screen_installed(name):
+            self.install_screen(make(), name)
+        if self.get_screen(name) in self.screen_stack:
+            self.push_screen(make())
+        else:
+            self.push_screen(name)
 
     def on_open_run(self, message: OpenRun) -> None:
         from localobs.tui.screens.agents import RunScreen
@@ -202,7 +218,7 @@ class LocalobsApp(App[None]):
     def action_components(self) -> None:
         from localobs.tui.screens.components import ComponentsScreen
 
-        self.push_screen(ComponentsScreen(self.ctx))
+        self._push_kept("components", lambda: ComponentsScreen(self.ctx))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own "Screenshot" saves to the working directory: `s` (in the palette as

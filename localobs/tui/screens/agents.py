@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from localobs.store.agents import AgentRun, RunDetail, RunStep, get_run, list_runs
 from localobs.store.cost import partial_usd_text, total_cost_text
@@ -25,8 +25,9 @@ from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
 from localobs.tui.reloading import ReloadingScreen
 from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 
-_LIST_LIMIT = 200
+_LIST_LIMIT = 100  # newest runs: what bench/query.py times (list_runs' default)
 _TEXT = 400  # characters of an argument or result shown in the step detail
 
 
@@ -64,11 +65,12 @@ class AgentsScreen(ReloadingScreen):
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__(ctx)
         self.runs: list[AgentRun] = []
+        self._palette: Palette | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Agents · loading…"), id="agents-title")
         yield DataTable(id="runs", cursor_type="row")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#runs", DataTable)
@@ -84,7 +86,9 @@ class AgentsScreen(ReloadingScreen):
             ("errors", "errors"),
         ):
             table.add_column(label, key=key)
-        super().on_mount()
+
+    def _show_loading(self) -> None:
+        self.query_one("#agents-title", Static).update(Text("Agents · loading…"))
 
     def _query(self) -> None:
         try:
@@ -100,9 +104,23 @@ class AgentsScreen(ReloadingScreen):
             title.update(Text(f"Agents · reading failed: {message.error}", style="bold red"))
             return
         palette = Palette.of(self.app)
+        if (message.runs, palette) != (self.runs, self._palette):
+            self._show_runs(message.runs, palette)
+        runs = len(self.runs)
+        empty = (
+            "  no agent runs yet: spans with invoke_agent, AGENT or agent kinds" if not runs else ""
+        )
+        title.update(
+            Text.assemble(("Agents", "bold"), f" · {runs} runs, newest first", (empty, "dim"))
+        )
+        self.refresh_bindings()
+
+    def _show_runs(self, runs: list[AgentRun], palette: Palette) -> None:
+        """Rebuild the table: only when a read found something new (under a flood most reads
+        find the same runs, and 100 rows cost the event loop ~10 ms, more under a flood)."""
         table = self.query_one("#runs", DataTable)
         selected = self.selected_run()
-        self.runs = message.runs
+        self.runs, self._palette = runs, palette
         table.clear()
         for run in self.runs:
             table.add_row(
@@ -119,14 +137,6 @@ class AgentsScreen(ReloadingScreen):
             )
         if selected is not None and selected.run_id in {run.run_id for run in self.runs}:
             table.move_cursor(row=table.get_row_index(selected.run_id))
-        runs = len(self.runs)
-        empty = (
-            "  no agent runs yet: spans with invoke_agent, AGENT or agent kinds" if not runs else ""
-        )
-        title.update(
-            Text.assemble(("Agents", "bold"), f" · {runs} runs, newest first", (empty, "dim"))
-        )
-        self.refresh_bindings()
 
     def selected_run(self) -> AgentRun | None:
         table = self.query_one("#runs", DataTable)
@@ -234,7 +244,7 @@ class RunScreen(ReloadingScreen):
         yield Static(id="step-detail")
         yield DataTable(id="tool-stats", cursor_type="none")
         yield DataTable(id="transitions", cursor_type="none")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         columns = {
@@ -246,7 +256,6 @@ class RunScreen(ReloadingScreen):
             table = self.query_one(selector, DataTable)
             for label in labels:
                 table.add_column(label)
-        super().on_mount()
 
     def _query(self) -> None:
         try:

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from localobs.literal import json_text
 from localobs.replay.availability import missing_model_hint
@@ -28,6 +28,7 @@ from localobs.tui.conversation import conversation
 from localobs.tui.export import export_call
 from localobs.tui.navigation import OpenConversation, OpenRun
 from localobs.tui.sent_text import one_line
+from localobs.tui.widgets.keys_footer import KeysFooter
 from localobs.tui.widgets.transcript import Transcript
 
 
@@ -279,7 +280,7 @@ class CallDetailScreen(Screen[None]):
         with VerticalScroll(id="detail-body"):
             yield Static(id="facts")
             yield Static(id="raw")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#raw").display = False

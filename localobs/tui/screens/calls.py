@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from localobs.store.calls import CallFilter, CallSummary, calls_after, list_calls
 from localobs.store.changes import latest_call_id
@@ -32,6 +32,7 @@ from localobs.tui.search_syntax import parse_search
 from localobs.tui.theme import Palette
 from localobs.tui.widgets.calls_table import CallsTable
 from localobs.tui.widgets.empty_state import EmptyState
+from localobs.tui.widgets.keys_footer import KeysFooter
 from localobs.tui.widgets.status_line import FollowState, StatusLine
 from localobs.tui.widgets.totals_bar import TotalsBar
 
@@ -123,7 +124,7 @@ class CallsScreen(Screen[None]):
         yield StatusLine(id="status")
         yield CallsTable(tz=self.ctx.tz, id="calls")
         yield EmptyState(id="empty")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(TotalsBar).show(None, window_label(self.ctx.totals_window_s))

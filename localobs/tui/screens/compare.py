@@ -16,13 +16,14 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from localobs.store.calls import CallDetail, get_call
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import message_diff
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 
 _FIELDS: tuple[tuple[str, Callable[[CallDetail], str]], ...] = (
     ("call", lambda d: str(d.call_id)),
@@ -70,7 +71,7 @@ class CompareScreen(Screen[None]):
         with VerticalScroll(id="compare-body"):
             yield DataTable(id="compare-fields", cursor_type="none", show_cursor=False)
             yield Static(id="compare-diff")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._load()

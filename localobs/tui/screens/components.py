@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 from textual_plotext import PlotextPlot
 
 from localobs.store.calls import CallFilter
@@ -38,10 +38,12 @@ from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import RefreshGate, StoreChanged
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 from localobs.tui.widgets.plots import latency_bars, show_bars, show_series
 
 WINDOWS: tuple[tuple[str, float | None], ...] = (("5 min", 300), ("1 h", 3600), ("all", None))
 _RELOAD_INTERVAL_S = 2.0
+_GROUP = "components"
 _BUCKETS = 60
 _SHARE_BAR = 10
 
@@ -117,7 +119,7 @@ class ComponentsScreen(Screen[None]):
             with Horizontal(classes="plot-row"):
                 yield PlotextPlot(id="plot-calls")
                 yield PlotextPlot(id="plot-tokens")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         components = self.query_one("#components", DataTable)
@@ -143,8 +145,19 @@ class ComponentsScreen(Screen[None]):
         ):
             models.add_column(label, key=key)
         self._show_plots(self.ctx.components_plots)
-        self._show_window()
         self.set_interval(_RELOAD_INTERVAL_S, self._pump)
+
+    def on_screen_resume(self) -> None:
+        """Shown (pushed, or again: the app keeps this screen): changes are only reported to the
+        screen in front, so catch up now."""
+        self._show_window()
+
+    def on_screen_suspend(self) -> None:
+        """Hidden: its aggregates, the slowest reads (most of a second under an ingest flood),
+        are for nobody now; the reader pool interrupts a cancelled worker's statement."""
+        if self._gate.running:
+            self.workers.cancel_group(self, _GROUP)
+            self._gate.abandon()
 
     def _show_plots(self, shown: bool) -> None:
         """Plots take the place of the span table and the sparklines (same data, drawn)."""
@@ -183,13 +196,13 @@ class ComponentsScreen(Screen[None]):
             self._load(self.window_index)
 
     def _pump(self) -> None:
-        if self._gate.pump():
+        if self.is_active and self._gate.pump():
             self._load(self.window_index)
 
     def on_store_changed(self, _: StoreChanged) -> None:
         self._request()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group=_GROUP)
     def _load(self, window_index: int) -> None:
         clock = self.ctx.clock
         window_s = WINDOWS[window_index][1]

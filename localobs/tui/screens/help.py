@@ -12,10 +12,11 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.keys import format_key
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from localobs.tui import format as fmt
 from localobs.tui.search_syntax import SYNTAX_HELP
+from localobs.tui.widgets.keys_footer import KeysFooter
 
 # A screen's title and the bindings it has (the app collects them: no screen imports another).
 KeySection = tuple[str, Sequence[BindingType]]
@@ -85,4 +86,4 @@ class HelpScreen(ModalScreen[None]):
                 self._sections, self._endpoint_url, self._log_path, self._grpc_url
             )
             yield Static(content)
-        yield Footer(compact=True)
+        yield KeysFooter()

@@ -11,10 +11,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from localobs.tui import format as fmt
 from localobs.tui.search_syntax import SYNTAX_HELP, SearchSyntaxError, parse_search
+from localobs.tui.widgets.keys_footer import KeysFooter
 
 _EXAMPLES = (
     "model:gpt-4o error        calls to gpt-4o that failed\n"
@@ -43,7 +44,7 @@ class SearchScreen(ModalScreen[str | None]):
             yield Static(Content.styled(SYNTAX_HELP, "$foreground-muted"), id="search-help")
             yield Static(Content.styled(_EXAMPLES, "$foreground-muted"), id="search-examples")
             yield Static(id="search-error")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     @on(Input.Changed)
     def _check(self, event: Input.Changed) -> None:

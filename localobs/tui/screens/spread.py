@@ -18,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from localobs.replay.runs import RunResult
@@ -27,6 +27,7 @@ from localobs.store.replays import replays_of
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.replay_process import ReplayProcess
+from localobs.tui.widgets.keys_footer import KeysFooter
 from localobs.tui.widgets.plots import show_histogram
 
 RUN_CHOICES = (10, 20, 50, 5)
@@ -128,7 +129,7 @@ class SpreadScreen(Screen[None]):
             with Horizontal(id="spread-plots"):
                 yield PlotextPlot(id="plot-tokens")
                 yield PlotextPlot(id="plot-duration")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._start()

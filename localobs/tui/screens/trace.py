@@ -17,13 +17,14 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from localobs.store.traces import TraceSpan, TraceTree, get_trace
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import RefreshGate, StoreChanged
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 from localobs.tui.widgets.waterfall import Waterfall
 
 _RELOAD_INTERVAL_S = 1.0
@@ -93,7 +94,7 @@ class TraceScreen(Screen[None]):
         yield Static(Content.styled("loading trace…", "$foreground-muted"), id="trace-title")
         yield Waterfall(id="waterfall")
         yield Static(id="span-detail")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._gate.request()

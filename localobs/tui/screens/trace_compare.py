@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from localobs.store.calls import CallDetail, get_call
 from localobs.store.cost import usd_delta_text, usd_text
@@ -30,6 +30,7 @@ from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import message_diff
 from localobs.tui.theme import Palette
+from localobs.tui.widgets.keys_footer import KeysFooter
 
 _MARKS = {"same": " ", "inserted": "+", "missing": "-"}
 _COLUMNS = ("", "step", "A", "B", "Δ dur", "A tok", "B tok", "Δ tok", "A $", "B $", "Δ $")
@@ -88,7 +89,7 @@ class TraceCompareScreen(Screen[None]):
         with VerticalScroll(id="tc-body"):
             yield DataTable(id="tc-steps", cursor_type="row")
             yield Static(id="tc-diff")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._load()
