@@ -9,8 +9,9 @@ while 5,000 spans/s arrive, and memory.
    in the table and to the header totals; then paging down through 5,000 calls. RSS of this
    process after opening and after paging (the TUI alone: no receiver here).
 2. Live: as `localobs up` does, the real receiver (uvicorn on a thread, the writer process) and
-   the app in one process, while a sender process POSTs OTLP protobuf bodies of chat spans at
-   `--rate` spans/s (every span a model call: the worst case for the calls list). A probe call is
+   the app in one process, while a sender process POSTs OTLP protobuf bodies at `--rate` spans/s
+   (each trace of 10 an agent run of a visitor's conversation holding 9 model calls, so the calls,
+   agents and conversations lists all change under the flood). A probe call is
    POSTed every half second; its latency runs from the 200 (= committed) to the moment its row is
    in the DataTable. Then keys are pressed and timed until the screen shows their result.
    Targets: open <= 1 s, probe <= 250 ms, keys <= 100 ms, RSS <= 200 MB.
@@ -170,20 +171,41 @@ def bench_open(db: Path, runs: int) -> None:
 
 
 def sender_main(url: str, rate: int, seconds: float) -> None:
-    """The load process: bodies of SPANS_PER_BODY chat spans, fresh ids each, at `rate` spans/s."""
+    """The load process: bodies of SPANS_PER_BODY spans, fresh ids each, at `rate` spans/s. Each
+    trace of 10 is an agent run (its root, `invoke_agent`) of one of 2,000 visitors'
+    conversations, holding 9 chat calls: the agents and conversations lists change under the
+    flood too."""
     template = ExportTraceServiceRequest()
     template.ParseFromString(trace_body(random.Random(5), SPANS_PER_BODY))
     spans = template.resource_spans[0].scope_spans[0].spans
+    conversations = []  # the conversation id value of every span, set per trace below
+    for index, span in enumerate(spans):
+        if index % 10 == 0:
+            span.name = "invoke_agent session-recommender"
+            del span.attributes[:]
+            span.attributes.extend(
+                [
+                    _kv("gen_ai.operation.name", "invoke_agent"),
+                    _kv("gen_ai.agent.name", "session-recommender"),
+                ]
+            )
+        span.attributes.append(_kv("gen_ai.conversation.id", ""))
+        conversations.append(span.attributes[-1].value)
+    visitors = random.Random(6)
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     sent, refused, started = 0, 0, time.monotonic()
     while time.monotonic() - started < seconds:
         base = time.time_ns() - 600 * 10**9  # ten minutes ago: in the header's window, below probes
         trace_id = os.urandom(16)
+        root = b""
         for index, span in enumerate(spans):
             if index % 10 == 0:
-                trace_id = os.urandom(16)
-            span.trace_id, span.span_id = trace_id, os.urandom(8)
+                trace_id, root = os.urandom(16), os.urandom(8)
+                conversation = f"visitor-{visitors.randrange(2000)}"
+            span.trace_id, span.span_id = trace_id, root if index % 10 == 0 else os.urandom(8)
+            span.parent_span_id = b"" if index % 10 == 0 else root
+            conversations[index].string_value = conversation
             span.start_time_unix_nano = base + index * 1000
             span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
         conn.request(
