@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 
-from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps
+from localobs.store.agent_tree import RecentTraces, StepRow, TraceCache, TraceSteps
 from localobs.store.contents import expand_sql
 from localobs.store.cost import sum_costs
 from localobs.store.messages import parse_messages
@@ -169,10 +169,15 @@ def run_summary(trace: TraceSteps, row: StepRow) -> AgentRun:
 
 
 def list_runs(
-    conn: sqlite3.Connection, *, limit: int = 100, since_unix_nano: int = 0
+    conn: sqlite3.Connection,
+    *,
+    limit: int = 100,
+    since_unix_nano: int = 0,
+    recent: RecentTraces | None = None,
 ) -> list[AgentRun]:
-    """Top-level agent runs started at or after `since_unix_nano`, newest first."""
-    cache = TraceCache(conn)
+    """Top-level agent runs started at or after `since_unix_nano`, newest first; `recent` keeps
+    their traces for the next read (a list read again and again under a load)."""
+    cache = TraceCache(conn, recent)
     runs: list[AgentRun] = []
     candidates = conn.execute(_RUN_CANDIDATES, (since_unix_nano,))
     # Candidates a batch at a time, their traces read together: a query per run cost the viewer

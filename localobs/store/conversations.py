@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps
+from localobs.store.agent_tree import RecentTraces, StepRow, TraceCache, TraceSteps
 from localobs.store.contents import expand_sql
 from localobs.store.cost import sum_costs
 from localobs.store.messages import Message, parse_messages
@@ -27,9 +28,14 @@ _TAGGED = (
     "SELECT trace_id, span_id FROM spans INDEXED BY conversation_spans"
     " WHERE conversation_id = ? ORDER BY start_time_unix_nano"
 )
+# The tagged spans that may be turns: one whose parent carries the same conversation id is inside
+# that parent's turn, and is left out here, in SQLite (most tagged spans, where a framework tags
+# every span of a run), instead of in Python.
 _TAGGED_MANY = (
-    "SELECT conversation_id, trace_id, span_id FROM spans INDEXED BY conversation_spans"
-    " WHERE conversation_id IN ({marks})"
+    "SELECT conversation_id, trace_id, span_id FROM spans AS s INDEXED BY conversation_spans"
+    " WHERE conversation_id IN ({marks}) AND NOT EXISTS (SELECT 1 FROM spans AS parent"
+    " INDEXED BY spans_by_id WHERE parent.trace_id = s.trace_id"
+    " AND parent.span_id = s.parent_span_id AND parent.conversation_id = s.conversation_id)"
 )
 _CHUNK = 500  # conversation ids per query
 
@@ -145,19 +151,20 @@ def _roots(
     for trace_id, span_id in tagged:
         trace = cache.get(trace_id)
         row = trace.by_id.get(span_id)
-        if row is None or any(
-            parent.conversation_id == conversation_id for parent in trace.ancestors(span_id)
-        ):
+        if row is None:
+            continue
+        parent = trace.by_id.get(row.parent_span_id) if row.parent_span_id else None
+        if parent is not None and parent.conversation_id == conversation_id:
+            continue  # the common case, a call under its tagged run: no walk up the tree
+        if any(parent.conversation_id == conversation_id for parent in trace.ancestors(span_id)):
             continue
         roots.append((trace, row))
     roots.sort(key=lambda pair: (pair[1].start, pair[1].key))
     return roots
 
 
-def _turn_calls(trace: TraceSteps, root: StepRow) -> list[StepRow]:
-    calls = [row for _depth, row in trace.subtree(root.span_id) if row.is_call]
-    calls.sort(key=lambda row: (row.start, row.key))
-    return calls
+def _turn_calls(trace: TraceSteps, root: StepRow) -> tuple[StepRow, ...]:
+    return trace.calls_under(root.span_id)
 
 
 def _summary(conversation_id: str, roots: list[tuple[TraceSteps, StepRow]]) -> ConversationSummary:
@@ -179,9 +186,14 @@ def _summary(conversation_id: str, roots: list[tuple[TraceSteps, StepRow]]) -> C
 
 
 def list_conversations(
-    conn: sqlite3.Connection, *, limit: int = 100, since_unix_nano: int = 0
+    conn: sqlite3.Connection,
+    *,
+    limit: int = 100,
+    since_unix_nano: int = 0,
+    recent: RecentTraces | None = None,
 ) -> list[ConversationSummary]:
-    """Conversations active at or after `since_unix_nano`, most recently active first."""
+    """Conversations active at or after `since_unix_nano`, most recently active first; `recent`
+    keeps their traces for the next read (a list read again and again under a load)."""
     seen: list[str] = []
     known: set[str] = set()
     for (conversation_id,) in conn.execute(_RECENT, (since_unix_nano,)):
@@ -198,7 +210,7 @@ def list_conversations(
         sql = _TAGGED_MANY.format(marks=", ".join("?" * len(chunk)))
         for conversation_id, trace_id, span_id in conn.execute(sql, chunk):
             tagged[conversation_id].append((trace_id, span_id))
-    cache = TraceCache(conn)
+    cache = TraceCache(conn, recent)
     cache.preload([trace_id for rows in tagged.values() for trace_id, _span_id in rows])
     summaries = []
     for conversation_id in seen:
@@ -347,18 +359,18 @@ def _previous_call(conn: sqlite3.Connection, call_id: int) -> tuple[int | None, 
         if before is not None:
             return before, "run"
     if conversation_id is not None:
-        calls = [
+        in_conversation = [
             call
             for trace, root in _turn_roots(conn, cache, conversation_id)
             for call in _turn_calls(trace, root)
         ]
-        before = _before(calls, call_id)
+        before = _before(in_conversation, call_id)
         if before is not None:
             return before, "conversation"
     return None, ""
 
 
-def _before(calls: list[StepRow], call_id: int) -> int | None:
+def _before(calls: Sequence[StepRow], call_id: int) -> int | None:
     keys = [call.key for call in calls]
     if call_id in keys:
         index = keys.index(call_id)

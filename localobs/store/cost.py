@@ -381,6 +381,7 @@ def cost_extras(text: str | None) -> CostExtras:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def row_cost(
     provider: str | None,
     model: str | None,
@@ -388,7 +389,9 @@ def row_cost(
     output_tokens: int | None,
     extras_text: str | None,
 ) -> Cost:
-    """call_cost of a row read with COST_EXTRAS_SQL."""
+    """call_cost of a row read with COST_EXTRAS_SQL. Remembered: the lists price thousands of
+    calls a read, mostly with the same few models and counts (the price table is read once per
+    process, so a remembered cost never goes stale)."""
     parts = cost_parts(provider, input_tokens, output_tokens, cost_extras(extras_text))
     return parts_cost(provider, model, parts)
 

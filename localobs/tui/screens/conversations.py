@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from localobs.store.agent_tree import RecentTraces
 from localobs.store.conversations import (
     ContextChange,
     Conversation,
@@ -65,6 +66,7 @@ class ConversationsScreen(ReloadingScreen):
 
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__(ctx)
+        self._recent = RecentTraces()  # the list's traces, kept between its reads
         self.conversations: list[ConversationSummary] = []
         self._palette: Palette | None = None
 
@@ -86,7 +88,7 @@ class ConversationsScreen(ReloadingScreen):
     def _query(self) -> None:
         try:
             with self.ctx.readers.connection() as conn:
-                found = list_conversations(conn, limit=_LIST_LIMIT)
+                found = list_conversations(conn, limit=_LIST_LIMIT, recent=self._recent)
             self.post_message(ConversationsLoaded(found))
         except sqlite3.Error as exc:
             self.post_message(ConversationsLoaded(None, str(exc)))
