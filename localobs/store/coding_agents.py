@@ -13,11 +13,10 @@ last export) or cumulative ones (a series' latest point minus its last point bef
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from localobs.store.cost import usd_text
+from localobs.store.metrics_query import sum_increases
 from localobs.store.windows import Clock, window_since
 
 __all__ = [
@@ -27,8 +26,6 @@ __all__ = [
     "coding_agent_totals",
     "summary_text",
 ]
-
-_DELTA, _CUMULATIVE = 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,63 +98,6 @@ class CodingAgentTotals:
 _Sums = dict[tuple[str, str | None], float]
 
 
-def _delta_sums(
-    conn: sqlite3.Connection, names: tuple[str, ...], since: int | None, now: int
-) -> _Sums:
-    marks = ", ".join("?" * len(names))
-    sql = (
-        "SELECT name, json_extract(attributes, '$.type'), total(value)"
-        " FROM metric_points INDEXED BY metric_points_by_name"
-        f" WHERE name IN ({marks}) AND type = 'sum' AND aggregation_temporality = {_DELTA}"
-        " AND time_unix_nano <= ?"
-    )
-    params: list[Any] = [*names, now]
-    if since is not None:
-        sql += " AND time_unix_nano > ?"
-        params.append(since)
-    sums: _Sums = defaultdict(float)
-    for name, kind, value in conn.execute(sql + " GROUP BY 1, 2", params):
-        sums[name, kind if isinstance(kind, str) else None] += value
-    return sums
-
-
-def _latest(
-    conn: sqlite3.Connection, names: tuple[str, ...], upto: int, after: int | None
-) -> dict[tuple[Any, ...], tuple[str | None, float]]:
-    """Each cumulative series' `type` attribute and latest value with a time in (after, upto]."""
-    marks = ", ".join("?" * len(names))
-    sql = (
-        "SELECT name, resource_id, attributes, start_time_unix_nano,"
-        " json_extract(attributes, '$.type'), value, max(time_unix_nano)"
-        " FROM metric_points INDEXED BY metric_points_cumulative"
-        f" WHERE name IN ({marks}) AND aggregation_temporality = {_CUMULATIVE}"
-        " AND type = 'sum' AND time_unix_nano <= ?"
-    )
-    params: list[Any] = [*names, upto]
-    if after is not None:
-        sql += " AND time_unix_nano > ?"
-        params.append(after)
-    sql += " GROUP BY name, resource_id, attributes, start_time_unix_nano"
-    return {
-        (name, resource, attributes, start): (
-            kind if isinstance(kind, str) else None,
-            value if isinstance(value, int | float) else 0.0,
-        )
-        for name, resource, attributes, start, kind, value, _ in conn.execute(sql, params)
-    }
-
-
-def _cumulative_sums(
-    conn: sqlite3.Connection, names: tuple[str, ...], since: int | None, now: int
-) -> _Sums:
-    latest = _latest(conn, names, now, since)
-    before = _latest(conn, names, since, None) if since is not None and latest else {}
-    sums: _Sums = defaultdict(float)
-    for key, (kind, value) in latest.items():
-        sums[key[0], kind] += value - before.get(key, (kind, 0.0))[1]
-    return sums
-
-
 def _count(sums: _Sums, name: str | None, kind: str | None = None) -> int | None:
     value = _total(sums, name, kind)
     return None if value is None else round(value)
@@ -184,9 +124,8 @@ def coding_agent_totals(
     found = []
     for spec in AGENT_METRICS:
         names = spec.names()
-        sums = _delta_sums(conn, names, since, now)
-        for key, value in _cumulative_sums(conn, names, since, now).items():
-            sums[key] = sums.get(key, 0.0) + value
+        increases = sum_increases(conn, names, since, now, by="type")
+        sums: _Sums = {key: total for key, (_points, total) in increases.items()}
         if not sums:
             continue
         tokens_in, tokens_out, cache_read, cache_write = spec.token_types

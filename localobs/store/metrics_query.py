@@ -304,36 +304,56 @@ def metric_percentiles(
     return {q: merged.percentile(buckets, q) for q in quantiles}
 
 
-def _counter_total(
-    conn: sqlite3.Connection, name: str, since: int | None, now: int
-) -> tuple[int, float]:
-    """(points, increase) of a monotonic sum in the window: delta points added up; for each
-    cumulative series its latest value, less its last value before the window if any."""
+# (metric name, the value of the grouping attribute or None) -> (points, increase in the window)
+Increases = dict[tuple[str, str | None], tuple[int, float]]
+
+
+def sum_increases(
+    conn: sqlite3.Connection,
+    names: tuple[str, ...],
+    since: int | None,
+    now: int,
+    by: str | None = None,
+) -> Increases:
+    """How much each monotonic sum grew in the window (since, now], per name and, with `by`, per
+    value of that attribute (Claude Code's `type`: input, output, ...): its delta points added
+    up; for each cumulative series its latest value, less its last value before the window if
+    any. Points: the delta points and the cumulative series counted."""
+    group = f"json_extract(attributes, '$.\"{by}\"')" if by else "NULL"
+    marks = ", ".join("?" * len(names))
     window = "time_unix_nano <= ?" + (" AND time_unix_nano > ?" if since is not None else "")
-    params: list[Any] = [name, now] + ([since] if since is not None else [])
-    points, delta = conn.execute(
-        "SELECT count(*), coalesce(sum(value), 0) FROM metric_points INDEXED BY metric_points_delta"
-        f" WHERE name = ? AND aggregation_temporality = {_DELTA} AND type = 'sum' AND {window}",
+    params: list[Any] = [*names, now] + ([since] if since is not None else [])
+    found: dict[tuple[str, str | None], tuple[int, float]] = {}
+
+    def add(name: str, kind: Any, points: int, value: float) -> None:
+        key = (name, kind if isinstance(kind, str) else None)
+        before = found.get(key, (0, 0.0))
+        found[key] = (before[0] + points, before[1] + value)
+
+    for name, kind, points, total in conn.execute(
+        f"SELECT name, {group}, count(*), total(value)"
+        " FROM metric_points INDEXED BY metric_points_delta"
+        f" WHERE name IN ({marks}) AND aggregation_temporality = {_DELTA} AND type = 'sum'"
+        f" AND {window} GROUP BY 1, 2",
         params,
-    ).fetchone()
-    total = float(delta)
+    ):
+        add(name, kind, points, total)
     series = (
-        "SELECT resource_id, attributes, start_time_unix_nano, value, max(time_unix_nano)"
-        " FROM metric_points INDEXED BY metric_points_cumulative"
-        f" WHERE name = ? AND aggregation_temporality = {_CUMULATIVE} AND type = 'sum' AND {{}}"
-        " GROUP BY resource_id, attributes, start_time_unix_nano"
+        f"SELECT name, resource_id, attributes, start_time_unix_nano, {group}, value,"
+        " max(time_unix_nano) FROM metric_points INDEXED BY metric_points_cumulative"
+        f" WHERE name IN ({marks}) AND aggregation_temporality = {_CUMULATIVE} AND type = 'sum'"
+        " AND {} GROUP BY name, resource_id, attributes, start_time_unix_nano"
     )
-    latest = {row[:3]: row[3] for row in conn.execute(series.format(window), params)}
-    before = {}
-    if since is not None:
-        rows = conn.execute(series.format("time_unix_nano <= ?"), (name, since))
-        before = {row[:3]: row[3] for row in rows}
-    for key, value in latest.items():
+    latest = {row[:4]: row[4:6] for row in conn.execute(series.format(window), params)}
+    earlier: dict[tuple[Any, ...], Any] = {}
+    if since is not None and latest:
+        rows = conn.execute(series.format("time_unix_nano <= ?"), (*names, since))
+        earlier = {row[:4]: row[5] for row in rows}
+    for key, (kind, value) in latest.items():
         if isinstance(value, int | float):
-            base = before.get(key)
-            total += value - (base if isinstance(base, int | float) else 0)
-            points += 1
-    return points, total
+            base = earlier.get(key)
+            add(key[0], kind, 1, value - (base if isinstance(base, int | float) else 0))
+    return found
 
 
 def genai_metric_summary(
@@ -356,7 +376,9 @@ def _counter_summary(
             (name,),
         ).fetchone()
         if row is not None:
-            points, total = _counter_total(conn, name, since, now)
+            increases = sum_increases(conn, (name,), since, now).values()
+            points = sum(each[0] for each in increases)
+            total = sum(each[1] for each in increases)
             found.append(MetricSummary(name, row[0], points, None, None, total))
     return tuple(found)
 
