@@ -116,7 +116,8 @@ def span_row(
     unknown = span.genai.keys() - set(CALL_FIELDS)
     if unknown:
         raise ValueError(f"not call fields: {sorted(unknown)}")
-    genai = {"derived_from": DERIVED_FROM_LOGS, **span.genai}  # a genai value names another
+    # `logs` unless the mapper names another source (Logfire's split calls: `spans`).
+    genai = {"derived_from": DERIVED_FROM_LOGS, **span.genai}
     return (
         span.trace_id,
         span.span_id,
