@@ -15,14 +15,11 @@ from textual.widgets._footer import FooterKey
 from localobs.store import Store
 from localobs.tui.app import LocalobsApp
 from localobs.tui.refresh import QueryCancelled, ReaderPool, RefreshGate
-from localobs.tui.reloading import FIRST_SCREEN
 from localobs.tui.screens.agents import AgentsScreen, RunScreen
 from localobs.tui.screens.calls import CallsScreen
-from localobs.tui.screens.conversations import ConversationsLoaded
 from localobs.tui.widgets.calls_table import CallsTable
 from tests.agent_payloads import openinference_conversation
 from tests.conftest import RunningReceiver
-from tests.query_rows import span, submit
 from tests.test_tui_agents import row_count, table, text_of, until, viewer
 from tests.tui_pilot import wait_until
 
@@ -187,44 +184,3 @@ async def test_a_read_that_finds_the_same_runs_leaves_the_table_as_it_is(
         await until(pilot, lambda: isinstance(app.screen, AgentsScreen))
         await until(pilot, lambda: "2 runs" in text_of(app, "#agents-title"))
         assert all(a is b for a, b in zip(table(app, "#runs").rows.values(), rows, strict=True))
-
-
-async def test_a_long_list_shows_its_first_screenful_then_the_rest(
-    receiver: RunningReceiver, tmp_path: Path
-) -> None:
-    """More conversations than a screenful: the first FIRST_SCREEN are shown (saying more are
-    being read) before the whole list, so the key answers while a flood keeps the reader busy."""
-    submit(
-        receiver.store,
-        [
-            span(
-                number,
-                number,
-                "invoke_agent bot",
-                number * 10.0,
-                5,
-                span_role="agent",
-                operation=None,
-                agent_name="bot",
-                conversation_id=f"visitor-{number}",
-            )
-            for number in range(1, FIRST_SCREEN + 6)
-        ],
-    )
-    loaded: list[ConversationsLoaded] = []
-
-    def hook(message: object) -> None:
-        if isinstance(message, ConversationsLoaded):
-            loaded.append(message)
-
-    app = LocalobsApp(receiver.store, endpoint_url=receiver.url, export_dir=tmp_path)
-    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
-        await pilot.press("o")
-        await until(pilot, lambda: row_count(app, "#conversations") == FIRST_SCREEN + 5)
-        assert "reading more" not in text_of(app, "#conversations-title")
-    first, whole = loaded[0], loaded[-1]
-    assert first.partial and len(first.conversations or []) == FIRST_SCREEN
-    assert not whole.partial and len(whole.conversations or []) == FIRST_SCREEN + 5
-    assert [each.conversation_id for each in first.conversations or []] == [
-        each.conversation_id for each in (whole.conversations or [])[:FIRST_SCREEN]
-    ]

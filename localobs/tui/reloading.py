@@ -9,9 +9,6 @@ from localobs.tui.context import ViewerContext
 from localobs.tui.refresh import RefreshGate, StoreChanged
 
 RELOAD_INTERVAL_S = 1.0
-# Rows a long list reads first and shows while it reads the rest: a screenful, so the list
-# answers its key at once even while a flood keeps the reader busy.
-FIRST_SCREEN = 40
 _GROUP = "reload"
 
 

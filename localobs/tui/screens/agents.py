@@ -23,7 +23,7 @@ from localobs.store.cost import partial_usd_text, total_cost_text
 from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
-from localobs.tui.reloading import FIRST_SCREEN, ReloadingScreen
+from localobs.tui.reloading import ReloadingScreen
 from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
 from localobs.tui.widgets.keys_footer import KeysFooter
@@ -36,7 +36,6 @@ _TEXT = 400  # characters of an argument or result shown in the step detail
 class RunsLoaded(Message):
     runs: list[AgentRun] | None
     error: str | None = None
-    partial: bool = False  # the first screenful; the whole list follows
 
 
 @dataclass
@@ -96,17 +95,14 @@ class AgentsScreen(ReloadingScreen):
     def _query(self) -> None:
         try:
             with self.ctx.readers.connection() as conn:
-                found = list_runs(conn, limit=FIRST_SCREEN, recent=self._recent)
-                if len(found) == FIRST_SCREEN:  # more may follow: show these meanwhile
-                    self.post_message(RunsLoaded(found, partial=True))
-                    found = list_runs(conn, limit=_LIST_LIMIT, recent=self._recent)
-            self.post_message(RunsLoaded(found))
+                self.post_message(
+                    RunsLoaded(list_runs(conn, limit=_LIST_LIMIT, recent=self._recent))
+                )
         except sqlite3.Error as exc:
             self.post_message(RunsLoaded(None, str(exc)))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
-        if not message.partial:
-            self._loaded()
+        self._loaded()
         title = self.query_one("#agents-title", Static)
         if message.runs is None:
             title.update(Text(f"Agents · reading failed: {message.error}", style="bold red"))
@@ -118,9 +114,8 @@ class AgentsScreen(ReloadingScreen):
         empty = (
             "  no agent runs yet: spans with invoke_agent, AGENT or agent kinds" if not runs else ""
         )
-        more = ", reading more…" if message.partial else ""
         title.update(
-            Text.assemble(("Agents", "bold"), f" · {runs} runs, newest first{more}", (empty, "dim"))
+            Text.assemble(("Agents", "bold"), f" · {runs} runs, newest first", (empty, "dim"))
         )
         self.refresh_bindings()
 

@@ -33,7 +33,7 @@ from localobs.tui import format as fmt
 from localobs.tui.context import ViewerContext
 from localobs.tui.conversation import part_text
 from localobs.tui.navigation import OpenCall, OpenConversation, OpenRun
-from localobs.tui.reloading import FIRST_SCREEN, ReloadingScreen
+from localobs.tui.reloading import ReloadingScreen
 from localobs.tui.sent_text import block, one_line
 from localobs.tui.theme import Palette
 from localobs.tui.widgets.keys_footer import KeysFooter
@@ -46,7 +46,6 @@ _MESSAGE_CHARS = 600
 class ConversationsLoaded(Message):
     conversations: list[ConversationSummary] | None
     error: str | None = None
-    partial: bool = False  # the first screenful; the whole list follows
 
 
 @dataclass
@@ -89,17 +88,13 @@ class ConversationsScreen(ReloadingScreen):
     def _query(self) -> None:
         try:
             with self.ctx.readers.connection() as conn:
-                found = list_conversations(conn, limit=FIRST_SCREEN, recent=self._recent)
-                if len(found) == FIRST_SCREEN:  # more may follow: show these meanwhile
-                    self.post_message(ConversationsLoaded(found, partial=True))
-                    found = list_conversations(conn, limit=_LIST_LIMIT, recent=self._recent)
+                found = list_conversations(conn, limit=_LIST_LIMIT, recent=self._recent)
             self.post_message(ConversationsLoaded(found))
         except sqlite3.Error as exc:
             self.post_message(ConversationsLoaded(None, str(exc)))
 
     def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
-        if not message.partial:
-            self._loaded()
+        self._loaded()
         title = self.query_one("#conversations-title", Static)
         if message.conversations is None:
             title.update(Text(f"Conversations · reading failed: {message.error}", "bold red"))
@@ -111,9 +106,7 @@ class ConversationsScreen(ReloadingScreen):
         hint = "  none yet: spans carry gen_ai.conversation.id or session.id" if not count else ""
         title.update(
             Text.assemble(
-                ("Conversations", "bold"),
-                f" · {count}, most recent first{', reading more…' if message.partial else ''}",
-                (hint, "dim"),
+                ("Conversations", "bold"), f" · {count}, most recent first", (hint, "dim")
             )
         )
         self.refresh_bindings()
