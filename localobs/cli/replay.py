@@ -17,10 +17,8 @@ from localobs.replay.availability import ENDPOINT_ENV, MODEL_ENV
 from localobs.replay.spread import Quantiles, Spread, spreads
 
 if TYPE_CHECKING:  # the replay machinery is imported when the command runs, not at start-up
-    from localobs.replay.request import ReplayRequest
-    from localobs.replay.runner import RunSink
+    from localobs.replay.runner import FinishedRun, RunSink
     from localobs.replay.runs import RunResult
-    from localobs.store.calls import CallDetail
 
 DEFAULT_RUNS = 10
 _CLUSTER_PREVIEW = 70
@@ -54,18 +52,10 @@ class _StopAfterReport:
     def __init__(self, sink: RunSink) -> None:
         self._sink = sink
 
-    def save(
-        self,
-        original: CallDetail,
-        request: ReplayRequest,
-        result: RunResult,
-        batch: str,
-        model: str,
-        provider: str,
-    ) -> int:
+    def save(self, run: FinishedRun) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
-            return self._sink.save(original, request, result, batch, model, provider)
+            return self._sink.save(run)
         except BaseException:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from localobs.replay.request import ReplayRequest
 from localobs.replay.runs import RunResult
@@ -15,16 +15,19 @@ if TYPE_CHECKING:  # the backends pull in httpx
     from localobs.replay.backends import Backend
 
 
+class FinishedRun(NamedTuple):
+    """One finished replay, with what a sink needs to store it as a call of its own."""
+
+    original: CallDetail  # the call replayed
+    request: ReplayRequest  # as sent (its temperature may differ from the original's)
+    result: RunResult
+    batch: str  # the id shared by the runs of one `localobs replay`
+    model: str
+    provider: str
+
+
 class RunSink(Protocol):
-    def save(
-        self,
-        original: CallDetail,
-        request: ReplayRequest,
-        result: RunResult,
-        batch: str,
-        model: str,
-        provider: str,
-    ) -> int: ...
+    def save(self, run: FinishedRun) -> int: ...
 
 
 def new_batch_id() -> str:
@@ -68,7 +71,9 @@ def run_replays(
                 start_unix_nano=start,
                 response_model=answer.response_model,
             )
-            call_id = sink.save(original, sent, result, batch, backend.model, backend.provider)
+            call_id = sink.save(
+                FinishedRun(original, sent, result, batch, backend.model, backend.provider)
+            )
             stored = RunResult(**{**result.to_json(), "call_id": call_id})
             results.append(stored)
             on_result(stored)

@@ -18,9 +18,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from localobs.receiver.bodies import Format
 from localobs.receiver.pipeline import decode_body
 from localobs.replay.request import ReplayRequest
-from localobs.replay.runs import RunResult
+from localobs.replay.runner import FinishedRun
 from localobs.store import Store, StoreUnavailable
-from localobs.store.calls import CallDetail
 from localobs.store.replays import (
     BATCH,
     OF_CALL_ID,
@@ -73,15 +72,9 @@ def _semconv_messages(request: ReplayRequest) -> tuple[str, str | None]:
     )
 
 
-def run_span_request(
-    original: CallDetail,
-    request: ReplayRequest,
-    result: RunResult,
-    batch: str,
-    model: str,
-    provider: str,
-) -> tuple[ExportTraceServiceRequest, str, str]:
+def run_span_request(run: FinishedRun) -> tuple[ExportTraceServiceRequest, str, str]:
     """The OTLP request holding one run's span; returns it with the new trace and span ids."""
+    original, request, result, batch, model, provider = run
     trace_id, span_id = os.urandom(16), os.urandom(8)
     message = ExportTraceServiceRequest()
     resource_spans = message.resource_spans.add()
@@ -157,19 +150,9 @@ class ReplayStore:
         self._writer = WriterClient(store.path)
         self._reader = store.reader()
 
-    def save(
-        self,
-        original: CallDetail,
-        request: ReplayRequest,
-        result: RunResult,
-        batch: str,
-        model: str,
-        provider: str,
-    ) -> int:
+    def save(self, run: FinishedRun) -> int:
         """Commit one run; returns its call id."""
-        message, trace_id, span_id = run_span_request(
-            original, request, result, batch, model, provider
-        )
+        message, trace_id, span_id = run_span_request(run)
         decoded, _rejections = decode_body("traces", message.SerializeToString(), Format.PROTOBUF)
         self._writer.submit(decoded).result()
         call_id = call_id_of(self._reader, trace_id, span_id)
