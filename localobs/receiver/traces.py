@@ -20,6 +20,7 @@ from localobs.receiver.envelope import (
 )
 from localobs.receiver.genai import logfire, normalize_span
 from localobs.receiver.genai.client_events import calls_from_events
+from localobs.receiver.genai.typed import drop_typed
 from localobs.store.batch import INT64_MAX, Batch, Row
 from localobs.store.schema import SPAN_COLUMNS
 
@@ -103,6 +104,8 @@ def _row(
             )
         if derived is not None or logfire.is_stream_request(attrs, call, span.status.code):
             call = logfire.not_a_call(call)
+    if call is not None:  # the row's final columns: what they hold is left out of attrs
+        drop_typed(attrs, call)
     row = (
         span.trace_id.hex(),
         span.span_id.hex(),

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 
 import orjson
 
+from localobs.store.typed_attributes import typed_sql
+
 MESSAGE_COLUMNS = ("input_messages", "output_messages", "system_instructions")
 # Tokens that matter for finding a JSON list's top-level elements: strings (with escapes) and
 # brackets and commas outside them.
@@ -56,12 +58,13 @@ _TOOLS_PATH = f"'$.\"{SHARED_ATTRIBUTES[0]}\"'"
 
 
 def attributes_sql(column: str = "attributes") -> str:
-    """SQL giving a span's attributes JSON back with its shared values in place."""
-    return (
+    """SQL giving a span's attributes JSON back with its shared and typed values in place."""
+    shared = (
         f"CASE WHEN json_type({column}, {_MARK_PATH}) IS NULL THEN {column}"
         f" ELSE json_remove(json_set({column}, {_TOOLS_PATH}, (SELECT text FROM contents"
         f" WHERE id = json_extract({column}, {_TOOLS_PATH}))), {_MARK_PATH}) END"
     )
+    return typed_sql(column, shared)
 
 
 def shared_ids_sql(column: str = "attributes") -> str:

@@ -69,8 +69,8 @@ _KEYS = frozenset(
 
 def call_details(a: dict[str, Any], ttft_source: str | None = None) -> tuple[Any, ...]:
     """The detail fields (DETAIL_FIELDS) a span's attributes carry."""
-    if ttft_source is None and _KEYS.isdisjoint(a):
-        return NO_DETAILS  # most calls: one set operation in C
+    if _KEYS.isdisjoint(a):  # most calls: one set operation in C
+        return NO_DETAILS if ttft_source is None else (ttft_source, *NO_DETAILS[1:])
     return (
         ttft_source,
         _first(a, _CACHE_READ, as_count),
