@@ -7,7 +7,8 @@ during bench/ingest.py). Where the size cap counts the WAL, that space must come
 file is over its limit (its share of the size cap, at most MAX_WAL) this job runs a TRUNCATE
 checkpoint, which waits at most BUSY_MS for readers and otherwise tries again later, so ingest
 never waits long for it. On bench/ingest.py's load this took the files' peak from 1.9-3.2x to
-1.35-1.5x the protobuf bytes, with no loss of ingest rate.
+1.35-1.5x the protobuf bytes with a 16 MiB MAX_WAL, and to 0.83x at 4 MiB (with typed attributes
+stored once), with no measurable loss of ingest rate either time (alternating runs).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class WalTruncation:
     CHECK_S = 0.5
     BUSY_MS = 20
     # The WAL's limit without a cap (or under a large one): bytes on disk stay near the data's.
-    MAX_WAL = 16 << 20
+    MAX_WAL = 4 << 20
     # Under a load that never pauses: truncate between commit groups once this many times over.
     OVERDUE_FACTOR = 2
 
