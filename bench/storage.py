@@ -8,9 +8,10 @@ Two loads, each sent to a fresh `localobs up --headless` (no size cap, no retent
 `localobs up` stopped, everything folded into the rollups and the text index and the WAL
 checkpointed into the database; per span and as a ratio to the protobuf bytes per span.
 (2) 20-turn conversations, one call a request, each call re-sending the history, a 1 KB system
-prompt and 5 tool definitions: the same ratio once stopped; then every user message is searched
-for (the viewer's search) and must be found. The machine may be shared: sizes do not depend on
-it, the peak a little (how far the checkpoints fall behind).
+prompt and 5 tool definitions: the same ratio once stopped, and the load's own share (the files
+less those of a new empty database, ~170 KiB of tables' first pages that weigh on a small load);
+then every user message is searched for (the viewer's search) and must be found. The machine may
+be shared: sizes do not depend on it, the peak a little (how far the checkpoints fall behind).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from localobs.store.call_filter import CallFilter
 from localobs.store.calls import list_calls
 from localobs.store.database import connect
 from localobs.store.rollups import roll_up_all
+from localobs.store.store import Store
 
 SENDERS = 4
 
@@ -91,6 +93,15 @@ def _store(db: Path, bodies: list[bytes], senders: int) -> tuple[int, int]:
     return max(peak, _files(db)), _files(db)
 
 
+def _empty_database(db: Path) -> int:
+    """The files of a database as `localobs up` creates it, before anything arrives."""
+    Store(db).close()
+    conn = connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return _files(db)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--spans", type=int, default=51_200)
@@ -116,6 +127,11 @@ def main() -> None:
             f" {chat_wire / 2**20:.1f} MiB of protobuf"
         )
         print(f"  files once stopped: {stopped / 2**20:.2f} MiB = {stopped / chat_wire:.2f}x")
+        empty = _empty_database(Path(workdir) / "empty.db")
+        print(
+            f"  of which a new empty database's: {empty / 2**10:.0f} KiB (its tables' first"
+            f" pages); the load's own bytes: {(stopped - empty) / chat_wire:.2f}x"
+        )
         conn = connect(db, readonly=True)
         begin = time.perf_counter()
         missing = [

@@ -9,7 +9,7 @@ import json
 import orjson
 import pytest
 
-from localobs.receiver.genai import normalize_span
+from localobs.receiver.genai import normalize_span, restore
 from tests.fixtures.genai.check import END, START, run
 
 LATEST = {
@@ -75,7 +75,11 @@ def test_json_string_in_normalized_shape_is_stored_byte_for_byte() -> None:
     row, stored = run({**LATEST, "gen_ai.input.messages": text})
     assert row is not None
     assert row["input_messages"] == text
-    assert stored["localobs.moved"] == {"gen_ai.input.messages": "in"}
+    assert stored["localobs.moved"] == "i"  # the short record of {"gen_ai.input.messages": "in"}
+    assert restore(stored, row["input_messages"], None, None) == {
+        **LATEST,
+        "gen_ai.input.messages": text,
+    }
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,9 @@ Every content attribute that normalization removes is listed in the span attribu
 A key is moved only when one of these rebuilds it exactly (the move is checked, not assumed);
 anything else stays in the attributes. `restore` is the inverse, for lossless export. Attribute
 order is not part of OTLP's data model and is not kept.
+
+The record of the commonest moves, the conventions' three content attributes each the whole text
+of its column, is written as letters instead (`"ios"` for all three: ~75 bytes less a call).
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ from localobs.receiver.genai.record import TooDeep, dumps, dumps_parsed
 
 MOVED_KEY = "localobs.moved"
 Moves = dict[str, str]
+# letter -> (key, pointer): the moves a record may write as letters. Stored: never change one.
+_LETTERS = {
+    "i": ("gen_ai.input.messages", "in"),
+    "o": ("gen_ai.output.messages", "out"),
+    "s": ("gen_ai.system_instructions", "sys"),
+}
 
 _NOT_JSON = object()
 
@@ -146,7 +155,10 @@ def drop(attributes: dict[str, Any], moves: Moves) -> None:
     if moves and MOVED_KEY not in attributes:
         for key in moves:
             del attributes[key]
-        attributes[MOVED_KEY] = moves
+        letters = "".join(
+            letter for letter, (key, pointer) in _LETTERS.items() if moves.get(key) == pointer
+        )
+        attributes[MOVED_KEY] = letters if len(letters) == len(moves) else moves
 
 
 def restore(
@@ -157,6 +169,8 @@ def restore(
 ) -> dict[str, Any]:
     """The span's original attributes, rebuilt from its stored attributes and call columns."""
     moves = attributes.get(MOVED_KEY)
+    if type(moves) is str:
+        moves = dict(_LETTERS[letter] for letter in moves)  # KeyError: not a record of ours
     if type(moves) is not dict:
         return dict(attributes)
     columns = {"in": input_messages, "out": output_messages, "sys": system_instructions}
