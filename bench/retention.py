@@ -1,9 +1,10 @@
 """Retention under load: does the size cap hold on disk, and how long does ingest wait for it?
 
-    .venv/bin/python bench/retention.py [--spans 100000] [--cap 16MiB]
+    .venv/bin/python bench/retention.py [--spans 100000] [--cap 16MiB] [--rate 0]
 
 Two runs back to back, one sender each, bench/ingest.py's load (512 chat spans of ~1 KB per
-request) sent to a fresh `localobs up --headless`: without a cap, then with `--max-db-size CAP`.
+request) sent to a fresh `localobs up --headless`: without a cap, then with `--max-db-size CAP`;
+at full speed, or with `--rate N` a steady N spans/s.
 For each it prints the request latency (median, p99, max: a request waits for its commit, so a
 long retention step would show here), the largest size of the files (database + WAL + shm)
 sampled every 20 ms, and the size once idle (with the cap: once under it, and how long after
@@ -35,7 +36,7 @@ from localobs.store.retention import RetentionJob, RetentionPolicy, files_size, 
 
 
 def _run(
-    db: Path, bodies: list[bytes], extra: tuple[str, ...], cap: int
+    db: Path, bodies: list[bytes], extra: tuple[str, ...], cap: int, rate: int
 ) -> tuple[list[float], int, int, float]:
     """Request latencies (s), the largest file size seen, the size once idle, and the seconds
     after the last request until the files were under `cap` (0: no cap)."""
@@ -53,8 +54,13 @@ def _run(
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
     latencies = []
+    start = time.perf_counter()
     try:
-        for body in bodies:
+        for number, body in enumerate(bodies):
+            if rate:  # request n leaves at n * 512 / rate seconds, however long the last took
+                time.sleep(
+                    max(0.0, start + number * SPANS_PER_REQUEST / rate - time.perf_counter())
+                )
             begin = time.perf_counter()
             conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
             response = conn.getresponse()
@@ -98,19 +104,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--cap", default="16MiB")
+    parser.add_argument("--rate", type=int, default=0, help="spans/s; 0: as fast as it goes")
     args = parser.parse_args()
     cap = parse_size(args.cap)
     rng = random.Random(7)
     bodies = [trace_body(rng) for _ in range(max(1, args.spans // SPANS_PER_REQUEST))]
     wire = sum(map(len, bodies))
-    print(f"{len(bodies) * SPANS_PER_REQUEST} spans, {wire / 2**20:.1f} MiB of protobuf")
+    pace = f" at {args.rate} spans/s" if args.rate else " at full speed"
+    print(f"{len(bodies) * SPANS_PER_REQUEST} spans, {wire / 2**20:.1f} MiB of protobuf{pace}")
     with tempfile.TemporaryDirectory() as workdir:
         for label, extra, limit in (
             ("no cap", ("--max-db-size", "0", "--retention", "0"), 1 << 62),
             (f"cap {args.cap}", ("--max-db-size", args.cap, "--retention", "0"), cap),
         ):
             db = Path(workdir) / f"{label.replace(' ', '-')}.db"
-            latencies, peak, settled, caught_up = _run(db, bodies, extra, limit)
+            latencies, peak, settled, caught_up = _run(db, bodies, extra, limit, args.rate)
             ordered = sorted(latencies)
             print(
                 f"{label:>12}: request p50 {statistics.median(ordered) * 1e3:6.1f} ms, p99"

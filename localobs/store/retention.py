@@ -118,13 +118,21 @@ class InvalidTraceId(ValueError):
     """Not 32 hex digits."""
 
 
+def _file_bytes(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
 def files_size(db_path: Path | str) -> int:
     """The database, its WAL and its shared-memory file, as the disk holds them."""
-    total = 0
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            total += os.stat(f"{db_path}{suffix}").st_size
-    return total
+    return sum(_file_bytes(f"{db_path}{suffix}") for suffix in ("", "-wal", "-shm"))
+
+
+def wal_bytes(db_path: Path | str) -> int:
+    """The WAL file's size (0 when there is none)."""
+    return _file_bytes(f"{db_path}-wal")
 
 
 def wal_limit(max_db_bytes: int) -> int:
@@ -140,12 +148,8 @@ def _live_bytes(conn: sqlite3.Connection, db_path: Path | str, max_bytes: int) -
         conn.execute(f"PRAGMA {name}").fetchone()[0]
         for name in ("page_count", "freelist_count", "page_size")
     )
-    wal = shm = 0
-    with contextlib.suppress(FileNotFoundError):
-        wal = os.stat(f"{db_path}-wal").st_size
-    with contextlib.suppress(FileNotFoundError):
-        shm = os.stat(f"{db_path}-shm").st_size
-    return int((pages - free) * page_size + min(wal, wal_limit(max_bytes)) + shm)
+    wal = min(wal_bytes(db_path), wal_limit(max_bytes))
+    return int((pages - free) * page_size + wal + _file_bytes(f"{db_path}-shm"))
 
 
 def _state(conn: sqlite3.Connection) -> dict[str, int]:
@@ -364,9 +368,13 @@ def prune_step(
     now_unix_nano: int,
     *,
     max_spans: int = 1000,
+    shrink_to: int | None = None,
 ) -> Pruned:
-    """Delete one small batch towards `goal` in one transaction, then give every free page back
-    to the file system. Returns what was deleted (nothing: goal reached)."""
+    """Delete one small batch towards `goal` in one transaction, then give free pages back to
+    the file system: all of them, or (with `shrink_to`) those that keep the files over that
+    size (the database and shared-memory files). Returns what was deleted (nothing: goal
+    reached)."""
+    free_before = conn.execute("PRAGMA freelist_count").fetchone()[0]
     conn.execute("BEGIN IMMEDIATE")
     try:
         pruned = _prune_rows(conn, goal, _over_size(conn, db_path, goal), max_spans)
@@ -376,11 +384,35 @@ def prune_step(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    # Every free page back, those this step freed and any left before (a step's size is bounded,
-    # so this is too). The pragma frees one page per step of its statement, and `execute` steps
-    # a statement without result columns once: executescript runs it to the end.
-    conn.executescript("PRAGMA incremental_vacuum;")
+    # Free pages back, those this step freed and any left before (a step's size is bounded, so
+    # this is too). The pragma frees one page per step of its statement, and `execute` steps a
+    # statement without result columns once: executescript runs it to the end.
+    pages = _pages_to_free(conn, db_path, shrink_to)
+    if pages is not None:  # twice what this step freed at most: a step stays short
+        freed = conn.execute("PRAGMA freelist_count").fetchone()[0] - free_before
+        pages = min(pages, 2 * max(0, freed) + 64)
+    if pages is None:
+        conn.executescript("PRAGMA incremental_vacuum;")
+    elif pages > 0:
+        conn.executescript(f"PRAGMA incremental_vacuum({pages});")
     return pruned
+
+
+def _pages_to_free(
+    conn: sqlite3.Connection, db_path: Path | str, shrink_to: int | None
+) -> int | None:
+    """How many free pages to give back so the database and shared-memory files are at most
+    `shrink_to` bytes (None: all). Under a steady load with a cap, pages freed by pruning are
+    better left for new rows to fill while the file is under the cap: moving the file's last
+    pages into them (what giving a page back does) wrote ~3 pages of WAL per page, and the next
+    rows grew the file again. (The WAL is left out: counting it, the WAL a step wrote made the
+    next step move more pages.)"""
+    if shrink_to is None:
+        return None
+    pages, page_size = (
+        conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size")
+    )
+    return max(0, int(pages) - (shrink_to - _file_bytes(f"{db_path}-shm")) // int(page_size))
 
 
 def prune(
@@ -411,14 +443,17 @@ class RetentionJob:
     BEHIND_S of idle time, or one step per OVERDUE_EVERY_S between commit groups, and after every
     commit group while the files are over the cap itself (ingest then cannot outrun pruning).
     Ingest never waits for more than one step: the number of spans a step deletes adapts so a
-    step takes about STEP_BUDGET_S.
+    step takes about STEP_BUDGET_S, and so the WAL it writes stays within `wal_limit` of the cap
+    (deleting a span touches pages all over the indexes: on bench/ingest.py's load a step of a
+    few thousand spans wrote 5-15 MiB of WAL at once, the files then twice a 16 MiB cap).
     """
 
-    CHECK_S = 1.0
+    CHECK_S = 0.1
     CHECK_PRUNING_S = 0.2
     BEHIND_S = 0.005
     OVERDUE_EVERY_S = 0.1
     STEP_BUDGET_S = 0.02
+    WAL_DECAY = 0.98
 
     def __init__(
         self,
@@ -437,6 +472,8 @@ class RetentionJob:
         self._checked = float("-inf")
         self._stepped = float("-inf")
         self._spans = 16  # grows while steps are quick: a cold first step stays short
+        self._wal_per_span = 0.0  # the most WAL bytes a deleted span was seen to write
+        self._wal_high = 0  # the WAL's recent high-water mark
         self._failed = False
         self._policy = RetentionPolicy(0, 0)
         self._limit_wal()
@@ -463,6 +500,8 @@ class RetentionJob:
             if policy != self._policy:
                 self._policy = policy
                 self._limit_wal()
+            self._see_wal()
+            policy = self._within_wal(policy)
             factor = STOP if self._since is not None else START
             behind = over_goal(self._conn, self._path, goal_for(policy, self._wall(), factor))
             self._over_cap = behind and _over_size(
@@ -480,13 +519,15 @@ class RetentionJob:
             if self._since is None:
                 return False
         started = self._clock()
+        wal_before = wal_bytes(self._path)
         try:
             pruned = prune_step(
                 self._conn,
                 self._path,
-                goal_for(self._policy, self._wall(), STOP),
+                goal_for(self._within_wal(self._policy), self._wall(), STOP),
                 self._wall(),
                 max_spans=self._spans,
+                shrink_to=self._shrink_to(),
             )
         except sqlite3.Error as exc:
             self._report(exc)
@@ -498,9 +539,46 @@ class RetentionJob:
             self._spans = max(1, int(self._spans * self.STEP_BUDGET_S / took))
         elif took < self.STEP_BUDGET_S / 4:
             self._spans = min(MAX_SPANS_PER_STEP, self._spans * 2)
+        self._bound_wal(pruned.spans, wal_bytes(self._path) - wal_before)
+        self._see_wal()
+        # The step's pages into the database now, not at the checkpoint thread's next tick: the
+        # next commit then starts the WAL again from its beginning (and truncates it to
+        # `wal_limit`), so the steps of a pruning run do not pile up in it.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         if not pruned.rows:
             self._check()
         return self._since is not None
+
+    def _shrink_to(self) -> int | None:
+        """The database file's size a step gives pages back down to: the cap less the WAL's
+        share of it (a time window alone gives every page back)."""
+        cap = self._within_wal(self._policy).max_db_bytes
+        return cap - wal_limit(self._policy.max_db_bytes) if cap else None
+
+    def _see_wal(self) -> None:
+        """Follow the WAL's recent high-water mark (it decays by a factor WAL_DECAY a look)."""
+        self._wal_high = max(wal_bytes(self._path), int(self._wal_high * self.WAL_DECAY))
+
+    def _within_wal(self, policy: RetentionPolicy) -> RetentionPolicy:
+        """The policy with its cap lowered by what the WAL takes beyond its share: under a
+        steady load the WAL holds what ingest wrote since the last checkpoint, which under a
+        small cap is more than `wal_limit` (a quarter of the cap at most)."""
+        cap = policy.max_db_bytes
+        if not cap:
+            return policy
+        extra = min(cap // 4, max(0, self._wal_high - wal_limit(cap)))
+        return RetentionPolicy(cap - extra, policy.retention_s)
+
+    def _bound_wal(self, spans: int, grown: int) -> None:
+        """Fewer spans a step where a step would write more WAL than the cap leaves it. The WAL
+        file grows only past its longest extent, so a growth is a lower bound of what a step
+        wrote: the highest rate seen is kept."""
+        if spans and grown > 0:
+            self._wal_per_span = max(self._wal_per_span, grown / spans)
+        if self._wal_per_span and self._policy.max_db_bytes:
+            most = wal_limit(self._policy.max_db_bytes) / self._wal_per_span
+            self._spans = max(1, min(self._spans, int(most)))
 
     def _report(self, exc: sqlite3.Error) -> None:
         if not self._failed:

@@ -13,13 +13,12 @@ stored once), with no measurable loss of ingest rate either time (alternating ru
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from localobs.store.retention import read_policy, wal_limit
+from localobs.store.retention import read_policy, wal_bytes, wal_limit
 
 
 class WalTruncation:
@@ -41,16 +40,10 @@ class WalTruncation:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._conn = conn
-        self._wal = f"{db_path}-wal"
+        self._path = db_path
         self._clock = clock
         self._limit = 0
         self._read_at = float("-inf")
-
-    def _wal_size(self) -> int:
-        try:
-            return os.stat(self._wal).st_size
-        except FileNotFoundError:
-            return 0
 
     def _cap(self) -> int:
         """The WAL's limit under the current policy (re-read now and then); 0: no cap."""
@@ -68,11 +61,11 @@ class WalTruncation:
 
     def overdue(self) -> bool:
         limit = self._cap()
-        return bool(limit) and self._wal_size() > limit * self.OVERDUE_FACTOR
+        return bool(limit) and wal_bytes(self._path) > limit * self.OVERDUE_FACTOR
 
     def step(self) -> bool:
         limit = self._cap()
-        if not limit or self._wal_size() <= limit:
+        if not limit or wal_bytes(self._path) <= limit:
             return False
         self._conn.execute(f"PRAGMA busy_timeout = {self.BUSY_MS}")
         try:
