@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.query_data import NOW_UNIX_NANO, build
+from bench.query_data import NOW_UNIX_NANO, build, summarize
 from localobs.store.agents import get_run, list_runs
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import calls_after, get_call, list_calls
@@ -50,6 +50,7 @@ def clock() -> int:
 def _prepare(path: Path, traces: int, reuse: bool, tail: int) -> None:
     if reuse and path.exists():
         print(f"reusing {path}")
+        summarize(path)  # a file from before the summaries: upgraded and summarized now
         return
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -65,6 +66,7 @@ def _prepare(path: Path, traces: int, reuse: bool, tail: int) -> None:
         reached = roll_up(conn, target)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    summarize(path)
     folded = time.perf_counter()
     print(
         f"built in {built - started:.0f} s; folded {target} spans in {folded - built:.1f} s"

@@ -45,7 +45,7 @@ from textual import events
 from textual.screen import Screen
 
 from bench.otlp_load import _kv, chat_span_attributes, trace_body
-from bench.query_data import NOW_UNIX_NANO, build
+from bench.query_data import NOW_UNIX_NANO, build, summarize
 from localobs.receiver import create_receiver_app
 from localobs.server import ReceiverServer
 from localobs.store import Store
@@ -101,6 +101,7 @@ def table_of(app: LocalobsApp) -> CallsTable:
 def prepare(path: Path, traces: int, reuse: bool) -> None:
     if reuse and path.exists():
         print(f"reusing {path}")
+        summarize(path)  # a file from before the summaries: upgraded and summarized now
         return
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -111,6 +112,7 @@ def prepare(path: Path, traces: int, reuse: bool) -> None:
     roll_up_all(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    summarize(path)
 
 
 async def open_once(db: Path) -> tuple[float, float, float]:
