@@ -393,15 +393,20 @@ def metric_rows(seed: int, interval_s: int = 60) -> Iterator[tuple[Any, ...]]:
 def summarize(path: Path) -> None:
     """The agents and conversations summaries, as the idle writer keeps them; a file from
     before them is upgraded first, and the time its backlog took is printed."""
-    prepare_database(path)
-    conn = connect(path)
     started = time.perf_counter()
+    prepare_database(path)
+    migrated = time.perf_counter()
+    conn = connect(path)
     waiting = conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0]
     summarize_all(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     if waiting:
-        print(f"summarized {waiting} traces in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"opened (migrated) in {migrated - started:.1f} s; summarized {waiting} traces in"
+            f" {time.perf_counter() - migrated:.1f} s",
+            flush=True,
+        )
 
 
 def build(path: Path, traces: int, seed: int = 1, progress: bool = True) -> None:

@@ -27,7 +27,7 @@ from localobs.store.span_time import covered_ns
 # of the others, newest first.
 _LISTED = (
     "SELECT (SELECT json_group_array(json_array(s.start_time_unix_nano, s.rowid, s.trace_id,"
-    " s.span_id)) FROM summary_dirty AS d JOIN spans AS s INDEXED BY spans_by_id"
+    " s.span_id)) FROM summary_dirty AS d CROSS JOIN spans AS s INDEXED BY spans_by_id"
     " ON s.trace_id = d.trace_id WHERE s.span_role = 'agent' AND s.start_time_unix_nano >= ?1),"
     " (SELECT '[' || coalesce(group_concat(item, ','), '') || ']' FROM ("
     "SELECT '[' || start_time_unix_nano || ',' || run_key || ',' || summary || ']' AS item"

@@ -31,7 +31,7 @@ _TAGGED = (
 # and the ready summaries of the others, most recently active first.
 _LISTED = (
     "WITH pending AS (SELECT DISTINCT s.conversation_id, s.trace_id FROM summary_dirty AS d"
-    " JOIN spans AS s INDEXED BY spans_by_id ON s.trace_id = d.trace_id"
+    " CROSS JOIN spans AS s INDEXED BY spans_by_id ON s.trace_id = d.trace_id"
     " WHERE s.conversation_id IS NOT NULL)"
     " SELECT (SELECT json_group_array(json_array(conversation_id, trace_id)) FROM pending),"
     " (SELECT '[' || coalesce(group_concat(item, ','), '') || ']' FROM ("

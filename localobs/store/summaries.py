@@ -48,14 +48,12 @@ class SummaryMarks:
     MAX_KNOWN = 100_000
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        half = self.MAX_KNOWN // 2
-        known = conn.execute(
-            "SELECT trace_id FROM (SELECT trace_id, run_key AS key FROM run_summaries"
-            " UNION ALL SELECT trace_id, turn_key FROM conversation_turns) ORDER BY key DESC"
-            " LIMIT ?",
-            (half,),
-        ).fetchall()
-        self._known = dict.fromkeys(trace_id for (trace_id,) in reversed(known))
+        self._known: dict[str, None] = {}
+        for table, key in (("run_summaries", "run_key"), ("conversation_turns", "turn_key")):
+            newest = conn.execute(
+                f"SELECT trace_id FROM {table} ORDER BY {key} DESC LIMIT ?", (self.MAX_KNOWN // 4,)
+            )
+            self._known.update(dict.fromkeys(t for (t,) in reversed(newest.fetchall())))
 
     def spans(self, conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
         """Span rows just inserted: name the traces they change."""
