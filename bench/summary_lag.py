@@ -52,7 +52,7 @@ def main() -> None:
         store.start_writer()
         server = ReceiverServer(create_receiver_app(store, max_body=64 << 20), "127.0.0.1", 0)
         server.start()
-        writer = store.writer_pid()
+        writer = store.writer_pid
         sender = subprocess.Popen(
             [sys.executable, str(tui), "--send", server.url, "--rate", str(args.rate)]
             + ["--seconds", str(args.seconds + 2)],

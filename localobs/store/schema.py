@@ -707,7 +707,7 @@ CREATE INDEX llm_calls_list ON spans (
 # conversation, each summary the JSON of the query layer's own dataclass. `summary_dirty` names
 # the traces whose summaries wait for the writer; the lists read those traces themselves
 # meanwhile. Every trace that holds an agent span or a conversation id is named here, so the
-# writer summarizes an existing file (newest traces first) in its idle time.
+# writer summarizes an existing file in its idle time.
 _MIGRATION_13_SUMMARIES = """
 CREATE TABLE run_summaries (
     run_key INTEGER PRIMARY KEY,

@@ -103,8 +103,9 @@ def refresh(conn: sqlite3.Connection, trace_ids: list[str]) -> None:
         for conversation_id, facts in trace_turns(trace):
             turns.append((facts.key, conversation_id, trace.trace_id, facts.start, facts.to_json()))
             conversations.add(conversation_id)
-    conn.executemany("INSERT INTO run_summaries VALUES (?, ?, ?, ?)", runs)
-    conn.executemany("INSERT INTO conversation_turns VALUES (?, ?, ?, ?, ?)", turns)
+    # In key order: rows appended in order fill their pages (out of order, pages split half full).
+    conn.executemany("INSERT INTO run_summaries VALUES (?, ?, ?, ?)", sorted(runs))
+    conn.executemany("INSERT INTO conversation_turns VALUES (?, ?, ?, ?, ?)", sorted(turns))
     _fold(conn, conversations)
     conn.execute(f"DELETE FROM summary_dirty WHERE {_OF_TRACES}", (ids,))
 
@@ -156,14 +157,14 @@ def waiting(conn: sqlite3.Connection) -> bool:
 
 
 def summarize_step(conn: sqlite3.Connection, max_traces: int) -> bool:
-    """Refresh up to `max_traces` named traces (newest names first) in one transaction on the
+    """Refresh up to `max_traces` named traces (in the order named) in one transaction on the
     writer's connection; True when more wait."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         trace_ids = [
             trace_id
             for (trace_id,) in conn.execute(
-                "SELECT trace_id FROM summary_dirty ORDER BY rowid DESC LIMIT ?", (max_traces,)
+                "SELECT trace_id FROM summary_dirty ORDER BY rowid LIMIT ?", (max_traces,)
             )
         ]
         refresh(conn, trace_ids)
