@@ -246,3 +246,26 @@ def test_a_file_from_before_the_summaries_keeps_its_lists(tmp_path: Path) -> Non
     assert (list_runs(conn), list_conversations(conn)) == expected
     assert len(expected[0]) == 3 and [c.turns for c in expected[1]] == [1, 2]
     conn.close()
+
+
+def test_a_trace_no_summary_can_hold_is_left_out_and_the_others_go_on(tmp_path: Path) -> None:
+    """A value of a type no summary can store (a blob where a name goes, written by another
+    program) fails that trace alone: it leaves the waiting list, the others are summarized."""
+    store = Store(tmp_path / "s.db")
+    store.start_writer()
+    submit(store, run(1, 0, 1) + run(2, 100, 1))
+    summarized(store).close()
+    store.close()
+    conn = connect(store.path)
+    conn.execute("UPDATE spans SET agent_name = x'00ff' WHERE trace_id = ?", (trace_id(1),))
+    conn.executemany(
+        "INSERT INTO summary_dirty (trace_id) VALUES (?)", [(trace_id(1),), (trace_id(2),)]
+    )
+    summarize_all(conn)  # returns: the trace that fails is not retried for ever
+    assert conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0] == 0
+    assert conn.execute("SELECT DISTINCT trace_id FROM run_summaries").fetchall() == [
+        (trace_id(2),)
+    ]
+    (conversation,) = list_conversations(conn)
+    assert (conversation.turns, conversation.model_calls) == (1, 1)
+    conn.close()

@@ -18,6 +18,7 @@ few comparisons each and nothing more.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +29,7 @@ from localobs.store.agents import run_json, run_summary
 from localobs.store.conversations import TurnFacts, fold_turns, summary_json, trace_turns
 from localobs.store.schema import SPAN_COLUMNS
 
+log = logging.getLogger(__name__)
 _ROLE = SPAN_COLUMNS.index("span_role")
 _CONVERSATION = SPAN_COLUMNS.index("conversation_id")
 _MARK = "INSERT OR IGNORE INTO summary_dirty (trace_id) VALUES (?)"
@@ -156,6 +158,23 @@ def waiting(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM summary_dirty LIMIT 1").fetchone() is not None
 
 
+def _refreshed(conn: sqlite3.Connection, trace_ids: list[str]) -> bool:
+    """`refresh` in a savepoint; False (and nothing done) when the traces' rows made it fail.
+    SQLite's own operational errors (a lock, a full disk) are raised: the step is retried."""
+    conn.execute("SAVEPOINT summaries")
+    try:
+        refresh(conn, trace_ids)
+    except sqlite3.OperationalError:
+        raise
+    except Exception:  # rows of untrusted input a summary cannot hold
+        conn.execute("ROLLBACK TO summaries")
+        return False
+    finally:
+        if conn.in_transaction:  # SQLite may have rolled it all back (a full disk)
+            conn.execute("RELEASE summaries")
+    return True
+
+
 def summarize_step(conn: sqlite3.Connection, max_traces: int) -> bool:
     """Refresh up to `max_traces` named traces (in the order named) in one transaction on the
     writer's connection; True when more wait."""
@@ -167,12 +186,17 @@ def summarize_step(conn: sqlite3.Connection, max_traces: int) -> bool:
                 "SELECT trace_id FROM summary_dirty ORDER BY rowid LIMIT ?", (max_traces,)
             )
         ]
-        refresh(conn, trace_ids)
+        if not _refreshed(conn, trace_ids):
+            for trace_id in trace_ids:  # one trace's rows fail: the others' summaries go on
+                if not _refreshed(conn, [trace_id]):
+                    forget_summaries(conn, [trace_id])
+                    log.warning("agent run summaries: trace %s left out of the lists", trace_id)
         more = len(trace_ids) == max_traces and waiting(conn)
         conn.execute("COMMIT")
         return more
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 
