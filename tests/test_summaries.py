@@ -269,3 +269,25 @@ def test_a_trace_no_summary_can_hold_is_left_out_and_the_others_go_on(tmp_path: 
     (conversation,) = list_conversations(conn)
     assert (conversation.turns, conversation.model_calls) == (1, 1)
     conn.close()
+
+
+def test_usage_joined_from_a_log_event_after_its_call_is_summarized_again(
+    tmp_path: Path,
+) -> None:
+    """A GenAI event (here its usage) merged into a call stored earlier, in place."""
+    store = Store(tmp_path / "s.db")
+    store.start_writer()
+    try:
+        submit(store, run(1, 0) + [call(1, 101, 1, 5, parent=100, input_tokens=None)])
+        with summarized(store) as conn:
+            assert list_runs(conn)[0].input_tokens is None
+        batch = Batch("logs", "usage-event")
+        batch.genai = [(trace_id(1), f"{101:016x}", json.dumps({"input_tokens": 42}))]
+        store.submit(batch).result(timeout=30)
+        with summarized(store) as conn:
+            (refreshed,) = list_runs(conn)
+            assert refreshed.input_tokens == 42
+            assert stored_runs(conn)[refreshed.run_id]["input_tokens"] == 42
+            assert list_conversations(conn)[0].input_tokens == 42
+    finally:
+        store.close()
