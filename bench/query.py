@@ -5,9 +5,11 @@
 Builds the database (bench/query_data.py: ~10 spans and one LLM call per trace, ~1 KB of messages
 per call, three services, five models, 3 % errors, a day of GenAI histogram metrics) through the
 store's own insert path, then folds it as the idle writer would (rollups.roll_up_all), leaving the
-newest `--tail` spans unfolded to measure reads while the writer is behind. `--reuse` keeps an
-existing file. Each query runs once on a fresh connection (cold: SQLite's page cache empty, the
-OS cache warm) and `--runs` more times (warm: the median). Target: <= 100 ms each.
+newest `--tail` spans unfolded to measure reads while the writer is behind, and keeps the agents
+and conversations summaries (summaries.summarize_all). `--reuse` keeps an existing file (one
+from before the summaries is upgraded, and the time that took printed). Each query runs once on
+a fresh connection (cold: SQLite's page cache empty, the OS cache warm) and `--runs` more times
+(warm: the median). Target: <= 100 ms each.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ while 5,000 spans/s arrive, and memory.
                                   [--rate 5000] [--probes 20] [--runs 3]
 
 1. Open: the app (headless, 120x36) on the database bench/query.py builds (~10 spans and one model
-   call per trace; rollups folded as the idle writer would), from construction to the first rows
+   call per trace; rollups folded and the lists' summaries kept as the idle writer does; a reused
+   file from before the summaries is upgraded first), from construction to the first rows
    in the table and to the header totals; then paging down through 5,000 calls. RSS of this
    process after opening and after paging (the TUI alone: no receiver here).
 2. Live: as `localobs up` does, the real receiver (uvicorn on a thread, the writer process) and
