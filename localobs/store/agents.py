@@ -8,7 +8,6 @@ frameworks set) are never added, so nothing is counted twice.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from collections import Counter, defaultdict
@@ -182,7 +181,7 @@ def run_summary(trace: TraceSteps, row: StepRow) -> AgentRun:
 def run_json(run: AgentRun) -> str:
     """A run's summary as the writer stores it (stdlib JSON: exact floats, integers of any
     size)."""
-    return json.dumps(dataclasses.asdict(run))
+    return json.dumps({name: getattr(run, name) for name in AgentRun.__slots__})
 
 
 def _run_from_json(fields: dict[str, Any]) -> AgentRun:

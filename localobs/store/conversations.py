@@ -8,7 +8,6 @@ Nothing here invents an id: spans without one belong to no conversation.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import json
 import sqlite3
@@ -137,7 +136,7 @@ class TurnFacts(NamedTuple):
 
 def summary_json(summary: ConversationSummary) -> str:
     """A summary as the writer stores it (stdlib JSON: exact floats, integers of any size)."""
-    return json.dumps(dataclasses.asdict(summary))
+    return json.dumps({name: getattr(summary, name) for name in ConversationSummary.__slots__})
 
 
 @dataclass(frozen=True, slots=True)
