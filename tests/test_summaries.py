@@ -23,7 +23,7 @@ from localobs.store.conversations import (
 from localobs.store.database import connect, prepare_database
 from localobs.store.retention import PruneGoal, prune
 from localobs.store.schema import APPLICATION_ID, MIGRATIONS, SPAN_COLUMNS
-from localobs.store.summaries import summarize_all
+from localobs.store.summaries import SummaryJob, summarize_all
 from tests.query_rows import call, span, submit, trace_id
 
 CONVERSATION = "visitor-1"
@@ -291,3 +291,20 @@ def test_usage_joined_from_a_log_event_after_its_call_is_summarized_again(
             assert list_conversations(conn)[0].input_tokens == 42
     finally:
         store.close()
+
+
+def test_the_job_is_due_only_while_traces_wait_and_overdue_after_its_lag(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    prepare_database(path)
+    conn = connect(path)
+    now = [0.0]
+    job = SummaryJob(conn, clock=lambda: now[0])
+    assert job.idle_timeout() is None and not job.overdue()
+    conn.execute("INSERT INTO summary_dirty (trace_id) VALUES (?)", (trace_id(1),))
+    assert job.idle_timeout() == SummaryJob.IDLE_S
+    assert not job.overdue()  # a writer that never idles waits MAX_LAG_S at most
+    now[0] += SummaryJob.MAX_LAG_S + 0.01
+    assert job.overdue()
+    assert job.step() is False  # done (the trace has no spans: nothing to keep)
+    assert job.idle_timeout() is None and not job.overdue()
+    conn.close()
