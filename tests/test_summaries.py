@@ -220,7 +220,8 @@ def test_a_file_from_before_the_summaries_keeps_its_lists(tmp_path: Path) -> Non
     today, its lists read the same at once (from the traces) and once summarized."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    before = len(MIGRATIONS) - 1  # the release before the summaries
+    # The schema of the release before the summaries (whatever number the migration gets).
+    before = next(n for n, sql in enumerate(MIGRATIONS) if "CREATE TABLE summary_dirty" in sql)
     for migration in MIGRATIONS[:before]:
         conn.executescript(migration)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
