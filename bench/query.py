@@ -5,9 +5,11 @@
 Builds the database (bench/query_data.py: ~10 spans and one LLM call per trace, ~1 KB of messages
 per call, three services, five models, 3 % errors, a day of GenAI histogram metrics) through the
 store's own insert path, then folds it as the idle writer would (rollups.roll_up_all), leaving the
-newest `--tail` spans unfolded to measure reads while the writer is behind. `--reuse` keeps an
-existing file. Each query runs once on a fresh connection (cold: SQLite's page cache empty, the
-OS cache warm) and `--runs` more times (warm: the median). Target: <= 100 ms each.
+newest `--tail` spans unfolded to measure reads while the writer is behind, and keeps the agents
+and conversations summaries (summaries.summarize_all). `--reuse` keeps an existing file (one
+from before the summaries is upgraded, and the time that took printed). Each query runs once on
+a fresh connection (cold: SQLite's page cache empty, the OS cache warm) and `--runs` more times
+(warm: the median). Target: <= 100 ms each.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.query_data import NOW_UNIX_NANO, build
+from bench.query_data import NOW_UNIX_NANO, build, summarize
 from localobs.store.agents import get_run, list_runs
 from localobs.store.call_filter import CallFilter
 from localobs.store.calls import calls_after, get_call, list_calls
@@ -50,6 +52,7 @@ def clock() -> int:
 def _prepare(path: Path, traces: int, reuse: bool, tail: int) -> None:
     if reuse and path.exists():
         print(f"reusing {path}")
+        summarize(path)  # a file from before the summaries: upgraded and summarized now
         return
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -65,6 +68,7 @@ def _prepare(path: Path, traces: int, reuse: bool, tail: int) -> None:
         reached = roll_up(conn, target)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    summarize(path)
     folded = time.perf_counter()
     print(
         f"built in {built - started:.0f} s; folded {target} spans in {folded - built:.1f} s"

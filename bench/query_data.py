@@ -8,6 +8,7 @@ over the 24 h before `NOW_UNIX_NANO`; the benchmark's clock returns that instant
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from localobs.store.batch import Batch, Signal
 from localobs.store.database import connect, prepare_database
 from localobs.store.ingest import BatchApplier
 from localobs.store.schema import METRIC_POINT_COLUMNS, SPAN_COLUMNS
+from localobs.store.summaries import summarize_all
 
 NOW_UNIX_NANO = 1_780_000_000 * 10**9
 SPAN_OF_DATA_NS = 24 * 3600 * 10**9
@@ -386,6 +388,25 @@ def metric_rows(seed: int, interval_s: int = 60) -> Iterator[tuple[Any, ...]]:
                             "flags": 0,
                         }
                         yield tuple(values.get(column) for column in METRIC_POINT_COLUMNS)
+
+
+def summarize(path: Path) -> None:
+    """The agents and conversations summaries, as the idle writer keeps them; a file from
+    before them is upgraded first, and the time its backlog took is printed."""
+    started = time.perf_counter()
+    prepare_database(path)
+    migrated = time.perf_counter()
+    conn = connect(path)
+    waiting = conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0]
+    summarize_all(conn)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    if waiting:
+        print(
+            f"opened (migrated) in {migrated - started:.1f} s; summarized {waiting} traces in"
+            f" {time.perf_counter() - migrated:.1f} s",
+            flush=True,
+        )
 
 
 def build(path: Path, traces: int, seed: int = 1, progress: bool = True) -> None:

@@ -5,7 +5,8 @@ while 5,000 spans/s arrive, and memory.
                                   [--rate 5000] [--probes 20] [--runs 3]
 
 1. Open: the app (headless, 120x36) on the database bench/query.py builds (~10 spans and one model
-   call per trace; rollups folded as the idle writer would), from construction to the first rows
+   call per trace; rollups folded and the lists' summaries kept as the idle writer does; a reused
+   file from before the summaries is upgraded first), from construction to the first rows
    in the table and to the header totals; then paging down through 5,000 calls. RSS of this
    process after opening and after paging (the TUI alone: no receiver here).
 2. Live: as `localobs up` does, the real receiver (uvicorn on a thread, the writer process) and
@@ -45,7 +46,7 @@ from textual import events
 from textual.screen import Screen
 
 from bench.otlp_load import _kv, chat_span_attributes, trace_body
-from bench.query_data import NOW_UNIX_NANO, build
+from bench.query_data import NOW_UNIX_NANO, build, summarize
 from localobs.receiver import create_receiver_app
 from localobs.server import ReceiverServer
 from localobs.store import Store
@@ -101,6 +102,7 @@ def table_of(app: LocalobsApp) -> CallsTable:
 def prepare(path: Path, traces: int, reuse: bool) -> None:
     if reuse and path.exists():
         print(f"reusing {path}")
+        summarize(path)  # a file from before the summaries: upgraded and summarized now
         return
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -111,6 +113,7 @@ def prepare(path: Path, traces: int, reuse: bool) -> None:
     roll_up_all(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    summarize(path)
 
 
 async def open_once(db: Path) -> tuple[float, float, float]:

@@ -81,7 +81,7 @@ async def test_the_agents_screen_reads_its_runs_once_when_opened(
         await until(pilot, lambda: isinstance(app.screen, AgentsScreen))
         await until(pilot, lambda: "runs, newest first" in text_of(app, "#agents-title"))
         await pilot.pause(0.3)  # within the screen's reload interval: a second read is a double
-        assert sum("agent_runs_by_start" in sql for sql in statements) == 1
+        assert sum("run_summaries_by_start" in sql for sql in statements) == 1
 
 
 _LONG_QUERY = (

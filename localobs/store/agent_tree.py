@@ -8,9 +8,7 @@ every span. A parent id that loops back is cut, so a malformed trace cannot hang
 from __future__ import annotations
 
 import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -102,7 +100,7 @@ class TraceSteps:
     trace_id: str
     by_id: dict[str, StepRow]
     children: dict[str, list[StepRow]]
-    # calls_under's answers: a trace kept across reads (RecentTraces) is walked once.
+    # calls_under's answers: a trace's runs and turns share its walks.
     _calls: dict[str, tuple[StepRow, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def ancestors(self, span_id: str) -> Iterator[StepRow]:
@@ -190,72 +188,11 @@ def _steps(trace_id: str, rows: list[StepRow]) -> TraceSteps:
     return TraceSteps(trace_id, by_id, children)
 
 
-Version = tuple[int, int]  # a trace's span count and newest rowid
-
-
-def _versions(conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Version]:
-    """Each trace's span count and newest rowid, counted in the id index (no row is read)."""
-    found: dict[str, Version] = {}
-    for start in range(0, len(trace_ids), _CHUNK):
-        chunk = trace_ids[start : start + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        for trace_id, count, newest in conn.execute(
-            "SELECT trace_id, count(*), max(rowid) FROM spans INDEXED BY spans_by_id"
-            f" WHERE trace_id IN ({marks}) GROUP BY trace_id",
-            chunk,
-        ):
-            found[trace_id] = (count, newest)
-    return found
-
-
-class RecentTraces:
-    """Traces the lists read, kept for a few seconds across reads.
-
-    Under a load the agents and conversations lists are read again every second or so, and most
-    of the traces they show have not changed since: re-reading and rebuilding them was most of a
-    list's time. A kept trace is used only while its span count and newest rowid are unchanged
-    (counted in the index) and for MAX_AGE_S at most, so a span updated in place (a late log
-    event, a token estimate) shows within that time. One per list and database (the viewer's
-    kept list screens own one each); safe to share between worker threads.
-    """
-
-    MAX_AGE_S = 5.0
-    MAX_TRACES = 4000
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._traces: dict[str, tuple[float, Version, TraceSteps]] = {}
-
-    def load(self, conn: sqlite3.Connection, trace_ids: list[str]) -> dict[str, TraceSteps]:
-        versions = _versions(conn, trace_ids)
-        now = self._clock()
-        with self._lock:
-            kept = {
-                trace_id: steps
-                for trace_id in trace_ids
-                for at, version, steps in (self._traces.get(trace_id, (0.0, (0, 0), None)),)
-                if steps is not None
-                and version == versions.get(trace_id)
-                and now - at <= self.MAX_AGE_S
-            }
-        fresh = load_traces(conn, [trace_id for trace_id in trace_ids if trace_id not in kept])
-        with self._lock:
-            if len(self._traces) + len(fresh) > self.MAX_TRACES:
-                self._traces.clear()
-            for trace_id, steps in fresh.items():
-                if trace_id in versions:
-                    self._traces[trace_id] = (now, versions[trace_id], steps)
-        return {**kept, **fresh}
-
-
 class TraceCache:
-    """Traces loaded once per query, however many runs or turns share them; with `recent`, also
-    kept across queries (see RecentTraces)."""
+    """Traces loaded once per query, however many runs or turns share them."""
 
-    def __init__(self, conn: sqlite3.Connection, recent: RecentTraces | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._recent = recent
         self._traces: dict[str, TraceSteps] = {}
 
     def get(self, trace_id: str) -> TraceSteps:
@@ -267,7 +204,5 @@ class TraceCache:
     def preload(self, trace_ids: list[str]) -> None:
         """Read the traces not read yet, several per query."""
         missing = list(dict.fromkeys(t for t in trace_ids if t not in self._traces))
-        if missing and self._recent is not None:
-            self._traces.update(self._recent.load(self._conn, missing))
-        elif missing:
+        if missing:
             self._traces.update(load_traces(self._conn, missing))

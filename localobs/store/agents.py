@@ -8,21 +8,31 @@ frameworks set) are never added, so nothing is counted twice.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
-from localobs.store.agent_tree import RecentTraces, StepRow, TraceCache, TraceSteps
+from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps, load_traces
 from localobs.store.contents import expand_sql
 from localobs.store.cost import sum_costs
 from localobs.store.messages import parse_messages
 from localobs.store.span_time import covered_ns
 
-_RUN_CANDIDATES = (
-    "SELECT trace_id, span_id FROM spans INDEXED BY agent_runs_by_start"
-    " WHERE span_role = 'agent' AND start_time_unix_nano >= ?"
-    " ORDER BY start_time_unix_nano DESC, rowid DESC"
+# The list in one statement (one snapshot, one hand-over of the GIL): the agent spans of traces
+# whose summaries the writer has not refreshed yet (store/summaries.py), and the ready summaries
+# of the others, newest first.
+_LISTED = (
+    "SELECT (SELECT json_group_array(json_array(s.start_time_unix_nano, s.rowid, s.trace_id,"
+    " s.span_id)) FROM summary_dirty AS d CROSS JOIN spans AS s INDEXED BY spans_by_id"
+    " ON s.trace_id = d.trace_id WHERE s.span_role = 'agent' AND s.start_time_unix_nano >= ?1),"
+    " (SELECT '[' || coalesce(group_concat(item, ','), '') || ']' FROM ("
+    "SELECT '[' || start_time_unix_nano || ',' || run_key || ',' || summary || ']' AS item"
+    " FROM run_summaries INDEXED BY run_summaries_by_start WHERE start_time_unix_nano >= ?1"
+    " AND trace_id NOT IN (SELECT trace_id FROM summary_dirty)"
+    " ORDER BY start_time_unix_nano DESC, run_key DESC LIMIT ?2))"
 )
 
 # Message columns may hold references to `contents`: read their text back.
@@ -168,28 +178,37 @@ def run_summary(trace: TraceSteps, row: StepRow) -> AgentRun:
     )
 
 
+def run_json(run: AgentRun) -> str:
+    """A run's summary as the writer stores it (stdlib JSON: exact floats, integers of any
+    size)."""
+    return json.dumps({name: getattr(run, name) for name in AgentRun.__slots__})
+
+
+def _run_from_json(fields: dict[str, Any]) -> AgentRun:
+    return AgentRun(**{**fields, "sub_agents": tuple(fields["sub_agents"])})
+
+
 def list_runs(
-    conn: sqlite3.Connection,
-    *,
-    limit: int = 100,
-    since_unix_nano: int = 0,
-    recent: RecentTraces | None = None,
+    conn: sqlite3.Connection, *, limit: int = 100, since_unix_nano: int = 0
 ) -> list[AgentRun]:
-    """Top-level agent runs started at or after `since_unix_nano`, newest first; `recent` keeps
-    their traces for the next read (a list read again and again under a load)."""
-    cache = TraceCache(conn, recent)
-    runs: list[AgentRun] = []
-    candidates = conn.execute(_RUN_CANDIDATES, (since_unix_nano,))
-    # Candidates a batch at a time, their traces read together: a query per run cost the viewer
-    # a GIL hand-over each, slow behind an ingest flood. Each candidate makes one run at most.
-    while len(runs) < limit and (batch := candidates.fetchmany(limit - len(runs))):
-        cache.preload([trace_id for trace_id, _span_id in batch])
-        for trace_id, span_id in batch:
-            trace = cache.get(trace_id)
+    """Top-level agent runs started at or after `since_unix_nano`, newest first: the summaries
+    the writer keeps, and those of traces it has not refreshed yet, read here."""
+    pending_json, ready_json = conn.execute(_LISTED, (since_unix_nano, limit)).fetchone()
+    runs = [(start, key, _run_from_json(fields)) for start, key, fields in json.loads(ready_json)]
+    pending = sorted(json.loads(pending_json), reverse=True)
+    # Candidates a batch at a time, newest first: each makes one run at most (a sub-agent none).
+    found = 0
+    while found < limit and pending:
+        batch, pending = pending[: limit - found], pending[limit - found :]
+        traces = load_traces(conn, sorted({trace_id for _s, _k, trace_id, _id in batch}))
+        for start, key, trace_id, span_id in batch:
+            trace = traces[trace_id]
             row = trace.by_id.get(span_id)
             if row is not None and not trace.is_nested_run(row):
-                runs.append(run_summary(trace, row))
-    return runs
+                runs.append((start, key, run_summary(trace, row)))
+                found += 1
+    runs.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [run for _start, _key, run in runs[:limit]]
 
 
 def find_run(conn: sqlite3.Connection, run_id: str) -> tuple[TraceSteps, StepRow] | None:

@@ -9,35 +9,47 @@ Nothing here invents an id: spans without one belong to no conversation.
 from __future__ import annotations
 
 import difflib
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from localobs.store.agent_tree import RecentTraces, StepRow, TraceCache, TraceSteps
+from localobs.store.agent_tree import StepRow, TraceCache, TraceSteps, load_traces
 from localobs.store.contents import expand_sql
-from localobs.store.cost import sum_costs
+from localobs.store.cost import sum_costs, sum_known
 from localobs.store.messages import Message, parse_messages
 from localobs.store.messages import preview as message_preview
 
-_RECENT = (
-    "SELECT conversation_id FROM spans INDEXED BY conversations_by_start"
-    " WHERE conversation_id IS NOT NULL AND start_time_unix_nano >= ?"
-    " ORDER BY start_time_unix_nano DESC"
-)
 _TAGGED = (
     "SELECT trace_id, span_id FROM spans INDEXED BY conversation_spans"
     " WHERE conversation_id = ? ORDER BY start_time_unix_nano"
 )
-# The tagged spans that may be turns: one whose parent carries the same conversation id is inside
-# that parent's turn, and is left out here, in SQLite (most tagged spans, where a framework tags
-# every span of a run), instead of in Python.
-_TAGGED_MANY = (
-    "SELECT conversation_id, trace_id, span_id FROM spans AS s INDEXED BY conversation_spans"
-    " WHERE conversation_id IN ({marks}) AND NOT EXISTS (SELECT 1 FROM spans AS parent"
-    " INDEXED BY spans_by_id WHERE parent.trace_id = s.trace_id"
-    " AND parent.span_id = s.parent_span_id AND parent.conversation_id = s.conversation_id)"
+# The list in one statement (one snapshot, one hand-over of the GIL): the conversations tagged in
+# traces whose summaries the writer has not refreshed yet (store/summaries.py), with those traces,
+# and the ready summaries of the others, most recently active first.
+_LISTED = (
+    "WITH pending AS (SELECT DISTINCT s.conversation_id, s.trace_id FROM summary_dirty AS d"
+    " CROSS JOIN spans AS s INDEXED BY spans_by_id ON s.trace_id = d.trace_id"
+    " WHERE s.conversation_id IS NOT NULL)"
+    " SELECT (SELECT json_group_array(json_array(conversation_id, trace_id)) FROM pending),"
+    " (SELECT '[' || coalesce(group_concat(item, ','), '') || ']' FROM ("
+    "SELECT '[' || last_active_unix_nano || ',' || summary || ']' AS item"
+    " FROM conversation_summaries INDEXED BY conversation_summaries_by_activity"
+    " WHERE last_active_unix_nano >= ?1"
+    " AND conversation_id NOT IN (SELECT conversation_id FROM pending)"
+    " ORDER BY last_active_unix_nano DESC, conversation_id DESC LIMIT ?2))"
 )
-_CHUNK = 500  # conversation ids per query
+# A pending conversation's latest tagged span, and the ready turns of its other traces.
+_ACTIVITY = (
+    "SELECT value, (SELECT max(start_time_unix_nano) FROM spans INDEXED BY conversation_spans"
+    " WHERE conversation_id = value) FROM json_each(?)"
+)
+_READY_TURNS = (
+    "SELECT conversation_id, facts FROM conversation_turns"
+    " WHERE conversation_id IN (SELECT value FROM json_each(?1))"
+    " AND trace_id NOT IN (SELECT value FROM json_each(?2))"
+)
 
 # Message columns may hold references to `contents`: read their text back.
 _INPUT, _OUTPUT = expand_sql("input_messages"), expand_sql("output_messages")
@@ -98,6 +110,35 @@ class ConversationSummary:
     unpriced_calls: int = 0
 
 
+class TurnFacts(NamedTuple):
+    """What a conversation's summary needs of one turn. The writer keeps them per turn
+    (`conversation_turns`), so the list folds these instead of reading traces."""
+
+    key: int  # the turn's root span (rowid)
+    start: int
+    end: int
+    last_active: int  # the latest start of a span of its conversation at or below the root
+    calls: int
+    input_tokens: int | None  # None: none of its calls reported usage
+    output_tokens: int | None
+    errors: int  # its root's error and its calls'
+    costs: tuple[float, ...]  # its calls' known costs, in call order
+    unpriced: int
+
+    def to_json(self) -> str:
+        return json.dumps(self._asdict())
+
+    @classmethod
+    def from_json(cls, text: str) -> TurnFacts:
+        fields = json.loads(text)
+        return cls(**{**fields, "costs": tuple(fields["costs"])})
+
+
+def summary_json(summary: ConversationSummary) -> str:
+    """A summary as the writer stores it (stdlib JSON: exact floats, integers of any size)."""
+    return json.dumps({name: getattr(summary, name) for name in ConversationSummary.__slots__})
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     summary: ConversationSummary
@@ -139,17 +180,17 @@ def _turn_roots(
 ) -> list[tuple[TraceSteps, StepRow]]:
     tagged = conn.execute(_TAGGED, (conversation_id,)).fetchall()
     cache.preload([trace_id for trace_id, _span_id in tagged])
-    return _roots(cache, conversation_id, tagged)
+    return _roots(cache.get, conversation_id, tagged)
 
 
 def _roots(
-    cache: TraceCache, conversation_id: str, tagged: list[tuple[str, str]]
+    traces: Callable[[str], TraceSteps], conversation_id: str, tagged: list[tuple[str, str]]
 ) -> list[tuple[TraceSteps, StepRow]]:
-    """The conversation's turns: its tagged spans (trace and span ids, their traces in `cache`)
-    that no tagged span of the same conversation contains, in order."""
+    """The conversation's turns: its tagged spans (trace and span ids, their traces given by
+    `traces`) that no tagged span of the same conversation contains, in order."""
     roots = []
     for trace_id, span_id in tagged:
-        trace = cache.get(trace_id)
+        trace = traces(trace_id)
         row = trace.by_id.get(span_id)
         if row is None:
             continue
@@ -167,57 +208,115 @@ def _turn_calls(trace: TraceSteps, root: StepRow) -> tuple[StepRow, ...]:
     return trace.calls_under(root.span_id)
 
 
-def _summary(conversation_id: str, roots: list[tuple[TraceSteps, StepRow]]) -> ConversationSummary:
-    calls = [call for trace, root in roots for call in _turn_calls(trace, root)]
-    cost = sum_costs([call.cost for call in calls])
-    return ConversationSummary(
-        conversation_id=conversation_id,
-        turns=len(roots),
-        model_calls=len(calls),
+def turn_facts(trace: TraceSteps, root: StepRow) -> TurnFacts:
+    calls = _turn_calls(trace, root)
+    costs = [call.cost for call in calls]
+    conversation_id = root.conversation_id
+    return TurnFacts(
+        key=root.key,
+        start=root.start,
+        end=root.end,
+        last_active=max(
+            row.start
+            for _depth, row in trace.subtree(root.span_id)
+            if row.conversation_id == conversation_id
+        ),
+        calls=len(calls),
         input_tokens=_sum([call.input_tokens for call in calls]),
         output_tokens=_sum([call.output_tokens for call in calls]),
-        first_seen=min(root.start for _trace, root in roots),
-        last_seen=max(root.end for _trace, root in roots),
-        errors=sum(1 for _trace, root in roots if root.error is not None)
-        + sum(1 for call in calls if call.error is not None),
+        errors=(root.error is not None) + sum(1 for call in calls if call.error is not None),
+        costs=tuple(cost.usd for cost in costs if cost.usd is not None),
+        unpriced=sum(1 for cost in costs if cost.usd is None),
+    )
+
+
+def trace_turns(trace: TraceSteps) -> list[tuple[str, TurnFacts]]:
+    """The turns one trace holds, of every conversation tagged in it: what the writer keeps.
+    A turn's root is in its own trace, so each trace's turns are found apart from the others."""
+    tagged: dict[str, list[tuple[str, str]]] = {}
+    for row in trace.by_id.values():
+        if row.conversation_id is not None:
+            tagged.setdefault(row.conversation_id, []).append((trace.trace_id, row.span_id))
+    return [
+        (conversation_id, turn_facts(trace, root))
+        for conversation_id, spans in tagged.items()
+        for _trace, root in _roots(lambda _trace_id: trace, conversation_id, spans)
+    ]
+
+
+def fold_turns(conversation_id: str, turns: Sequence[TurnFacts]) -> ConversationSummary:
+    """A conversation's summary from its turns in order (the list's and the detail's alike)."""
+    cost = sum_known([usd for turn in turns for usd in turn.costs], sum(t.unpriced for t in turns))
+    return ConversationSummary(
+        conversation_id=conversation_id,
+        turns=len(turns),
+        model_calls=sum(turn.calls for turn in turns),
+        input_tokens=_sum([turn.input_tokens for turn in turns]),
+        output_tokens=_sum([turn.output_tokens for turn in turns]),
+        first_seen=min(turn.start for turn in turns),
+        last_seen=max(turn.end for turn in turns),
+        errors=sum(turn.errors for turn in turns),
         cost_usd=cost.usd,
         unpriced_calls=cost.unpriced,
     )
 
 
 def list_conversations(
-    conn: sqlite3.Connection,
-    *,
-    limit: int = 100,
-    since_unix_nano: int = 0,
-    recent: RecentTraces | None = None,
+    conn: sqlite3.Connection, *, limit: int = 100, since_unix_nano: int = 0
 ) -> list[ConversationSummary]:
-    """Conversations active at or after `since_unix_nano`, most recently active first; `recent`
-    keeps their traces for the next read (a list read again and again under a load)."""
-    seen: list[str] = []
-    known: set[str] = set()
-    for (conversation_id,) in conn.execute(_RECENT, (since_unix_nano,)):
-        if conversation_id not in known:
-            known.add(conversation_id)
-            seen.append(conversation_id)
-            if len(seen) >= limit:
-                break
-    # Their spans and traces read together: a query per conversation cost the viewer a GIL
-    # hand-over each, slow behind an ingest flood.
-    tagged: dict[str, list[tuple[str, str]]] = {conversation_id: [] for conversation_id in seen}
-    for start in range(0, len(seen), _CHUNK):
-        chunk = seen[start : start + _CHUNK]
-        sql = _TAGGED_MANY.format(marks=", ".join("?" * len(chunk)))
-        for conversation_id, trace_id, span_id in conn.execute(sql, chunk):
-            tagged[conversation_id].append((trace_id, span_id))
-    cache = TraceCache(conn, recent)
-    cache.preload([trace_id for rows in tagged.values() for trace_id, _span_id in rows])
-    summaries = []
-    for conversation_id in seen:
-        roots = _roots(cache, conversation_id, tagged[conversation_id])
-        if roots:
-            summaries.append(_summary(conversation_id, roots))
-    return summaries
+    """Conversations active (a span of theirs started) at or after `since_unix_nano`, most
+    recently active first: the summaries the writer keeps, and those of conversations it has not
+    refreshed yet folded here from its kept turns and their changed traces."""
+    pending_json, ready_json = conn.execute(_LISTED, (since_unix_nano, limit)).fetchone()
+    listed = [
+        (active, fields["conversation_id"], ConversationSummary(**fields))
+        for active, fields in json.loads(ready_json)
+    ]
+    pending: dict[str, set[str]] = {}
+    for conversation_id, trace_id in json.loads(pending_json):
+        pending.setdefault(conversation_id, set()).add(trace_id)
+    if pending:
+        listed += _pending(conn, pending, listed, limit, since_unix_nano)
+    listed.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [summary for _active, _id, summary in listed[:limit]]
+
+
+def _pending(
+    conn: sqlite3.Connection,
+    pending: dict[str, set[str]],
+    listed: list[tuple[int, str, ConversationSummary]],
+    limit: int,
+    since_unix_nano: int,
+) -> list[tuple[int, str, ConversationSummary]]:
+    """The summaries of conversations whose traces changed since the writer's last refresh,
+    those among the `limit` most recently active only: their kept turns from unchanged traces
+    and the turns of the changed traces, read now."""
+    activity = [
+        (active, conversation_id)
+        for conversation_id, active in conn.execute(_ACTIVITY, (json.dumps(list(pending)),))
+        if active is not None and active >= since_unix_nano
+    ]
+    ranked = sorted([*activity, *((item[0], item[1]) for item in listed)], reverse=True)[:limit]
+    shown = {conversation_id for _active, conversation_id in ranked if conversation_id in pending}
+    if not shown:
+        return []
+    changed = sorted({trace_id for c in shown for trace_id in pending[c]})
+    turns: dict[str, list[TurnFacts]] = {conversation_id: [] for conversation_id in shown}
+    for conversation_id, facts in conn.execute(
+        _READY_TURNS, (json.dumps(sorted(shown)), json.dumps(changed))
+    ):
+        turns[conversation_id].append(TurnFacts.from_json(facts))
+    for trace in load_traces(conn, changed).values():
+        for conversation_id, facts in trace_turns(trace):
+            if conversation_id in turns:
+                turns[conversation_id].append(facts)
+    found = []
+    for conversation_id, facts in turns.items():
+        if facts:
+            facts.sort(key=lambda turn: (turn.start, turn.key))
+            summary = fold_turns(conversation_id, facts)
+            found.append((max(t.last_active for t in facts), conversation_id, summary))
+    return found
 
 
 def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
@@ -257,7 +356,8 @@ def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversa
                 compacted=any(row.key in compacted for row in (root, *calls)),
             )
         )
-    return Conversation(_summary(conversation_id, roots), tuple(turns))
+    facts = [turn_facts(trace, root) for trace, root in roots]
+    return Conversation(fold_turns(conversation_id, facts), tuple(turns))
 
 
 def _turn_call(trace: TraceSteps, row: StepRow, compacted: bool) -> TurnCall:

@@ -405,7 +405,12 @@ class CostSum(NamedTuple):
 
 def sum_costs(costs: list[Cost]) -> CostSum:
     known = [cost.usd for cost in costs if cost.usd is not None]
-    unpriced = len(costs) - len(known)
+    return sum_known(known, len(costs) - len(known))
+
+
+def sum_known(known: list[float], unpriced: int) -> CostSum:
+    """The known costs summed in their order (None when none is known but some call had no
+    price), and the count of calls without one."""
     return CostSum(None if known == [] and unpriced else sum(known), unpriced)
 
 

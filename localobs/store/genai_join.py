@@ -24,6 +24,7 @@ from localobs.store.batch import fits_int64
 from localobs.store.contents import MESSAGE_COLUMNS, ContentWriter, expand_sql, release
 from localobs.store.rollups import call_changed
 from localobs.store.schema import SPAN_COLUMNS
+from localobs.store.summaries import SummaryMarks
 
 MAX_PENDING_KEYS = 10_000
 
@@ -54,8 +55,14 @@ Key = tuple[str, str]
 class GenAIJoin:
     """The writer's join state: which (trace_id, span_id) have patches waiting for their span."""
 
-    def __init__(self, conn: sqlite3.Connection, contents: ContentWriter | None = None) -> None:
-        """`contents`: the writer's, so both share its cache of content ids."""
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        contents: ContentWriter | None = None,
+        summaries: SummaryMarks | None = None,
+    ) -> None:
+        """`contents` and `summaries`: the writer's, so both share their caches."""
+        self._summaries = summaries or SummaryMarks(conn)
         # span_id -> trace_ids waiting: a span row is checked with one dict lookup.
         self._waiting: dict[str, set[str]] = {}
         self._contents = contents or ContentWriter(conn)
@@ -120,6 +127,7 @@ class GenAIJoin:
         call_changed(conn, current[0], before)  # keeps rollups right if the call was folded
         conn.execute(_DELETE, key)
         trace_id, span_id = key
+        self._summaries.span_changed(conn, trace_id, values["span_role"], values["conversation_id"])
         trace_ids = self._waiting.get(span_id)
         if trace_ids is not None:
             trace_ids.discard(trace_id)

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from localobs.store.retention import RetentionJob
 from localobs.store.rollups import IdleRollups
+from localobs.store.summaries import SummaryJob
 from localobs.store.wal_size import WalTruncation
 
 # A job whose step keeps failing waits longer each time (2, 4, ... s), up to this.
@@ -41,7 +42,13 @@ class IdleJob(Protocol):
 def writer_jobs(conn: sqlite3.Connection, db_path: Path) -> list[IdleJob]:
     """The writer process's maintenance, in the order it runs when several are due."""
     # Rollups and the text index share one job: both fold the same rows under one watermark.
-    return [IdleRollups(conn), RetentionJob(conn, db_path), WalTruncation(conn, db_path)]
+    # The lists' summaries come first: the viewer waits for them (milliseconds after a commit).
+    return [
+        SummaryJob(conn),
+        IdleRollups(conn),
+        RetentionJob(conn, db_path),
+        WalTruncation(conn, db_path),
+    ]
 
 
 class IdleJobs:

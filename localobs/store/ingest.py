@@ -17,6 +17,7 @@ from localobs.store.schema import (
     SCOPE_COLUMNS,
     SPAN_COLUMNS,
 )
+from localobs.store.summaries import SummaryMarks
 
 
 def _insert(table: str, columns: Sequence[str], verb: str = "INSERT") -> str:
@@ -88,7 +89,8 @@ class BatchApplier:
         self._known_resources: set[int] = set()
         self._known_scopes: set[int] = set()
         self._contents = ContentWriter(conn)
-        self._genai = GenAIJoin(conn, self._contents)
+        self._summaries = SummaryMarks(conn)
+        self._genai = GenAIJoin(conn, self._contents, self._summaries)
 
     def apply(self, wire: tuple[Any, ...]) -> None:
         """Insert one batch (the tuple of `Batch.to_wire`); a repeated body inserts nothing.
@@ -125,6 +127,7 @@ class BatchApplier:
             if forward_bytes is not None:
                 self._conn.execute(_INSERT_OUTBOX, (signal, inserted, forward_bytes))
         if signal == "traces":
+            self._summaries.spans(self._conn, rows)
             self._genai.spans_inserted(self._conn, rows)
         elif genai:
             self._genai.logs_inserted(self._conn, genai)
@@ -146,6 +149,7 @@ class BatchApplier:
         self._conn.executemany(
             _STRETCH_DERIVED, [(row[_START], row[_END], row[0], row[1]) for row in rows]
         )
+        self._summaries.mark(self._conn, {row[0] for row in rows})  # inserted, filled, stretched
         self._genai.spans_inserted(self._conn, stored)
 
     def _fill_derived(self, rows: list[tuple[Any, ...]]) -> None:

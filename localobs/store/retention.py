@@ -31,6 +31,7 @@ from localobs.store.batch import Signal
 from localobs.store.contents import MESSAGE_COLUMNS, release, shared_ids_sql
 from localobs.store.outbox import forget_pruned
 from localobs.store.rollups import forget_traces
+from localobs.store.summaries import forget_summaries
 
 # The writer starts pruning above START of the cap and stops below STOP of it: the files stay
 # under the cap while a burst arrives, and pruning does not run after every commit.
@@ -232,6 +233,7 @@ def _within(traces: Iterable[_Trace], max_spans: int) -> list[_Trace]:
 
 def _delete_traces(conn: sqlite3.Connection, trace_ids: list[str]) -> int:
     forget_traces(conn, trace_ids)
+    forget_summaries(conn, trace_ids)
     selected = orjson.dumps(trace_ids).decode()
     release(
         conn,

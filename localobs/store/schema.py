@@ -702,6 +702,44 @@ CREATE INDEX llm_calls_list ON spans (
 ) WHERE operation IS NOT NULL;
 """
 
+# The agents and conversations lists read summaries the writer keeps (store/summaries.py), not
+# traces: a run's figures per top-level agent run, a conversation's per turn and per
+# conversation, each summary the JSON of the query layer's own dataclass. `summary_dirty` names
+# the traces whose summaries wait for the writer; the lists read those traces themselves
+# meanwhile. Every trace that holds an agent span or a conversation id is named here, so the
+# writer summarizes an existing file in its idle time.
+_MIGRATION_13_SUMMARIES = """
+CREATE TABLE run_summaries (
+    run_key INTEGER PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    start_time_unix_nano INTEGER NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE INDEX run_summaries_by_start ON run_summaries (start_time_unix_nano);
+CREATE INDEX run_summaries_by_trace ON run_summaries (trace_id);
+CREATE TABLE conversation_turns (
+    turn_key INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    start_time_unix_nano INTEGER NOT NULL,
+    facts TEXT NOT NULL
+);
+CREATE INDEX conversation_turns_by_conversation
+    ON conversation_turns (conversation_id, start_time_unix_nano);
+CREATE INDEX conversation_turns_by_trace ON conversation_turns (trace_id);
+CREATE TABLE conversation_summaries (
+    conversation_id TEXT PRIMARY KEY,
+    last_active_unix_nano INTEGER NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE INDEX conversation_summaries_by_activity
+    ON conversation_summaries (last_active_unix_nano, conversation_id);
+CREATE TABLE summary_dirty (trace_id TEXT NOT NULL UNIQUE);
+INSERT OR IGNORE INTO summary_dirty (trace_id)
+SELECT trace_id FROM spans WHERE span_role = 'agent' OR conversation_id IS NOT NULL
+ORDER BY start_time_unix_nano;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
     _MIGRATION_2_OUTBOX,
@@ -715,6 +753,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_10_CALL_DETAILS,
     _MIGRATION_11_CACHE_AND_EVALUATIONS,
     _MIGRATION_12_ESTIMATES_AND_COST_ROLLUPS,
+    _MIGRATION_13_SUMMARIES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -17,7 +17,6 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from localobs.store.agent_tree import RecentTraces
 from localobs.store.agents import AgentRun, RunDetail, RunStep, get_run, list_runs
 from localobs.store.cost import partial_usd_text, total_cost_text
 from localobs.tui import format as fmt
@@ -65,7 +64,6 @@ class AgentsScreen(ReloadingScreen):
 
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__(ctx)
-        self._recent = RecentTraces()  # the list's traces, kept between its reads
         self.runs: list[AgentRun] = []
         self._palette: Palette | None = None
 
@@ -95,9 +93,7 @@ class AgentsScreen(ReloadingScreen):
     def _query(self) -> None:
         try:
             with self.ctx.readers.connection() as conn:
-                self.post_message(
-                    RunsLoaded(list_runs(conn, limit=_LIST_LIMIT, recent=self._recent))
-                )
+                self.post_message(RunsLoaded(list_runs(conn, limit=_LIST_LIMIT)))
         except sqlite3.Error as exc:
             self.post_message(RunsLoaded(None, str(exc)))
 

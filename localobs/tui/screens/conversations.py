@@ -16,7 +16,6 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from localobs.store.agent_tree import RecentTraces
 from localobs.store.conversations import (
     ContextChange,
     Conversation,
@@ -66,7 +65,6 @@ class ConversationsScreen(ReloadingScreen):
 
     def __init__(self, ctx: ViewerContext) -> None:
         super().__init__(ctx)
-        self._recent = RecentTraces()  # the list's traces, kept between its reads
         self.conversations: list[ConversationSummary] = []
         self._palette: Palette | None = None
 
@@ -88,7 +86,7 @@ class ConversationsScreen(ReloadingScreen):
     def _query(self) -> None:
         try:
             with self.ctx.readers.connection() as conn:
-                found = list_conversations(conn, limit=_LIST_LIMIT, recent=self._recent)
+                found = list_conversations(conn, limit=_LIST_LIMIT)
             self.post_message(ConversationsLoaded(found))
         except sqlite3.Error as exc:
             self.post_message(ConversationsLoaded(None, str(exc)))
