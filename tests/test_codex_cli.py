@@ -28,6 +28,7 @@ from localobs.server import ReceiverServer
 from localobs.store import Store
 from localobs.store.agents import get_run, list_runs
 from localobs.store.calls import get_call, list_calls
+from localobs.store.contents import attributes_sql
 from localobs.store.conversations import get_conversation
 from tests.codex_cli import PROMPT, TRANSPORTS, CodexRun, run_codex
 from tests.hostile import C1_CSI, CLEAR
@@ -103,7 +104,7 @@ def test_each_request_is_one_call_with_its_model_and_tokens(ran: Ran) -> None:
     # they are stored, but never counted as calls a second time.
     native = conn.execute(
         "SELECT count(*) FROM spans WHERE derived_from IS NULL"
-        " AND json_extract(attributes, '$.\"gen_ai.usage.input_tokens\"') IS NOT NULL"
+        f" AND json_extract({attributes_sql()}, '$.\"gen_ai.usage.input_tokens\"') IS NOT NULL"
     ).fetchone()[0]
     assert native == 3
     assert len(calls) == 3

@@ -18,6 +18,7 @@ import pytest
 from demo_bot.dataset import load_questions, load_sessions
 from demo_bot.flow import FOLLOW_UPS
 from localobs.store.agents import get_run, list_runs
+from localobs.store.contents import attributes_sql
 from localobs.store.conversations import get_conversation, list_conversations
 from tests.conftest import start_localobs
 
@@ -88,12 +89,19 @@ def _stored(db: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[
                 "SELECT span_id, input_messages, output_messages FROM llm_calls"
             )
         }
+        # Attributes as sent: those a typed column holds are put back from it (docs/schema.md).
+        sent = {
+            (trace_id, span_id): attributes
+            for trace_id, span_id, attributes in conn.execute(
+                f"SELECT trace_id, span_id, {attributes_sql()} FROM spans"
+            )
+        }
     finally:
         conn.close()
     for span in tables[0]:
         span.update(texts.get(span["span_id"], {}))
     for span in tables[0]:
-        span["attrs"] = json.loads(span["attributes"] or "{}")
+        span["attrs"] = json.loads(sent[span["trace_id"], span["span_id"]] or "{}")
     return tables[0], tables[1], tables[2]
 
 

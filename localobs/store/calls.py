@@ -14,7 +14,7 @@ import orjson
 from localobs.store.call_columns import DURATION_MS_SQL, TOKENS_PER_S_SQL
 from localobs.store.call_filter import ALL_CALLS, CallFilter, row_conditions
 from localobs.store.call_speed import REPORTED_SPLIT_SQL, call_speed, is_decode_speed
-from localobs.store.contents import attributes_sql, expand_sql
+from localobs.store.contents import attributes_sql, expand_sql, shown_attributes
 from localobs.store.cost import COST_EXTRAS_SQL, row_cost
 from localobs.store.evaluations import Evaluation, call_evaluations
 from localobs.store.messages import (
@@ -37,8 +37,6 @@ __all__ = [
     "list_calls",
 ]
 
-# Internal bookkeeping of normalization (where moved content went), not user data.
-_INTERNAL_ATTRIBUTES = ("localobs.moved",)
 # Numeric attributes shown as timings besides duration and TTFT (llama.cpp's perf counters and
 # the like): keys ending so, and the unit that ending means (longer endings first).
 TIMING_UNITS = (
@@ -294,9 +292,7 @@ def get_call(conn: sqlite3.Connection, call_id: int) -> CallDetail | None:
     resource = conn.execute(
         "SELECT attributes FROM resources WHERE resource_id = ?", (resource_id,)
     ).fetchone()
-    attrs = _json(attributes, {})
-    for key in _INTERNAL_ATTRIBUTES:
-        attrs.pop(key, None)
+    attrs = shown_attributes(attributes)
     reasons = _json(finish_reasons, [])
     summary_fields = {name: getattr(summary, name) for name in CallSummary.__dataclass_fields__}
     return CallDetail(

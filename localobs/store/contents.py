@@ -21,6 +21,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -65,6 +66,24 @@ def attributes_sql(column: str = "attributes") -> str:
         f" WHERE id = json_extract({column}, {_TOOLS_PATH}))), {_MARK_PATH}) END"
     )
     return typed_sql(column, shared)
+
+
+# Bookkeeping of normalization (where moved content went), not sent data: not shown.
+INTERNAL_ATTRIBUTES = ("localobs.moved",)
+
+
+def shown_attributes(text: str | None) -> dict[str, Any]:
+    """A span's attributes (as `attributes_sql` gives them) to show: without INTERNAL_ATTRIBUTES,
+    whichever form of them the row was stored with."""
+    try:
+        attributes = orjson.loads(text) if text else {}
+    except orjson.JSONDecodeError:
+        return {}
+    if type(attributes) is not dict:
+        return {}
+    for key in INTERNAL_ATTRIBUTES:
+        attributes.pop(key, None)
+    return attributes
 
 
 def shared_ids_sql(column: str = "attributes") -> str:

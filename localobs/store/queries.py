@@ -6,9 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from localobs.store.contents import attributes_sql
+from localobs.store.contents import attributes_sql, shown_attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +81,7 @@ def _span(row: tuple[Any, ...]) -> SpanSummary:
         start,
         end,
         status,
-        orjson.loads(attributes) if attributes else {},
+        shown_attributes(attributes),
     )
 
 
