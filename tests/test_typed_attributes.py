@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -131,3 +134,27 @@ def test_the_letters_table_in_the_schema_doc_is_the_code() -> None:
         if second:
             documented[second] = (second_key, column)
     assert documented == TYPED
+
+
+def test_the_record_is_the_same_in_every_process() -> None:
+    """Letters in the order the attributes were sent: not in a set's order, which changes with
+    each process's string hashing (a row stored twice, say by an import, must come out equal)."""
+    script = (
+        "from localobs.receiver.genai.record import CALL_FIELDS;"
+        "from localobs.receiver.genai.typed import drop_typed;"
+        "from localobs.store.typed_attributes import TYPED, TYPED_MARK;"
+        "a = {key: 1 for key, _column in TYPED.values()};"
+        "tail = tuple(1 for _field in CALL_FIELDS);"
+        "drop_typed(a, tail); print(a[TYPED_MARK])"
+    )
+    records = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(6)
+    }
+    assert records == {"".join(TYPED)}
