@@ -39,8 +39,8 @@ def typed_sql(column: str, attributes: str) -> str:
     mark = f"'$.\"{TYPED_MARK}\"'"
     letters = f"json_extract({column}, {mark})"
     pairs = ", ".join(
-        f"CASE WHEN instr({letters}, '{letter}') THEN '$.\"{key}\"' ELSE {mark} END, {column}"
-        for letter, (key, column) in TYPED.items()
+        f"CASE WHEN instr({letters}, '{letter}') THEN '$.\"{key}\"' ELSE {mark} END, {typed}"
+        for letter, (key, typed) in TYPED.items()
     )
     return (
         f"CASE WHEN instr({column}, '\"{TYPED_MARK}\"') = 0 THEN {attributes}"
