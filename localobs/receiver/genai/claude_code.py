@@ -38,6 +38,7 @@ from localobs.receiver.genai.derived import (
     agent_run,
     derived_id,
     prompt_message,
+    turn_step,
 )
 from localobs.receiver.genai.record import as_count
 
@@ -46,7 +47,6 @@ DIALECT = "claude_code"
 PROVIDER = "anthropic"
 SERVICE_NAME = "claude-code"  # its default service.name
 _PREFIX = "claude_code."
-_STATUS_ERROR = 2
 # What Claude Code sends in place of a prompt when OTEL_LOG_USER_PROMPTS is off.
 _REDACTED = "<REDACTED>"
 # No single event lasts a day: a longer duration is a bad value, not a call to draw.
@@ -152,16 +152,15 @@ class _Turn:
     ) -> list[DerivedSpan]:
         end = event.time_unix_nano
         start = max(0, end - duration_ns)
-        step = DerivedSpan(
-            trace_id=self.trace_id,
-            span_id=span_id,
-            parent_span_id=self.span_id,
+        step = turn_step(
+            self.trace_id,
+            span_id,
+            self.span_id,
             name=name,
             kind=kind,
-            start_unix_nano=start,
-            end_unix_nano=end,
-            status_code=_STATUS_ERROR if error is not None else 0,
-            status_message=error,
+            start=start,
+            end=end,
+            error=error,
             attributes=event.attributes,
             genai={**genai, "conversation_id": self.session, "dialect": DIALECT},
         )

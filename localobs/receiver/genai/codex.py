@@ -50,8 +50,8 @@ from localobs.receiver.genai.derived import (
     agent_run,
     derived_id,
     prompt_message,
+    turn_step,
 )
-from localobs.receiver.genai.dispatch import STATUS_ERROR
 from localobs.receiver.genai.record import as_count, as_str
 
 DIALECT = "codex"
@@ -196,16 +196,15 @@ class _Context:
         """A call or tool step (its id derived from `key`) under its turn's run, and the run."""
         start, end = min(span), max(span)
         trace_id, run_id = self.ids(turn)
-        row = DerivedSpan(
-            trace_id=trace_id,
-            span_id=derived_id(trace_id, key),
-            parent_span_id=run_id,
+        row = turn_step(
+            trace_id,
+            derived_id(trace_id, key),
+            run_id,
             name=name,
             kind=kind,
-            start_unix_nano=start,
-            end_unix_nano=end,
-            status_code=STATUS_ERROR if error is not None else 0,
-            status_message=error,
+            start=start,
+            end=end,
+            error=error,
             attributes=attributes,
             genai={**genai, "dialect": DIALECT},
         )

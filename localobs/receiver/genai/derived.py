@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from localobs.receiver.genai.dispatch import STATUS_ERROR
 from localobs.receiver.genai.messages import text_part
 from localobs.receiver.genai.record import CALL_FIELDS, dumps
 
@@ -105,6 +106,37 @@ def agent_run(
         status_code=0,
         status_message=None,
         attributes={key: value for key, value in attributes.items() if value is not None},
+        genai=genai,
+    )
+
+
+def turn_step(
+    trace_id: str,
+    span_id: str,
+    run_id: str,
+    *,
+    name: str,
+    kind: int,
+    start: int,
+    end: int,
+    error: str | None,
+    attributes: dict[str, Any],
+    genai: dict[str, Any],
+    ok_status: int = 0,
+) -> DerivedSpan:
+    """A model call or tool step under a coding agent's turn (`run_id`): an error status with
+    `error` as its message when there is one, else `ok_status`."""
+    return DerivedSpan(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=run_id,
+        name=name,
+        kind=kind,
+        start_unix_nano=start,
+        end_unix_nano=end,
+        status_code=STATUS_ERROR if error is not None else ok_status,
+        status_message=error,
+        attributes=attributes,
         genai=genai,
     )
 

@@ -29,6 +29,7 @@ from localobs.receiver.genai.derived import (
     agent_run,
     derived_id,
     prompt_message,
+    turn_step,
 )
 from localobs.receiver.genai.gemini_content import from_contents, from_stream, parse_json_text
 from localobs.receiver.genai.record import (
@@ -50,8 +51,7 @@ API_ERROR = "gemini_cli.api_error"
 TOOL_CALL = "gemini_cli.tool_call"
 USER_PROMPT = "gemini_cli.user_prompt"
 
-STATUS_OK = 1
-STATUS_ERROR = 2
+STATUS_OK = 1  # OTLP's STATUS_CODE_OK: a step without an error
 # Content moved into the message columns: the derived row's attributes leave it out.
 _CONTENT_KEYS = frozenset(("response_text", "request_text", "prompt"))
 
@@ -174,18 +174,18 @@ class _Turn:
             key: value for key, value in event.attributes.items() if key not in _CONTENT_KEYS
         }
         span_id = derived_id(DIALECT, kind, name, self.session, self.prompt, end, duration)
-        child = DerivedSpan(
+        child = turn_step(
             self.trace_id,
             span_id,
             self.span_id,
-            name,
-            span_kind,
-            start,
-            end,
-            STATUS_ERROR if error is not None else STATUS_OK,
-            error,
-            attributes,
-            {**genai, "conversation_id": self.session, "dialect": DIALECT},
+            name=name,
+            kind=span_kind,
+            start=start,
+            end=end,
+            error=error,
+            attributes=attributes,
+            genai={**genai, "conversation_id": self.session, "dialect": DIALECT},
+            ok_status=STATUS_OK,
         )
         return [self.row(start, end), child]
 
