@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from localobs.cli.replay import StopSignals
 from localobs.conditions import status_file_for
 from localobs.store import Store
 from localobs.store.call_filter import CallFilter
@@ -262,3 +263,23 @@ def test_a_gguf_of_ones_own_replaces_the_bundled_model(original: tuple[Path, int
     report = json.loads(done.stdout)
     assert report["backend"].startswith(gguf_path().name.removesuffix(".gguf"))
     assert len(report["runs"]) == 1 and report["runs"][0]["text"]
+
+
+def test_a_stop_during_a_runs_commit_waits_for_its_report() -> None:
+    """The hold is checked by the handler itself, so a signal whose handler runs late (it
+    arrived just before the commit began) is deferred too: the viewer's escape once cut a
+    commit short, and the writer stored a run the viewer never heard of."""
+    stops = StopSignals()
+    previous = signal.signal(signal.SIGTERM, stops)
+    try:
+        stops.hold()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler has run by now, inside the hold
+        with pytest.raises(KeyboardInterrupt):
+            stops.release()
+        stops.release()  # nothing pending any more
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

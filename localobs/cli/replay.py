@@ -38,26 +38,52 @@ def _temperatures(
     return out
 
 
-def _stopped(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class StopSignals:
+    """SIGTERM and Ctrl-C raise KeyboardInterrupt, except from the start of a run's commit
+    until it is reported: a stop then waits for the report, so a cancelled replay never stores
+    a run it did not report.
+
+    A Python-level hold, not a signal mask: a signal that arrived just before a mask was set
+    still runs its handler at the next bytecode, possibly while the writer commits the run.
+    """
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._pending = False
+
+    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
+        if self._holding:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def release(self) -> None:
+        """Ends the hold; a stop that came during it is raised now."""
+        self._holding = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
 
-_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class _StopAfterReport:
-    """Holds SIGTERM and Ctrl-C from the start of a run's commit until it is reported (the
-    report unblocks them), so a cancelled replay never stores a run it did not report."""
+    """The sink, holding stops from the start of each commit; the report releases them."""
 
-    def __init__(self, sink: RunSink) -> None:
+    def __init__(self, sink: RunSink, stops: StopSignals) -> None:
         self._sink = sink
+        self._stops = stops
 
     def save(self, run: FinishedRun) -> int:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        self._stops.hold()
         try:
             return self._sink.save(run)
         except BaseException:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            self._stops.release()
             raise
 
 
@@ -188,7 +214,8 @@ def replay(
         request = request_from_call(original)
     except NotReplayable as exc:
         fail(str(exc))
-    previous = signal.signal(signal.SIGTERM, _stopped)
+    stops = StopSignals()
+    previous = {number: signal.signal(number, stops) for number in _STOP_SIGNALS}
     backend: Backend | None = None
     sink: ReplayStore | None = None
     results: list[RunResult] = []
@@ -208,7 +235,7 @@ def replay(
                     err=True,
                 )
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            stops.release()
 
     try:
         if endpoint:
@@ -232,7 +259,7 @@ def replay(
             original,
             request,
             backend,
-            _StopAfterReport(sink),
+            _StopAfterReport(sink, stops),
             runs=runs,
             temperatures=temperatures or [None],
             on_result=on_result,
@@ -242,7 +269,8 @@ def replay(
     except KeyboardInterrupt:
         error = f"cancelled after {len(results)} of {total} runs"
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         if backend is not None:
             backend.close()
         if sink is not None:
