@@ -29,6 +29,7 @@ from localobs.receiver.logs import decode_logs
 from localobs.receiver.metrics import decode_metrics
 from localobs.receiver.otlp_json import JsonBodyError, parse_json
 from localobs.receiver.redact import decode_redacted
+from localobs.receiver.span_wire import TracesRequest
 from localobs.receiver.traces import decode_traces
 from localobs.store import Batch, Signal
 
@@ -39,11 +40,18 @@ class SignalKind:
     response_type: type[Message]
     decode: Callable[[Any, str], tuple[Batch, Rejections]]
     rejected_field: str
+    parsed_type: type[Message] | None = None
+    """What `decode` reads when it is not `request_type` itself: a mirror with the same wire
+    format (span_wire.py); protobuf bodies are parsed into it directly."""
 
 
 SIGNALS: dict[Signal, SignalKind] = {
     "traces": SignalKind(
-        ExportTraceServiceRequest, ExportTraceServiceResponse, decode_traces, "rejected_spans"
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+        decode_traces,
+        "rejected_spans",
+        TracesRequest,
     ),
     "logs": SignalKind(
         ExportLogsServiceRequest, ExportLogsServiceResponse, decode_logs, "rejected_log_records"
@@ -65,12 +73,16 @@ def decode_body(
     With `redact`, credentials in it are replaced by marks before anything is stored (redact.py).
     """
     kind = SIGNALS[signal]
-    message = kind.request_type()
+    message = (kind.parsed_type or kind.request_type)()
     if fmt is Format.JSON:
         try:
-            parse_json(body, message)
+            parsed = parse_json(body, kind.request_type())
         except JsonBodyError as exc:
             raise BodyError(400, str(exc)) from exc
+        if kind.parsed_type is None:
+            message = parsed
+        else:
+            message.ParseFromString(parsed.SerializeToString())
     else:
         try:
             message.ParseFromString(body)

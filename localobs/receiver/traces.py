@@ -1,11 +1,8 @@
-"""ExportTraceServiceRequest to span rows."""
+"""ExportTraceServiceRequest (as span_wire.py parses it) to span rows."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from localobs.receiver.anyvalue import attributes
 from localobs.receiver.envelope import (
@@ -21,6 +18,7 @@ from localobs.receiver.envelope import (
 from localobs.receiver.genai import logfire, normalize_span
 from localobs.receiver.genai.client_events import calls_from_events
 from localobs.receiver.genai.typed import drop_typed
+from localobs.receiver.span_wire import WireSpan, span_attributes
 from localobs.store.batch import INT64_MAX, Batch, Row
 from localobs.store.schema import SPAN_COLUMNS
 
@@ -28,7 +26,7 @@ _GENAI_WIDTH = len(SPAN_COLUMNS) - SPAN_COLUMNS.index("span_role")
 _NO_GENAI: tuple[None, ...] = (None,) * _GENAI_WIDTH
 
 
-def _events(span: Span) -> list[dict[str, Any]]:
+def _events(span: WireSpan) -> list[dict[str, Any]]:
     events = []
     for event in span.events:
         item: dict[str, Any] = {
@@ -42,7 +40,7 @@ def _events(span: Span) -> list[dict[str, Any]]:
     return events
 
 
-def _links(span: Span) -> list[dict[str, Any]]:
+def _links(span: WireSpan) -> list[dict[str, Any]]:
     links = []
     for link in span.links:
         item: dict[str, Any] = {
@@ -60,7 +58,7 @@ def _links(span: Span) -> list[dict[str, Any]]:
     return links
 
 
-def _problem(span: Span) -> str | None:
+def _problem(span: WireSpan) -> str | None:
     if not valid_id(span.trace_id, 16):
         return f"span {span.name!r}: trace_id must be 16 bytes (32 hex digits), not all zero"
     if not valid_id(span.span_id, 8):
@@ -73,10 +71,10 @@ def _problem(span: Span) -> str | None:
 
 
 def _row(
-    span: Span, service_name: str | None, scope_name: str | None, ids: tuple[int, int]
+    span: WireSpan, service_name: str | None, scope_name: str | None, ids: tuple[int, int]
 ) -> tuple[Row, Row | None]:
     """The span's row, and the row of a call derived from it (Logfire's streamed calls)."""
-    attrs = attributes(span.attributes)
+    attrs = span_attributes(span.attributes)
     events = _events(span)
     # Moves message content out of attrs into the call columns: before dumps(attrs).
     call = None
@@ -132,7 +130,8 @@ def _row(
     return row, derived
 
 
-def decode_traces(request: ExportTraceServiceRequest, digest: str) -> tuple[Batch, Rejections]:
+def decode_traces(request: Any, digest: str) -> tuple[Batch, Rejections]:
+    """`request` is a span_wire.TracesRequest (a class protobuf makes at run time)."""
     envelopes = Envelopes()
     rejections = Rejections()
     rows: list[Row] = []

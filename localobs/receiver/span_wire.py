@@ -1,0 +1,168 @@
+"""ExportTraceServiceRequest parsed with each span attribute left as its encoded KeyValue bytes.
+
+Reading a span's attributes through protobuf objects makes two wrappers per attribute (the
+KeyValue and its AnyValue): a third of the front's work per span on a GenAI load. Most of an
+app's attributes repeat exactly from span to span (operation, provider, models, temperature,
+finish reasons, a system prompt), so here the request is parsed by a mirror of the OTLP types
+whose `Span.attributes` is `repeated bytes` (the same wire format: one length-delimited record per
+KeyValue), and a small cache maps an attribute's bytes to its decoded (key, value). An attribute
+not in the cache is decoded by protobuf itself, which validates it as the full parse did.
+
+Every other field, and every other message (resource, scope, events, links, status), is OTLP's
+own type, with OTLP's own field numbers, so the rest of the receiver reads a span unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from localobs.receiver.anyvalue import any_value
+
+_PACKAGE = "localobs.wire"
+_Field = descriptor_pb2.FieldDescriptorProto
+_SCALAR = frozenset({str, int, float, bool})
+# Small values repeat (a model name, a finish reason); large ones (messages) rarely do, and
+# bytes are hashed whole on every lookup.
+_CACHED_BYTES = 256
+_CACHE_ENTRIES = 8192
+
+
+def _message(
+    file: descriptor_pb2.FileDescriptorProto,
+    name: str,
+    fields: list[tuple[str, int, int, str | None, bool]],
+) -> None:
+    message = file.message_type.add(name=name)
+    for field_name, number, kind, type_name, repeated in fields:
+        field = message.field.add(
+            name=field_name,
+            number=number,
+            type=kind,
+            label=_Field.LABEL_REPEATED if repeated else _Field.LABEL_OPTIONAL,
+        )
+        if type_name is not None:
+            field.type_name = type_name
+
+
+def _request_type() -> type[Message]:
+    """The mirror of ExportTraceServiceRequest: every field as OTLP's trace.proto numbers it."""
+    file = descriptor_pb2.FileDescriptorProto(
+        name="localobs/wire/traces.proto",
+        package=_PACKAGE,
+        syntax="proto3",
+        dependency=[
+            trace_pb2.DESCRIPTOR.name,
+            common_pb2.DESCRIPTOR.name,
+            resource_pb2.DESCRIPTOR.name,
+        ],
+    )
+    otlp = ".opentelemetry.proto"
+    b, s, m = _Field.TYPE_BYTES, _Field.TYPE_STRING, _Field.TYPE_MESSAGE
+    u32 = _Field.TYPE_UINT32
+    _message(
+        file,
+        "Span",
+        [
+            ("trace_id", 1, b, None, False),
+            ("span_id", 2, b, None, False),
+            ("trace_state", 3, s, None, False),
+            ("parent_span_id", 4, b, None, False),
+            ("flags", 16, _Field.TYPE_FIXED32, None, False),
+            ("name", 5, s, None, False),
+            ("kind", 6, _Field.TYPE_ENUM, f"{otlp}.trace.v1.Span.SpanKind", False),
+            ("start_time_unix_nano", 7, _Field.TYPE_FIXED64, None, False),
+            ("end_time_unix_nano", 8, _Field.TYPE_FIXED64, None, False),
+            ("attributes", 9, b, None, True),  # each an encoded KeyValue
+            ("dropped_attributes_count", 10, u32, None, False),
+            ("events", 11, m, f"{otlp}.trace.v1.Span.Event", True),
+            ("dropped_events_count", 12, u32, None, False),
+            ("links", 13, m, f"{otlp}.trace.v1.Span.Link", True),
+            ("dropped_links_count", 14, u32, None, False),
+            ("status", 15, m, f"{otlp}.trace.v1.Status", False),
+        ],
+    )
+    _message(
+        file,
+        "ScopeSpans",
+        [
+            ("scope", 1, m, f"{otlp}.common.v1.InstrumentationScope", False),
+            ("spans", 2, m, f".{_PACKAGE}.Span", True),
+            ("schema_url", 3, s, None, False),
+        ],
+    )
+    _message(
+        file,
+        "ResourceSpans",
+        [
+            ("resource", 1, m, f"{otlp}.resource.v1.Resource", False),
+            ("scope_spans", 2, m, f".{_PACKAGE}.ScopeSpans", True),
+            ("schema_url", 3, s, None, False),
+        ],
+    )
+    # The same short name as OTLP's: errors and redaction name the request the sender sent.
+    _message(
+        file,
+        "ExportTraceServiceRequest",
+        [("resource_spans", 1, m, f".{_PACKAGE}.ResourceSpans", True)],
+    )
+    pool = descriptor_pool.Default()
+    pool.Add(file)
+    request: type[Message] = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName(f"{_PACKAGE}.ExportTraceServiceRequest")
+    )
+    return request
+
+
+TracesRequest = _request_type()
+
+
+class WireSpan(Protocol):
+    """A span of a TracesRequest as the receiver reads it (the class is made at run time)."""
+
+    trace_id: bytes
+    span_id: bytes
+    trace_state: str
+    parent_span_id: bytes
+    flags: int
+    name: str
+    kind: int
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    attributes: Sequence[bytes]
+    dropped_attributes_count: int
+    events: Sequence[trace_pb2.Span.Event]
+    dropped_events_count: int
+    links: Sequence[trace_pb2.Span.Link]
+    dropped_links_count: int
+    status: trace_pb2.Status
+
+
+_decoded: dict[bytes, tuple[str, Any]] = {}
+
+
+def span_attributes(encoded: Iterable[bytes]) -> dict[str, Any]:
+    """A span's attributes (its encoded KeyValues) as `anyvalue.attributes` gives them; raises
+    protobuf's DecodeError for one that is not a valid KeyValue."""
+    converted = {}
+    known = _decoded.get
+    for raw in encoded:
+        pair = known(raw)
+        if pair is None:
+            kv = common_pb2.KeyValue.FromString(raw)
+            value = kv.value
+            text = value.string_value
+            pair = (kv.key, text if text else any_value(value))
+            # Only immutable values are shared between spans: normalization edits lists.
+            if len(raw) <= _CACHED_BYTES and type(pair[1]) in _SCALAR:
+                if len(_decoded) >= _CACHE_ENTRIES:
+                    _decoded.clear()
+                _decoded[raw] = pair
+        converted[pair[0]] = pair[1]
+    return converted

@@ -1,0 +1,141 @@
+"""Spans parsed with their attributes as encoded KeyValues (span_wire.py) read exactly as OTLP's
+own types read them, whatever the values, from the first span and from the cache alike."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import orjson
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from localobs.receiver.anyvalue import attributes
+from localobs.receiver.bodies import Format
+from localobs.receiver.pipeline import decode_body
+from localobs.receiver.span_wire import TracesRequest, span_attributes
+from localobs.store.schema import SPAN_COLUMNS
+from tests.otlp_samples import trace_request
+
+_ATTRIBUTES = SPAN_COLUMNS.index("attributes")
+
+
+def _values() -> list[KeyValue]:
+    nested = AnyValue()
+    nested.kvlist_value.values.add(key="inner", value=AnyValue(int_value=-3))
+    array = AnyValue()
+    array.array_value.values.extend([AnyValue(string_value="a"), AnyValue(bool_value=False)])
+    return [
+        KeyValue(key="text", value=AnyValue(string_value="chat ✓")),
+        KeyValue(key="empty text", value=AnyValue(string_value="")),
+        KeyValue(key="no value", value=AnyValue()),
+        KeyValue(key="negative", value=AnyValue(int_value=-(1 << 63))),
+        KeyValue(key="big", value=AnyValue(int_value=(1 << 63) - 1)),
+        KeyValue(key="zero", value=AnyValue(int_value=0)),
+        KeyValue(key="double", value=AnyValue(double_value=0.2)),
+        KeyValue(key="minus zero", value=AnyValue(double_value=-0.0)),
+        KeyValue(key="nan", value=AnyValue(double_value=math.nan)),
+        KeyValue(key="infinite", value=AnyValue(double_value=-math.inf)),
+        KeyValue(key="true", value=AnyValue(bool_value=True)),
+        KeyValue(key="false", value=AnyValue(bool_value=False)),
+        KeyValue(key="bytes", value=AnyValue(bytes_value=b"\x00\xff")),
+        KeyValue(key="array", value=array),
+        KeyValue(key="map", value=nested),
+        KeyValue(key="long", value=AnyValue(string_value="x" * 5000)),
+        KeyValue(key="text", value=AnyValue(string_value="the last of a repeated key wins")),
+        KeyValue(key="", value=AnyValue(string_value="an empty key")),
+    ]
+
+
+def _both(request: ExportTraceServiceRequest) -> tuple[list[object], list[object]]:
+    """Each span's attributes as OTLP's types read them, and as span_wire reads them."""
+    wire = TracesRequest.FromString(request.SerializeToString())
+    otlp = [
+        attributes(span.attributes)
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    mirrored = [
+        span_attributes(span.attributes)
+        for resource in wire.resource_spans  # type: ignore[attr-defined]
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    return otlp, mirrored
+
+
+def test_every_kind_of_value_reads_as_otlps_own_types_read_it_first_time_and_cached() -> None:
+    request = trace_request(3)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        span.attributes.extend(_values())
+    for _ in range(2):  # the second time, the small values come from the cache
+        otlp, mirrored = _both(request)
+        assert repr(mirrored) == repr(otlp)  # repr: NaN markers and -0.0 compared exactly
+        assert mirrored[0]["text"] == "the last of a repeated key wins"
+
+
+def test_a_cached_value_is_never_shared_mutably_between_spans() -> None:
+    request = trace_request(2)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        span.attributes.extend(_values())
+    _, mirrored = _both(request)
+    first, second = mirrored
+    assert isinstance(first, dict) and isinstance(second, dict)
+    first["array"].append("changed by normalization")
+    first["map"]["inner"] = 99
+    assert second["array"] == ["a", False] and second["map"] == {"inner": -3}
+    _, again = _both(request)
+    assert again[0]["array"] == ["a", False]  # type: ignore[index]
+
+
+def test_the_mirror_numbers_every_field_as_otlp_does() -> None:
+    """A field renumbered or missing would read another field's bytes, silently."""
+    mirror = TracesRequest.DESCRIPTOR.fields_by_name["resource_spans"].message_type
+    otlp = ExportTraceServiceRequest.DESCRIPTOR.fields_by_name["resource_spans"].message_type
+    pairs = [(mirror, otlp)]
+    while pairs:
+        ours, theirs = pairs.pop()
+        assert {f.name: f.number for f in ours.fields} == {
+            f.name: f.number for f in theirs.fields
+        }, theirs.full_name
+        for field in ours.fields:
+            other = theirs.fields_by_name[field.name]
+            if theirs is Span.DESCRIPTOR and field.name == "attributes":
+                assert field.type == field.TYPE_BYTES and other.type == other.TYPE_MESSAGE
+                continue
+            assert (field.type, field.is_repeated) == (other.type, other.is_repeated), (
+                field.full_name
+            )
+            if field.message_type is not None and field.message_type is not other.message_type:
+                pairs.append((field.message_type, other.message_type))
+
+
+def test_a_broken_attribute_refuses_its_span_alone_with_a_clear_error() -> None:
+    """OTLP's types refused the whole body for it; the mirror reads attributes per span."""
+    wire = TracesRequest.FromString(trace_request(3).SerializeToString())
+    spans = wire.resource_spans[0].scope_spans[0].spans  # type: ignore[attr-defined]
+    spans[0].attributes.append(b"\x0a\x02\xff\xfe")  # a key that is not UTF-8
+    spans[1].attributes.append(b"\x0a\x40short")  # a key longer than the record
+    batch, rejections = decode_body("traces", wire.SerializeToString(), Format.PROTOBUF)
+    assert rejections.count == 2
+    assert "span 'span-0'" in rejections.message
+    assert [row[5] for row in batch.rows] == ["span-2"]
+    assert '"' in batch.rows[0][_ATTRIBUTES]  # its attributes were read
+
+
+def test_json_bodies_reach_the_same_rows_as_protobuf() -> None:
+    request = trace_request(2)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        span.attributes.extend(_values()[:8])
+    document = json_format.MessageToDict(request)
+    for resource in document["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:  # OTLP/JSON ids are hex
+                for key in ("traceId", "spanId"):
+                    span[key] = base64.b64decode(span[key]).hex()
+    from_json, _ = decode_body("traces", orjson.dumps(document), Format.JSON)
+    from_protobuf, _ = decode_body("traces", request.SerializeToString(), Format.PROTOBUF)
+    assert from_json.rows == from_protobuf.rows
