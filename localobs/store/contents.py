@@ -169,21 +169,23 @@ class ContentWriter:
         digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
         known = self._ids.get(digest)
         if known is None:
-            # New content is the common miss (an answer): one statement, a lookup only if not.
-            row = (
-                self._conn.execute(
-                    "INSERT INTO contents (digest, refs, text) VALUES (?, 0, ?)"
-                    " ON CONFLICT (digest) DO NOTHING RETURNING id",
-                    (digest, text),
-                ).fetchone()
-                or self._conn.execute(
+            # New content is the common miss (an answer): one statement, inserted with this
+            # use counted (no update at flush); a lookup only if it was there.
+            row = self._conn.execute(
+                "INSERT INTO contents (digest, refs, text) VALUES (?, 1, ?)"
+                " ON CONFLICT (digest) DO NOTHING RETURNING id",
+                (digest, text),
+            ).fetchone()
+            if row is None:
+                row = self._conn.execute(
                     "SELECT id FROM contents WHERE digest = ?", (digest,)
                 ).fetchone()
-            )
+                self._uses[int(row[0])] += 1
             known = int(row[0])
             if len(self._ids) >= _CACHE_LIMIT:
                 self._ids.clear()
             self._ids[digest] = known
+            return known
         self._uses[known] += 1
         return known
 

@@ -22,6 +22,7 @@ of its column, is written as letters instead (`"ios"` for all three: ~75 bytes l
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -155,10 +156,14 @@ def drop(attributes: dict[str, Any], moves: Moves) -> None:
     if moves and MOVED_KEY not in attributes:
         for key in moves:
             del attributes[key]
-        letters = "".join(
-            letter for letter, (key, pointer) in _LETTERS.items() if moves.get(key) == pointer
-        )
-        attributes[MOVED_KEY] = letters if len(letters) == len(moves) else moves
+        attributes[MOVED_KEY] = _letters(tuple(moves.items())) or moves
+
+
+@functools.lru_cache(maxsize=64)  # a dialect moves the same keys to the same places each call
+def _letters(moves: tuple[tuple[str, str], ...]) -> str | None:
+    """The moves as letters, or None when some move has no letter."""
+    letters = "".join(letter for letter, move in _LETTERS.items() if move in moves)
+    return letters if len(letters) == len(moves) else None
 
 
 def restore(
