@@ -43,8 +43,9 @@ class StopSignals:
     until it is reported: a stop then waits for the report, so a cancelled replay never stores
     a run it did not report.
 
-    A Python-level hold, not a signal mask: a signal that arrived just before a mask was set
-    still runs its handler at the next bytecode, possibly while the writer commits the run.
+    A Python-level hold, not a signal mask: a mask holds for the thread that sets it only, and
+    a signal the kernel gives another thread of the process (the writer client's) still runs
+    the handler in the main thread at its next bytecode, possibly while the run is committed.
     """
 
     def __init__(self) -> None:
