@@ -88,24 +88,20 @@ def _request_type() -> type[Message]:
             ("status", 15, m, f"{otlp}.trace.v1.Status", False),
         ],
     )
-    _message(
-        file,
-        "ScopeSpans",
-        [
-            ("scope", 1, m, f"{otlp}.common.v1.InstrumentationScope", False),
-            ("spans", 2, m, f".{_PACKAGE}.Span", True),
-            ("schema_url", 3, s, None, False),
-        ],
-    )
-    _message(
-        file,
-        "ResourceSpans",
-        [
-            ("resource", 1, m, f"{otlp}.resource.v1.Resource", False),
-            ("scope_spans", 2, m, f".{_PACKAGE}.ScopeSpans", True),
-            ("schema_url", 3, s, None, False),
-        ],
-    )
+    # Each envelope: its own message (field 1), what it holds (2) and schema_url (3), as in OTLP.
+    for name, outer, outer_type, inner, inner_type in (
+        ("ScopeSpans", "scope", f"{otlp}.common.v1.InstrumentationScope", "spans", "Span"),
+        ("ResourceSpans", "resource", f"{otlp}.resource.v1.Resource", "scope_spans", "ScopeSpans"),
+    ):
+        _message(
+            file,
+            name,
+            [
+                (outer, 1, m, outer_type, False),
+                (inner, 2, m, f".{_PACKAGE}.{inner_type}", True),
+                ("schema_url", 3, s, None, False),
+            ],
+        )
     # The same short name as OTLP's: errors and redaction name the request the sender sent.
     _message(
         file,
