@@ -75,75 +75,60 @@ def as_detail_says(conn: sqlite3.Connection) -> tuple[list[AgentRun], list[Conve
     return runs, conversations
 
 
-def test_the_lists_are_the_summaries_the_writer_keeps(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
-    store.start_writer()
-    try:
-        submit(store, run(1, 0, 1) + run(2, 100, 1, 2) + run(3, 200, 1, conversation="other"))
-        submit(store, [call(9, 900, 0, 5)])  # a plain chat call: no summary, nothing named
-        with summarized(store) as conn:
-            assert len(stored_runs(conn)) == 3
-            assert conn.execute("SELECT count(*) FROM conversation_turns").fetchone()[0] == 3
-            runs, conversations = list_runs(conn), list_conversations(conn)
-            assert [r.run_id for r in runs] == [f"{n * 100:016x}" for n in (3, 2, 1)]
-            assert [c.conversation_id for c in conversations] == ["other", CONVERSATION]
-            assert (conversations[1].turns, conversations[1].model_calls) == (2, 3)
-            assert (runs, conversations) == as_detail_says(conn)
-            assert list_runs(conn, limit=1) == runs[:1]
-            since = runs[1].start_time_unix_nano
-            assert list_runs(conn, since_unix_nano=since) == runs[:2]
-    finally:
-        store.close()
+def test_the_lists_are_the_summaries_the_writer_keeps(store: Store) -> None:
+    submit(store, run(1, 0, 1) + run(2, 100, 1, 2) + run(3, 200, 1, conversation="other"))
+    submit(store, [call(9, 900, 0, 5)])  # a plain chat call: no summary, nothing named
+    with summarized(store) as conn:
+        assert len(stored_runs(conn)) == 3
+        assert conn.execute("SELECT count(*) FROM conversation_turns").fetchone()[0] == 3
+        runs, conversations = list_runs(conn), list_conversations(conn)
+        assert [r.run_id for r in runs] == [f"{n * 100:016x}" for n in (3, 2, 1)]
+        assert [c.conversation_id for c in conversations] == ["other", CONVERSATION]
+        assert (conversations[1].turns, conversations[1].model_calls) == (2, 3)
+        assert (runs, conversations) == as_detail_says(conn)
+        assert list_runs(conn, limit=1) == runs[:1]
+        since = runs[1].start_time_unix_nano
+        assert list_runs(conn, since_unix_nano=since) == runs[:2]
 
 
-def test_a_span_after_its_run_refreshes_the_run_and_its_conversation(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
-    store.start_writer()
-    try:
-        submit(store, run(1, 0, 1))
-        with summarized(store) as conn:
-            (before,) = list_runs(conn)
-            assert (before.model_calls, before.tool_calls) == (1, 0)
-        # A tool step and a call exported after their run (neither says agent or conversation).
-        tool = span(1, 150, "execute_tool search", 20, 5, parent=100, span_role="tool")
-        submit(store, [tool, call(1, 151, 30, 5, parent=100, input_tokens=1000)])
-        with store.reader() as conn:  # before the writer's refresh: read from the trace
-            (now,) = list_runs(conn)
-            assert (now.model_calls, now.tool_calls) == (2, 1)
-        with summarized(store) as conn:
-            assert list_runs(conn) == [now]
-            stored = stored_runs(conn)[now.run_id]
-            assert (stored["model_calls"], stored["tool_calls"], stored["input_tokens"]) == (
-                2, 1, 1010,
-            )  # fmt: skip
-            conversation = stored_conversation(conn, CONVERSATION)
-            assert conversation is not None and conversation["model_calls"] == 2
-            assert as_detail_says(conn) == (list_runs(conn), list_conversations(conn))
-    finally:
-        store.close()
-
-
-def test_a_late_parent_makes_a_run_a_sub_agent_and_two_turns_one(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
-    store.start_writer()
-    try:
-        inner = span(
-            1, 101, "invoke_agent helper", 10, 20, parent=100, span_role="agent",
-            agent_name="helper", conversation_id=CONVERSATION,
+def test_a_span_after_its_run_refreshes_the_run_and_its_conversation(store: Store) -> None:
+    submit(store, run(1, 0, 1))
+    with summarized(store) as conn:
+        (before,) = list_runs(conn)
+        assert (before.model_calls, before.tool_calls) == (1, 0)
+    # A tool step and a call exported after their run (neither says agent or conversation).
+    tool = span(1, 150, "execute_tool search", 20, 5, parent=100, span_role="tool")
+    submit(store, [tool, call(1, 151, 30, 5, parent=100, input_tokens=1000)])
+    with store.reader() as conn:  # before the writer's refresh: read from the trace
+        (now,) = list_runs(conn)
+        assert (now.model_calls, now.tool_calls) == (2, 1)
+    with summarized(store) as conn:
+        assert list_runs(conn) == [now]
+        stored = stored_runs(conn)[now.run_id]
+        assert (stored["model_calls"], stored["tool_calls"], stored["input_tokens"]) == (
+            2, 1, 1010,
         )  # fmt: skip
-        submit(store, [inner, call(1, 102, 12, 5, parent=101)])
-        with summarized(store) as conn:
-            assert [r.agent_name for r in list_runs(conn)] == ["helper"]
-        submit(store, run(1, 0))  # the outer run, its root exported last
-        with summarized(store) as conn:
-            (outer,) = list_runs(conn)
-            assert (outer.agent_name, outer.sub_agents) == ("bot", ("helper",))
-            assert outer.model_calls == 1
-            (conversation,) = list_conversations(conn)
-            assert (conversation.turns, conversation.model_calls) == (1, 1)
-            assert as_detail_says(conn) == ([outer], [conversation])
-    finally:
-        store.close()
+        conversation = stored_conversation(conn, CONVERSATION)
+        assert conversation is not None and conversation["model_calls"] == 2
+        assert as_detail_says(conn) == (list_runs(conn), list_conversations(conn))
+
+
+def test_a_late_parent_makes_a_run_a_sub_agent_and_two_turns_one(store: Store) -> None:
+    inner = span(
+        1, 101, "invoke_agent helper", 10, 20, parent=100, span_role="agent",
+        agent_name="helper", conversation_id=CONVERSATION,
+    )  # fmt: skip
+    submit(store, [inner, call(1, 102, 12, 5, parent=101)])
+    with summarized(store) as conn:
+        assert [r.agent_name for r in list_runs(conn)] == ["helper"]
+    submit(store, run(1, 0))  # the outer run, its root exported last
+    with summarized(store) as conn:
+        (outer,) = list_runs(conn)
+        assert (outer.agent_name, outer.sub_agents) == ("bot", ("helper",))
+        assert outer.model_calls == 1
+        (conversation,) = list_conversations(conn)
+        assert (conversation.turns, conversation.model_calls) == (1, 1)
+        assert as_detail_says(conn) == ([outer], [conversation])
 
 
 def derived(number: int, start_ms: float, duration_ms: float, **values: Any) -> tuple[Any, ...]:
@@ -158,49 +143,39 @@ def submit_derived(store: Store, digest: str, rows: list[tuple[Any, ...]]) -> No
     store.submit(batch).result(timeout=30)
 
 
-def test_a_derived_turn_stretched_and_filled_in_place_is_summarized_again(
-    tmp_path: Path,
-) -> None:
-    store = Store(tmp_path / "s.db")
-    store.start_writer()
-    try:
-        turn = derived(1, 0, 10, span_role="agent", agent_name="claude-code")
-        submit_derived(store, "first", [turn])
-        with summarized(store) as conn:
-            (first,) = list_runs(conn)
-            assert (first.duration_ms, first.conversation_id, first.error) == (10, None, None)
-        # A later event of the same turn: the stored row grows to cover it, and takes the
-        # session id and the error it lacked.
-        later = derived(
-            1, 0, 40, span_role="agent", agent_name="claude-code", conversation_id="session-7",
-            status=2, status_message="interrupted",
-        )  # fmt: skip
-        model_call = derived(
-            2, 5, 30, name="chat", parent=1, span_role="llm", operation="chat", input_tokens=7
-        )
-        submit_derived(store, "second", [later, model_call])
-        with summarized(store) as conn:
-            (second,) = list_runs(conn)
-            assert (second.duration_ms, second.model_calls, second.input_tokens) == (40, 1, 7)
-            assert (second.conversation_id, second.error) == ("session-7", "interrupted")
-            assert stored_runs(conn)[second.run_id]["duration_ms"] == 40
-            (conversation,) = list_conversations(conn)
-            assert conversation.conversation_id == "session-7"
-            assert as_detail_says(conn) == ([second], [conversation])
-    finally:
-        store.close()
+def test_a_derived_turn_stretched_and_filled_in_place_is_summarized_again(store: Store) -> None:
+    turn = derived(1, 0, 10, span_role="agent", agent_name="claude-code")
+    submit_derived(store, "first", [turn])
+    with summarized(store) as conn:
+        (first,) = list_runs(conn)
+        assert (first.duration_ms, first.conversation_id, first.error) == (10, None, None)
+    # A later event of the same turn: the stored row grows to cover it, and takes the
+    # session id and the error it lacked.
+    later = derived(
+        1, 0, 40, span_role="agent", agent_name="claude-code", conversation_id="session-7",
+        status=2, status_message="interrupted",
+    )  # fmt: skip
+    model_call = derived(
+        2, 5, 30, name="chat", parent=1, span_role="llm", operation="chat", input_tokens=7
+    )
+    submit_derived(store, "second", [later, model_call])
+    with summarized(store) as conn:
+        (second,) = list_runs(conn)
+        assert (second.duration_ms, second.model_calls, second.input_tokens) == (40, 1, 7)
+        assert (second.conversation_id, second.error) == ("session-7", "interrupted")
+        assert stored_runs(conn)[second.run_id]["duration_ms"] == 40
+        (conversation,) = list_conversations(conn)
+        assert conversation.conversation_id == "session-7"
+        assert as_detail_says(conn) == ([second], [conversation])
 
 
-def test_retention_takes_pruned_traces_out_of_the_summaries(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
-    store.start_writer()
+def test_retention_takes_pruned_traces_out_of_the_summaries(store: Store) -> None:
     submit(store, run(1, 0, 1) + run(2, 10, 1, conversation="gone"))
     cutoff = time.time_ns()
     time.sleep(0.01)
     submit(store, run(3, 100, 1, 2))
     summarized(store).close()
-    store.close()
-
+    store.close()  # its writer stopped: the file is pruned from here, as `localobs prune` does
     conn = connect(store.path)
     pruned = prune(conn, store.path, PruneGoal(older_than_unix_nano=cutoff))
     assert pruned.traces == 2
@@ -249,14 +224,12 @@ def test_a_file_from_before_the_summaries_keeps_its_lists(tmp_path: Path) -> Non
     conn.close()
 
 
-def test_a_trace_no_summary_can_hold_is_left_out_and_the_others_go_on(tmp_path: Path) -> None:
+def test_a_trace_no_summary_can_hold_is_left_out_and_the_others_go_on(store: Store) -> None:
     """A value of a type no summary can store (a blob where a name goes, written by another
     program) fails that trace alone: it leaves the waiting list, the others are summarized."""
-    store = Store(tmp_path / "s.db")
-    store.start_writer()
     submit(store, run(1, 0, 1) + run(2, 100, 1))
     summarized(store).close()
-    store.close()
+    store.close()  # its writer stopped: another program edits the file
     conn = connect(store.path)
     conn.execute("UPDATE spans SET agent_name = x'00ff' WHERE trace_id = ?", (trace_id(1),))
     conn.executemany(
@@ -272,26 +245,19 @@ def test_a_trace_no_summary_can_hold_is_left_out_and_the_others_go_on(tmp_path: 
     conn.close()
 
 
-def test_usage_joined_from_a_log_event_after_its_call_is_summarized_again(
-    tmp_path: Path,
-) -> None:
+def test_usage_joined_from_a_log_event_after_its_call_is_summarized_again(store: Store) -> None:
     """A GenAI event (here its usage) merged into a call stored earlier, in place."""
-    store = Store(tmp_path / "s.db")
-    store.start_writer()
-    try:
-        submit(store, run(1, 0) + [call(1, 101, 1, 5, parent=100, input_tokens=None)])
-        with summarized(store) as conn:
-            assert list_runs(conn)[0].input_tokens is None
-        batch = Batch("logs", "usage-event")
-        batch.genai = [(trace_id(1), f"{101:016x}", json.dumps({"input_tokens": 42}))]
-        store.submit(batch).result(timeout=30)
-        with summarized(store) as conn:
-            (refreshed,) = list_runs(conn)
-            assert refreshed.input_tokens == 42
-            assert stored_runs(conn)[refreshed.run_id]["input_tokens"] == 42
-            assert list_conversations(conn)[0].input_tokens == 42
-    finally:
-        store.close()
+    submit(store, run(1, 0) + [call(1, 101, 1, 5, parent=100, input_tokens=None)])
+    with summarized(store) as conn:
+        assert list_runs(conn)[0].input_tokens is None
+    batch = Batch("logs", "usage-event")
+    batch.genai = [(trace_id(1), f"{101:016x}", json.dumps({"input_tokens": 42}))]
+    store.submit(batch).result(timeout=30)
+    with summarized(store) as conn:
+        (refreshed,) = list_runs(conn)
+        assert refreshed.input_tokens == 42
+        assert stored_runs(conn)[refreshed.run_id]["input_tokens"] == 42
+        assert list_conversations(conn)[0].input_tokens == 42
 
 
 def test_the_job_is_due_only_while_traces_wait_and_overdue_after_its_lag(tmp_path: Path) -> None:
