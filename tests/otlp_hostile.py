@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 INT64_MAX = (1 << 63) - 1
 START = 1_700_000_000_000_000_000
@@ -339,7 +340,7 @@ any_values = rarely(
         ),
         max_leaves=6,
     ),
-    # Beyond ~100 levels the parsers refuse the body.
+    # Beyond ~100 levels protobuf refuses: a span attribute its span alone, anything else the body.
     rarely(st.integers(1, 90), st.integers(95, 140), one_in=10).map(_nested),
 )
 
@@ -733,14 +734,47 @@ def _time_ok(value: Any) -> bool:
     return value is None or int(value) <= INT64_MAX
 
 
-def expect_traces(document: dict[str, Any]) -> Expected:
+def _attributes_readable(span: dict[str, Any], corrupted: bool) -> bool:
+    """Whether protobuf decodes each of the span's attributes on its own, as sent (`corrupted`:
+    with BAD_UTF8 as invalid UTF-8). The receiver reads a span's attributes one by one: one
+    nested past protobuf's depth limit, or holding invalid UTF-8, refuses its span alone."""
+    for attribute in span.get("attributes", []):
+        try:
+            encoded = json_format.ParseDict(
+                _ids_to_base64(attribute), KeyValue(), max_recursion_depth=1000
+            ).SerializeToString()
+        except (json_format.ParseError, ValueError, TypeError):
+            continue  # not a KeyValue protobuf can carry: the whole body is refused instead
+        if corrupted:
+            marker = BAD_UTF8.encode()
+            encoded = encoded.replace(marker, b"\xff" * len(marker))
+        try:
+            KeyValue.FromString(encoded)
+        except DecodeError:
+            return False
+    return True
+
+
+def bad_utf8_only_in_span_attributes(document: dict[str, Any]) -> bool:
+    """Whether BAD_UTF8 occurs in the spans' own attributes and nowhere else in the request."""
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    if BAD_UTF8 not in json.dumps([span.get("attributes", []) for span in spans]):
+        return False
+    rest = json.loads(json.dumps(document))
+    for span in rest["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+        span.pop("attributes", None)
+    return BAD_UTF8 not in json.dumps(rest)
+
+
+def expect_traces(document: dict[str, Any], corrupted: bool = False) -> Expected:
     expected = Expected()
     for span in document["resourceSpans"][0]["scopeSpans"][0]["spans"]:
         trace_id = _hex(span.get("traceId"), 16, zero_ok=False)
         span_id = _hex(span.get("spanId"), 8, zero_ok=False)
         parent = _hex(span.get("parentSpanId"), 8, zero_ok=True)
         times_ok = _time_ok(span.get("startTimeUnixNano")) and _time_ok(span.get("endTimeUnixNano"))
-        if trace_id and span_id and parent is not None and times_ok:
+        readable = _attributes_readable(span, corrupted)
+        if trace_id and span_id and parent is not None and times_ok and readable:
             expected.span_ids.add((trace_id, span_id))
         else:
             expected.rejected += 1

@@ -14,6 +14,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from localobs.receiver.anyvalue import attributes
 from localobs.receiver.bodies import Format
+from localobs.receiver.faults import FAULTS
 from localobs.receiver.pipeline import decode_body
 from localobs.receiver.span_wire import TracesRequest, span_attributes
 from localobs.store.schema import SPAN_COLUMNS
@@ -113,17 +114,31 @@ def test_the_mirror_numbers_every_field_as_otlp_does() -> None:
                 pairs.append((field.message_type, other.message_type))
 
 
+def _nested(depth: int) -> bytes:
+    """An encoded attribute whose value is arrays nested `depth` deep."""
+    value: dict[str, object] = {"stringValue": "bottom"}
+    for _ in range(depth):
+        value = {"arrayValue": {"values": [value]}}
+    document = {"key": "deep", "value": value}
+    return json_format.ParseDict(document, KeyValue(), max_recursion_depth=1000).SerializeToString()
+
+
 def test_a_broken_attribute_refuses_its_span_alone_with_a_clear_error() -> None:
-    """OTLP's types refused the whole body for it; the mirror reads attributes per span."""
-    wire = TracesRequest.FromString(trace_request(3).SerializeToString())
+    """OTLP's types refused the whole body for it; the mirror reads attributes per span. Such
+    input is foreseen: refused with a reason, not counted as a decoder's failure."""
+    wire = TracesRequest.FromString(trace_request(4).SerializeToString())
     spans = wire.resource_spans[0].scope_spans[0].spans  # type: ignore[attr-defined]
+    spans[2].attributes.append(_nested(40))  # deep, within protobuf's limit: read
+    spans[3].attributes.append(_nested(200))  # past protobuf's depth limit
     spans[0].attributes.append(b"\x0a\x02\xff\xfe")  # a key that is not UTF-8
     spans[1].attributes.append(b"\x0a\x40short")  # a key longer than the record
+    faults = FAULTS.counts()
     batch, rejections = decode_body("traces", wire.SerializeToString(), Format.PROTOBUF)
-    assert rejections.count == 2
-    assert "span 'span-0'" in rejections.message
+    assert rejections.count == 3
+    assert rejections.message.startswith("span 'span-0': an attribute could not be decoded")
     assert [row[5] for row in batch.rows] == ["span-2"]
-    assert '"' in batch.rows[0][_ATTRIBUTES]  # its attributes were read
+    assert '"deep"' in batch.rows[0][_ATTRIBUTES]  # its attributes were read
+    assert FAULTS.counts() == faults
 
 
 def test_json_bodies_reach_the_same_rows_as_protobuf() -> None:

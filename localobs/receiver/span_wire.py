@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -143,15 +143,23 @@ class WireSpan(Protocol):
 _decoded: dict[bytes, tuple[str, Any]] = {}
 
 
+class UnreadableAttribute(ValueError):
+    """An attribute protobuf cannot decode: not a valid KeyValue, or nested past protobuf's
+    depth limit. Input the receiver foresees: its span alone is refused."""
+
+
 def span_attributes(encoded: Iterable[bytes]) -> dict[str, Any]:
     """A span's attributes (its encoded KeyValues) as `anyvalue.attributes` gives them; raises
-    protobuf's DecodeError for one that is not a valid KeyValue."""
+    UnreadableAttribute for one protobuf cannot decode."""
     converted = {}
     known = _decoded.get
     for raw in encoded:
-        pair = known(raw)
+        pair = known(raw) if len(raw) <= _CACHED_BYTES else None
         if pair is None:
-            kv = common_pb2.KeyValue.FromString(raw)
+            try:
+                kv = common_pb2.KeyValue.FromString(raw)
+            except DecodeError as exc:
+                raise UnreadableAttribute(f"an attribute could not be decoded: {exc}") from exc
             value = kv.value
             text = value.string_value
             pair = (kv.key, text if text else any_value(value))

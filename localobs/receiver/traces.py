@@ -11,14 +11,13 @@ from localobs.receiver.envelope import (
     Rejections,
     dumps,
     item_failed,
-    json_or_none,
     optional_hex,
     valid_id,
 )
 from localobs.receiver.genai import logfire, normalize_span
 from localobs.receiver.genai.client_events import calls_from_events
 from localobs.receiver.genai.typed import drop_typed
-from localobs.receiver.span_wire import WireSpan, span_attributes
+from localobs.receiver.span_wire import UnreadableAttribute, WireSpan, span_attributes
 from localobs.store.batch import INT64_MAX, Batch, Row
 from localobs.store.schema import SPAN_COLUMNS
 
@@ -75,7 +74,7 @@ def _row(
 ) -> tuple[Row, Row | None]:
     """The span's row, and the row of a call derived from it (Logfire's streamed calls)."""
     attrs = span_attributes(span.attributes)
-    events = _events(span)
+    events = _events(span) if span.events else []
     # Moves message content out of attrs into the call columns: before dumps(attrs).
     call = None
     if not calls_from_events(scope_name, span.name):  # else they come from its log events
@@ -120,8 +119,8 @@ def _row(
         span.status.code,
         span.status.message or None,
         dumps(attrs),
-        json_or_none(events),
-        json_or_none(_links(span)),
+        dumps(events) if events else None,
+        dumps(_links(span)) if span.links else None,
         span.dropped_attributes_count,
         span.dropped_events_count,
         span.dropped_links_count,
@@ -151,6 +150,8 @@ def decode_traces(request: Any, digest: str) -> tuple[Batch, Rejections]:
                         rows.append(row)
                         if call is not None:
                             derived.append(call)
+                    except UnreadableAttribute as exc:
+                        problem = f"span {span.name!r}: {exc}"
                     except Exception as exc:
                         problem = item_failed(f"span {span.name!r}", exc)
                 if problem is not None:
