@@ -53,3 +53,14 @@ def test_the_insert_columns_are_the_tables_columns(tmp_path: Path) -> None:
         ("scopes", SCOPE_COLUMNS),
     ):
         assert tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})")) == columns
+
+
+def test_values_bind_as_sqlite_types_with_the_registered_adapters(tmp_path: Path) -> None:
+    """database.py registers adapters for None and bytes (for speed): they still bind as NULL
+    and as a BLOB holding the same bytes, beside the types bound directly."""
+    conn = connect(tmp_path / "db")
+    values = (None, b"\x00refs\xff", "text", 7, 0.5)
+    row = conn.execute(
+        "SELECT typeof(?1), ?1, typeof(?2), ?2, typeof(?3), typeof(?4), typeof(?5)", values
+    ).fetchone()
+    assert row == ("null", None, "blob", b"\x00refs\xff", "text", "integer", "real")

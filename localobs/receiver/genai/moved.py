@@ -91,6 +91,12 @@ OUTPUT = _message_shape("assistant")
 SYSTEM = Shape(is_part_list, lambda text: [text_part(text)], "0/content", _system_convert)
 
 
+# A system prompt comes with every call of an app: its column text and move are computed once.
+_SYSTEM_KEY = "gen_ai.system_instructions"
+_SYSTEM_TEXTS: dict[tuple[str, str], tuple[str, str | None]] = {}
+_SYSTEM_ENTRIES = 256
+
+
 def take_json(
     attributes: dict[str, Any], key: str, column: str, shape: Shape, moves: Moves
 ) -> str | None:
@@ -103,40 +109,54 @@ def take_json(
     if value is None:
         return None
     if type(value) is str:
-        try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            parsed = _NOT_JSON
-        if parsed is not _NOT_JSON:
-            text = _from_json_text(value, parsed, key, column, shape, moves)
-            if text is not None:
-                return text
-        # Not JSON, or JSON nested too deep to write back: the text itself is the content.
-        moves[key] = f"{column}/{shape.text_pointer}"
-        return dumps(shape.wrap_text(value))
+        if key == _SYSTEM_KEY:
+            known = _SYSTEM_TEXTS.get((column, value))
+            if known is None:
+                known = _string_column(value, column, shape)
+                if len(_SYSTEM_TEXTS) >= _SYSTEM_ENTRIES:
+                    _SYSTEM_TEXTS.clear()
+                _SYSTEM_TEXTS[(column, value)] = known
+        else:
+            known = _string_column(value, column, shape)
+        text, move = known
+        if move is not None:
+            moves[key] = move
+        return text
     if shape.valid(value):
         moves[key] = column + "!v"
         return dumps(value)
     return dumps(shape.convert(value))
 
 
+def _string_column(value: str, column: str, shape: Shape) -> tuple[str, str | None]:
+    """The column text for a string attribute, and its move (None when it cannot be rebuilt)."""
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        parsed = _NOT_JSON
+    if parsed is not _NOT_JSON:
+        found = _from_json_text(value, parsed, column, shape)
+        if found is not None:
+            return found
+    # Not JSON, or JSON nested too deep to write back: the text itself is the content.
+    return dumps(shape.wrap_text(value)), f"{column}/{shape.text_pointer}"
+
+
 def _from_json_text(
-    value: str, parsed: Any, key: str, column: str, shape: Shape, moves: Moves
-) -> str | None:
-    """The column text for the JSON text `value`; None when its content cannot be written back."""
+    value: str, parsed: Any, column: str, shape: Shape
+) -> tuple[str, str | None] | None:
+    """The column text for the JSON text `value` and its move; None when its content cannot be
+    written back."""
     try:
         if not shape.valid(parsed):
-            return dumps_parsed(shape.convert(parsed))
+            return dumps_parsed(shape.convert(parsed)), None
         if "\\u" not in value:
-            moves[key] = column
-            return value
+            return value, column
         unescaped = dumps_parsed(parsed)
     except TooDeep:
         return None
     form = _escaped_form(value, parsed)
-    if form:
-        moves[key] = column + form
-    return unescaped
+    return unescaped, (column + form if form else None)
 
 
 def _escaped_form(original: str, parsed: Any) -> str | None:

@@ -11,6 +11,9 @@ from localobs.store.typed_attributes import TYPED, TYPED_MARK
 # attribute -> (letter, index of its column in the GenAI tail of the row)
 _BY_KEY = {key: (letter, CALL_FIELDS.index(column)) for letter, (key, column) in TYPED.items()}
 _KEYS = frozenset(_BY_KEY)
+# Floats seen before (a temperature, a top_p) and whether SQLite's JSON writes them back exactly.
+_EXACT_FLOATS: dict[float, bool] = {}
+_EXACT_ENTRIES = 1024
 
 
 def drop_typed(a: dict[str, Any], tail: tuple[Any, ...]) -> None:
@@ -28,9 +31,20 @@ def drop_typed(a: dict[str, Any], tail: tuple[Any, ...]) -> None:
         if (
             sent == stored
             and type(sent) is type(stored)
-            and (type(sent) is not float or float(f"{sent:.15g}") == sent)
+            and (type(sent) is not float or _json_exact(sent))
         ):
             del a[key]
             letters += letter
     if letters:
         a[TYPED_MARK] = letters
+
+
+def _json_exact(value: float) -> bool:
+    """Whether SQLite's JSON (15 significant digits) writes `value` back unchanged."""
+    exact = _EXACT_FLOATS.get(value)
+    if exact is None:
+        exact = float(f"{value:.15g}") == value
+        if len(_EXACT_FLOATS) >= _EXACT_ENTRIES:
+            _EXACT_FLOATS.clear()
+        _EXACT_FLOATS[value] = exact
+    return exact
