@@ -141,6 +141,29 @@ def test_plain_text_system_instructions() -> None:
     assert stored["localobs.moved"] == {"gen_ai.system_instructions": "sys/0/content"}
 
 
+@pytest.mark.parametrize(
+    "system",
+    [
+        json.dumps(SYSTEM),  # stored as sent
+        json.dumps([{"type": "text", "content": "Réponds en français."}]),  # escaped: "!J"
+        "Answer in French.",  # plain text: wrapped in a part
+        json.dumps({"role": "system"}),  # another shape: converted, kept in the attributes
+    ],
+    ids=["as-sent", "escaped", "plain", "converted"],
+)
+def test_a_repeated_system_prompt_is_read_the_same_every_time(system: str) -> None:
+    """The column text and move of a system prompt are computed once and reused: the second
+    and third spans with it get the same row and attributes as the first."""
+    seen = [run({**LATEST, "gen_ai.system_instructions": system}) for _ in range(3)]
+    assert seen[0][0] is not None
+    assert seen[1] == seen[0] and seen[2] == seen[0]
+    row, stored = seen[0]
+    assert restore(stored, None, None, row["system_instructions"]) == {
+        **LATEST,
+        "gen_ai.system_instructions": system,
+    }
+
+
 def test_ttft_longer_than_the_span_is_dropped() -> None:
     row, _ = run({**LATEST, "gen_ai.response.time_to_first_chunk": 5.0})
     assert row is not None

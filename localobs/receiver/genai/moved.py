@@ -91,10 +91,12 @@ OUTPUT = _message_shape("assistant")
 SYSTEM = Shape(is_part_list, lambda text: [text_part(text)], "0/content", _system_convert)
 
 
-# A system prompt comes with every call of an app: its column text and move are computed once.
+# A system prompt comes with every call of an app: its column text and move are computed once
+# (for prompts up to _SYSTEM_CHARS: what the cache holds stays a few MB, whatever is sent).
 _SYSTEM_KEY = "gen_ai.system_instructions"
 _SYSTEM_TEXTS: dict[tuple[str, str], tuple[str, str | None]] = {}
 _SYSTEM_ENTRIES = 256
+_SYSTEM_CHARS = 16_384
 
 
 def take_json(
@@ -109,7 +111,7 @@ def take_json(
     if value is None:
         return None
     if type(value) is str:
-        if key == _SYSTEM_KEY:
+        if key == _SYSTEM_KEY and len(value) <= _SYSTEM_CHARS:
             known = _SYSTEM_TEXTS.get((column, value))
             if known is None:
                 known = _string_column(value, column, shape)
