@@ -94,8 +94,6 @@ SYSTEM = Shape(is_part_list, lambda text: [text_part(text)], "0/content", _syste
 # A system prompt comes with every call of an app: its column text and move are computed once
 # (for prompts up to _SYSTEM_CHARS: what the cache holds stays a few MB, whatever is sent).
 _SYSTEM_KEY = "gen_ai.system_instructions"
-_SYSTEM_TEXTS: dict[tuple[str, str], tuple[str, str | None]] = {}
-_SYSTEM_ENTRIES = 256
 _SYSTEM_CHARS = 16_384
 
 
@@ -112,15 +110,9 @@ def take_json(
         return None
     if type(value) is str:
         if key == _SYSTEM_KEY and len(value) <= _SYSTEM_CHARS:
-            known = _SYSTEM_TEXTS.get((column, value))
-            if known is None:
-                known = _string_column(value, column, shape)
-                if len(_SYSTEM_TEXTS) >= _SYSTEM_ENTRIES:
-                    _SYSTEM_TEXTS.clear()
-                _SYSTEM_TEXTS[(column, value)] = known
+            text, move = _system_column(value, column, shape)
         else:
-            known = _string_column(value, column, shape)
-        text, move = known
+            text, move = _string_column(value, column, shape)
         if move is not None:
             moves[key] = move
         return text
@@ -142,6 +134,9 @@ def _string_column(value: str, column: str, shape: Shape) -> tuple[str, str | No
             return found
     # Not JSON, or JSON nested too deep to write back: the text itself is the content.
     return dumps(shape.wrap_text(value)), f"{column}/{shape.text_pointer}"
+
+
+_system_column = functools.lru_cache(maxsize=256)(_string_column)
 
 
 def _from_json_text(

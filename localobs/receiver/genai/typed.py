@@ -3,6 +3,7 @@ store/typed_attributes.py for the record and how readers get the attributes back
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from localobs.receiver.genai.record import CALL_FIELDS
@@ -11,9 +12,6 @@ from localobs.store.typed_attributes import TYPED, TYPED_MARK
 # attribute -> (letter, index of its column in the GenAI tail of the row)
 _BY_KEY = {key: (letter, CALL_FIELDS.index(column)) for letter, (key, column) in TYPED.items()}
 _KEYS = frozenset(_BY_KEY)
-# Floats seen before (a temperature, a top_p) and whether SQLite's JSON writes them back exactly.
-_EXACT_FLOATS: dict[float, bool] = {}
-_EXACT_ENTRIES = 1024
 
 
 def drop_typed(a: dict[str, Any], tail: tuple[Any, ...]) -> None:
@@ -39,12 +37,7 @@ def drop_typed(a: dict[str, Any], tail: tuple[Any, ...]) -> None:
         a[TYPED_MARK] = letters
 
 
+@functools.lru_cache(maxsize=1024)  # the same few floats on every call: a temperature, a top_p
 def _json_exact(value: float) -> bool:
     """Whether SQLite's JSON (15 significant digits) writes `value` back unchanged."""
-    exact = _EXACT_FLOATS.get(value)
-    if exact is None:
-        exact = float(f"{value:.15g}") == value
-        if len(_EXACT_FLOATS) >= _EXACT_ENTRIES:
-            _EXACT_FLOATS.clear()
-        _EXACT_FLOATS[value] = exact
-    return exact
+    return float(f"{value:.15g}") == value
