@@ -7,7 +7,11 @@ import base64
 import math
 
 import orjson
+import pytest
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -16,7 +20,7 @@ from localobs.receiver.anyvalue import attributes
 from localobs.receiver.bodies import Format
 from localobs.receiver.faults import FAULTS
 from localobs.receiver.pipeline import decode_body
-from localobs.receiver.span_wire import TracesRequest, span_attributes
+from localobs.receiver.span_wire import TracesRequest, UnreadableAttribute, span_attributes
 from localobs.store.schema import SPAN_COLUMNS
 from tests.otlp_samples import trace_request
 
@@ -154,3 +158,76 @@ def test_json_bodies_reach_the_same_rows_as_protobuf() -> None:
     from_json, _ = decode_body("traces", orjson.dumps(document), Format.JSON)
     from_protobuf, _ = decode_body("traces", request.SerializeToString(), Format.PROTOBUF)
     assert from_json.rows == from_protobuf.rows
+
+
+def _as_protobuf_reads(raw: bytes) -> dict[str, object] | None:
+    """The attribute as OTLP's own KeyValue reads it; None when protobuf refuses it."""
+    try:
+        return attributes([KeyValue.FromString(raw)])
+    except DecodeError:
+        return None
+
+
+def _reads_the_same(raw: bytes) -> None:
+    expected = _as_protobuf_reads(raw)
+    if expected is None:
+        with pytest.raises(UnreadableAttribute):
+            span_attributes([raw])
+    else:
+        assert repr(span_attributes([raw])) == repr(expected)
+
+
+# The encodings SDKs send are read without protobuf; these look like them but are not: each must
+# read as protobuf reads it, or be refused as protobuf refuses it.
+_NEAR_CANONICAL = [
+    b"\x0a\x01k\x12\x02\x18\x05",  # int 5
+    b"\x0a\x01k\x12\x04\x18\x05\x18\x07",  # two ints: the last wins
+    b"\x0a\x01k\x12\x04\x18\x85\x01\x00",  # a varint that ends before the record
+    b"\x0a\x01k\x12\x0b\x18" + b"\xff" * 9 + b"\x01",  # -1
+    b"\x0a\x01k\x12\x0b\x18" + b"\xff" * 9 + b"\x7f",  # past 64 bits
+    b"\x0a\x01k\x12\x0c\x18" + b"\x80" * 10 + b"\x00",  # eleven bytes
+    b"\x0a\x01k\x12\x03\x18\x80\x00",  # 0, not in its shortest form
+    b"\x0a\x01k\x12\x02\x18\x85",  # a varint cut short
+    b"\x0a\x01k\x12\x09\x21" + b"\x00" * 7 + b"\xf8\x7f",  # NaN
+    b"\x0a\x01k\x12\x09\x21" + b"\x00" * 8,  # 0.0
+    b"\x0a\x01k\x12\x08\x21" + b"\x00" * 7,  # a double cut short
+    b"\x0a\x01k\x12\x03\x0a\x01\xff",  # a value that is not UTF-8
+    b"\x0a\x01\xff\x12\x03\x0a\x01v",  # a key that is not UTF-8
+    b"\x0a\x01k\x12\x03\x0a\x02v",  # a string longer than its value
+    b"\x0a\x01k\x12\x04\x0a\x01v\x00",  # a byte after the string
+    b"\x0a\x01k\x12\x02\x0a\x00",  # the empty string
+    b"\x0a\x00\x12\x03\x0a\x01v",  # the empty key, sent
+    b"\x12\x03\x0a\x01v\x0a\x01k",  # the value before the key
+    b"\x0a\x01k\x12\x03\x0a\x01v\x0a\x01j",  # a second key: the last wins
+    b"\x0a\x01k\x12\x03\x0a\x01v\x12\x02\x18\x01",  # a second value: merged
+    b"\x0a\x01k\x12\x04\x0a\x81\x00v",  # a string length not in its shortest form
+    b"\x0a\x01k\x12\x80\x01\x0a\x7e" + b"v" * 126,  # a two-byte value length
+    b"\x0a\x01k\x12\x80\x00",  # an empty value, its length not in its shortest form
+    b"\x0a\x01k\x12\x00",  # an empty value
+]
+
+
+@pytest.mark.parametrize("raw", _NEAR_CANONICAL, ids=lambda raw: raw.hex())
+def test_an_attribute_encoded_unlike_the_sdks_reads_as_protobuf_reads_it(raw: bytes) -> None:
+    _reads_the_same(raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    key=st.text(max_size=140),
+    value=st.one_of(
+        st.text(max_size=20_000),
+        st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1),
+        st.floats(),
+        st.booleans(),
+    ),
+    cut=st.integers(min_value=0, max_value=12),
+)
+def test_any_scalar_attribute_and_any_cut_of_it_reads_as_protobuf_reads_it(
+    key: str, value: object, cut: int
+) -> None:
+    """Whole, as an SDK encodes it, and cut short (which protobuf refuses or reads otherwise)."""
+    field = {str: "string_value", int: "int_value", float: "double_value", bool: "bool_value"}
+    raw = KeyValue(key=key, value=AnyValue(**{field[type(value)]: value})).SerializeToString()
+    _reads_the_same(raw)
+    _reads_the_same(raw[: max(len(raw) - cut, 0)])
