@@ -54,8 +54,13 @@ _CONVERSATION_KEYS = (
 )
 
 
+_CONVERSATION_KEY_SET = frozenset(_CONVERSATION_KEYS)
+
+
 def conversation_id(a: dict[str, Any]) -> str | None:
     """gen_ai.conversation.id first, then the session ids of OpenInference, Langfuse, traceloop."""
+    if _CONVERSATION_KEY_SET.isdisjoint(a):  # most calls: one set operation in C
+        return None
     for key in _CONVERSATION_KEYS:
         value = a.get(key)
         if value is not None:
