@@ -231,3 +231,13 @@ def test_any_scalar_attribute_and_any_cut_of_it_reads_as_protobuf_reads_it(
     raw = KeyValue(key=key, value=AnyValue(**{field[type(value)]: value})).SerializeToString()
     _reads_the_same(raw)
     _reads_the_same(raw[: max(len(raw) - cut, 0)])
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.binary(max_size=24), key_size=st.integers(min_value=0, max_value=3))
+def test_any_bytes_after_a_key_read_as_protobuf_reads_them(value: bytes, key_size: int) -> None:
+    """Whatever follows the key (a value of any tag, length or content) reads as protobuf reads
+    it: the direct reader takes only what it fully checked."""
+    key = b"\x0a" + bytes([key_size]) + b"k" * key_size
+    _reads_the_same(key + b"\x12" + bytes([len(value)]) + value)
+    _reads_the_same(key + b"\x12" + value)
