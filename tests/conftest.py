@@ -114,7 +114,6 @@ def localobs_up(tmp_path: Path) -> Iterator[LocalobsProcess]:
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
     """A tmux session name for the test to start a command in; the session is killed after."""
-    session = f"localobs-test-{os.getpid()}"
-    terminal = Tmux(session)
+    terminal = Tmux(f"localobs-test-{os.getpid()}")
     yield terminal
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    terminal.close()

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 def tmux() -> Iterator[Tmux]:
     terminal = Tmux(f"localobs-replay-test-{os.getpid()}")
     yield terminal
-    subprocess.run(["tmux", "kill-session", "-t", terminal.session], capture_output=True)
+    terminal.close()
 
 
 SEND = """

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 
 class Tmux:
+    """One session on a tmux server of its own (`-S`): a server whose last session was just killed
+    exits while a new client may still reach it, and tmux then fails that client's `new-session`
+    (seen once in CI, between two tests)."""
+
     def __init__(self, session: str) -> None:
         self.session = session
+        self._home = Path(tempfile.mkdtemp(prefix="localobs-tmux-"))
 
     def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+        command = ["tmux", "-S", str(self._home / "socket"), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def close(self) -> None:
+        """Stop the session and its server, and remove the server's socket."""
+        subprocess.run(
+            ["tmux", "-S", str(self._home / "socket"), "kill-server"], capture_output=True
+        )
+        shutil.rmtree(self._home, ignore_errors=True)
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session)
