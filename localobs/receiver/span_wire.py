@@ -157,11 +157,12 @@ def span_attributes(encoded: Iterable[bytes]) -> dict[str, Any]:
     converted = {}
     known = _decoded.get
     for raw in encoded:
-        pair = known(raw) if len(raw) <= _CACHED_BYTES else None
+        small = len(raw) <= _CACHED_BYTES
+        pair = known(raw) if small else None
         if pair is None:
             pair = _canonical(raw) or _decode(raw)
             # Only immutable values are shared between spans: normalization edits lists.
-            if len(raw) <= _CACHED_BYTES and type(pair[1]) in _SCALAR:
+            if small and type(pair[1]) in _SCALAR:
                 if len(_decoded) >= _CACHE_ENTRIES:
                     _decoded.clear()
                 _decoded[raw] = pair
@@ -200,21 +201,20 @@ def _canonical(raw: bytes) -> tuple[str, Any] | None:
     if at + end != size or end == 0:
         return None
     tag = raw[at]
+    value: str | float | int | None = None
     try:
         if tag == _STRING_TAG:
             length, text_at = _length(raw, at + 1)
-            if text_at + length != size:
-                return None
-            return raw[2:key_end].decode(), raw[text_at:].decode()
-        if tag == _DOUBLE_TAG and at + 9 == size:
+            if text_at + length == size:
+                value = raw[text_at:].decode()
+        elif tag == _DOUBLE_TAG and at + 9 == size:
             number: float = _DOUBLE.unpack_from(raw, at + 1)[0]
-            return (raw[2:key_end].decode(), number) if math.isfinite(number) else None
-        if tag == _INT_TAG:
-            whole = _int64(raw, at + 1)
-            return None if whole is None else (raw[2:key_end].decode(), whole)
+            value = number if math.isfinite(number) else None
+        elif tag == _INT_TAG:
+            value = _int64(raw, at + 1)
+        return None if value is None else (raw[2:key_end].decode(), value)
     except (UnicodeDecodeError, IndexError):
         return None
-    return None
 
 
 def _length(raw: bytes, at: int) -> tuple[int, int]:

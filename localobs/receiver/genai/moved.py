@@ -93,7 +93,6 @@ SYSTEM = Shape(is_part_list, lambda text: [text_part(text)], "0/content", _syste
 
 # A system prompt comes with every call of an app: its column text and move are computed once
 # (for prompts up to _SYSTEM_CHARS: what the cache holds stays a few MB, whatever is sent).
-_SYSTEM_KEY = "gen_ai.system_instructions"
 _SYSTEM_CHARS = 16_384
 
 
@@ -109,7 +108,7 @@ def take_json(
     if value is None:
         return None
     if type(value) is str:
-        if key == _SYSTEM_KEY and len(value) <= _SYSTEM_CHARS:
+        if shape is SYSTEM and len(value) <= _SYSTEM_CHARS:
             text, move = _system_column(value, column, shape)
         else:
             text, move = _string_column(value, column, shape)
