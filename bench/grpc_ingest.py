@@ -80,7 +80,7 @@ def main() -> None:
         bodies = [trace_body(rng) for _ in range(requests)]
         with tempfile.TemporaryDirectory(prefix="localobs-bench-") as tmp:
             rows_per_s = ceiling(bodies, Path(tmp))
-            http_per_s = receiver_run(bodies, Path(tmp), args.senders)[0]
+            http_per_s = receiver_run(bodies, Path(tmp), args.senders).spans_per_s
             grpc_per_s = grpc_run(bodies, Path(tmp), args.senders)
         http_ratios.append(http_per_s / rows_per_s)
         grpc_ratios.append(grpc_per_s / rows_per_s)

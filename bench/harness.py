@@ -1,8 +1,9 @@
-"""What the ingest benchmarks share: starting `localobs up --headless` as a user would, and
-sending bodies from concurrent senders."""
+"""What the ingest benchmarks share: starting `localobs up --headless` as a user would, sending
+bodies from concurrent senders, and reading what its processes used (Linux /proc)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -51,3 +52,17 @@ def send_in_parallel(
     for thread in threads:
         thread.join()
     return time.perf_counter() - begin, failures
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (the receiver's writer process), from any of its threads."""
+    children = []
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        children += (thread / "children").read_text().split()
+    return [int(child) for child in children]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time `pid` has used so far, all its threads together."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -11,7 +11,9 @@ protobuf bodies (512 chat spans of ~1 KB each per request) POSTed by concurrent 
 fresh `localobs up --headless` (default caps: retention on, content stored once), timed from
 the first request to the last 200. It prints spans/s, the ceiling and their ratio per run and
 the median ratio (the machine is shared and noisy: judge the median). Also: seconds from start
-to a /health answer, and the RSS of the receiver's processes at the end.
+to a /health answer, the RSS of the receiver's processes at the end, and the CPU time a span of
+its front and writer processes during the load, with how busy each was (100 %: one whole core):
+the busier one is what limits the rate (see docs/ingest-limits.md).
 With --compare-redaction each run times the receiver twice on the same bodies, with redaction on
 (the default) and with --no-redact, in alternating order, and prints what redaction costs.
 
@@ -34,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import orjson
@@ -44,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from bench.harness import send_in_parallel, start_localobs
+from bench.harness import child_pids, cpu_seconds, send_in_parallel, start_localobs
 from bench.otlp_load import SPANS_PER_REQUEST, trace_body
 from localobs.receiver.bodies import Format
 from localobs.receiver.genai import dispatch
@@ -104,8 +106,7 @@ def ceiling(bodies: list[bytes], workdir: Path) -> float:
 def _rss_kib(pid: int) -> int:
     """Resident memory of a process and its children (the writer process), in KiB."""
     total = 0
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for each in [pid, *map(int, children)]:
+    for each in [pid, *child_pids(pid)]:
         status = Path(f"/proc/{each}/status").read_text()
         total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
     return total
@@ -128,10 +129,32 @@ def _sender(url: str, bodies: list[bytes], failures: list[str]) -> None:
     conn.close()
 
 
-def receiver_run(
-    bodies: list[bytes], workdir: Path, senders: int, *extra: str
-) -> tuple[float, float, int]:
-    """(spans/s, seconds to first /health answer, RSS KiB at the end); `extra`: options of up."""
+class ReceiverRun(NamedTuple):
+    """What one run of the receiver measured."""
+
+    spans_per_s: float
+    health_s: float
+    """Seconds from start to the first /health answer."""
+    rss_kib: int
+    """Of the front and writer processes, at the end."""
+    front_us: float
+    """CPU time a span of the front process (HTTP, decoding, handing rows to the writer)."""
+    writer_us: float
+    """CPU time a span of the writer process (SQLite, its checkpoint thread)."""
+    front_busy: float
+    """The front's CPU time over the load's duration: 1.0 is one core all the time."""
+    writer_busy: float
+
+    def cpu(self) -> str:
+        """The CPU figures, as a run line prints them."""
+        return (
+            f"front {self.front_us:4.1f} us/span ({self.front_busy:3.0%})   "
+            f"writer {self.writer_us:4.1f} us/span ({self.writer_busy:3.0%})"
+        )
+
+
+def receiver_run(bodies: list[bytes], workdir: Path, senders: int, *extra: str) -> ReceiverRun:
+    """The receiver's rate on `bodies` and what it used; `extra`: options of up."""
     db = workdir / f"receiver{''.join(extra)}.db"
     started = time.perf_counter()
     process, url = start_localobs(db, *extra)
@@ -145,13 +168,26 @@ def receiver_run(
         except OSError:
             time.sleep(0.01)
     health_s = time.perf_counter() - started
+    (writer,) = child_pids(process.pid)
+    front_s, writer_s = -cpu_seconds(process.pid), -cpu_seconds(writer)
     elapsed, failures = send_in_parallel(_sender, url, bodies, senders)
+    front_s += cpu_seconds(process.pid)
+    writer_s += cpu_seconds(writer)
     rss = _rss_kib(process.pid)
     process.terminate()
     process.wait(60)
     if failures:
         raise SystemExit(f"the receiver refused batches: {failures[:3]}")
-    return len(bodies) * SPANS_PER_REQUEST / elapsed, health_s, rss
+    spans = len(bodies) * SPANS_PER_REQUEST
+    return ReceiverRun(
+        spans_per_s=spans / elapsed,
+        health_s=health_s,
+        rss_kib=rss,
+        front_us=front_s / spans * 1e6,
+        writer_us=writer_s / spans * 1e6,
+        front_busy=front_s / elapsed,
+        writer_busy=writer_s / elapsed,
+    )
 
 
 def _front_us_per_span(bodies: list[bytes]) -> float:
@@ -219,12 +255,13 @@ def main() -> None:
         bodies = [trace_body(rng) for _ in range(requests)]
         with tempfile.TemporaryDirectory(prefix="localobs-bench-") as tmp:
             rows_per_s = ceiling(bodies, Path(tmp))
-            spans_per_s, health_s, rss_kib = receiver_run(bodies, Path(tmp), args.senders)
-        ratio = spans_per_s / rows_per_s
+            receiver = receiver_run(bodies, Path(tmp), args.senders)
+        ratio = receiver.spans_per_s / rows_per_s
         ratios.append(ratio)
         print(
-            f"run {run}: receiver {spans_per_s:8.0f} spans/s   ceiling {rows_per_s:8.0f} rows/s"
-            f"   ratio {ratio:.2f}   /health after {health_s:.2f} s   RSS {rss_kib / 1024:.0f} MiB",
+            f"run {run}: receiver {receiver.spans_per_s:8.0f} spans/s   ceiling"
+            f" {rows_per_s:8.0f} rows/s   ratio {ratio:.2f}   {receiver.cpu()}"
+            f"   /health after {receiver.health_s:.2f} s   RSS {receiver.rss_kib / 1024:.0f} MiB",
             flush=True,
         )
     print(
@@ -281,7 +318,7 @@ def compare_redaction(args: argparse.Namespace) -> None:
             order = ("on", "off") if run % 2 else ("off", "on")
             for mode in order:
                 extra = ("--no-redact",) if mode == "off" else ()
-                figures[mode] = receiver_run(bodies, Path(tmp), args.senders, *extra)[0]
+                figures[mode] = receiver_run(bodies, Path(tmp), args.senders, *extra).spans_per_s
         cost = 1 - figures["on"] / figures["off"]
         costs.append(cost)
         print(
