@@ -24,16 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import cpu_seconds
 from localobs.receiver import create_receiver_app
 from localobs.server import ReceiverServer
 from localobs.store import Store
 
 POLL_S = 0.002
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(values: list[float], fraction: float) -> float:
@@ -65,7 +61,7 @@ def main() -> None:
         waiting: list[int] = []
         try:
             time.sleep(2)  # let the load reach its pace
-            cpu_before = _cpu_s(writer) if writer else 0.0
+            cpu_before = cpu_seconds(writer) if writer else 0.0
             started = time.monotonic()
             while (now := time.monotonic()) - started < args.seconds:
                 named = {t for (t,) in conn.execute("SELECT trace_id FROM summary_dirty")}
@@ -75,7 +71,7 @@ def main() -> None:
                 for trace_id in [t for t in first_seen if t not in named]:
                     lags.append(now - first_seen.pop(trace_id))
                 time.sleep(POLL_S)
-            cpu = (_cpu_s(writer) - cpu_before) if writer else float("nan")
+            cpu = (cpu_seconds(writer) - cpu_before) if writer else float("nan")
             measured = time.monotonic() - started
         finally:
             conn.close()
